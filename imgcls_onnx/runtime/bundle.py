@@ -1,0 +1,225 @@
+"""The model bundle: a PaddleX model folder with ONNX weights.
+
+    MODEL_DIR/
+      inference.onnx      the network (float32 NCHW input, dynamic batch; ends in Softmax for our bundles)
+      inference.yml       PaddleX's config: Global.model_name, PreProcess.transform_ops, PostProcess.Topk
+      manifest.json       optional, ours: sha256 of the ONNX, producer versions, measured parity
+
+The runtime reads any folder of this form, including PaddlePaddle's own ``*_onnx`` bundles.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from .errors import ChecksumError, ManifestError
+from .transforms import PreprocessSpec
+
+ONNX_FILE = "inference.onnx"
+YML_FILE = "inference.yml"
+MANIFEST_FILE = "manifest.json"
+BUNDLE_FORMAT = "imgcls-onnx-bundle/1"
+
+
+@dataclass(frozen=True)
+class BundleConfig:
+    """What inference.yml says."""
+
+    model_name: str
+    preprocess: PreprocessSpec
+    topk: int = 5
+    label_list: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_yml_dict(cls, data: Any, source: str = YML_FILE) -> "BundleConfig":
+        if not isinstance(data, dict):
+            raise ManifestError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        glob = data.get("Global") or {}
+        model_name = str(glob.get("model_name") or "")
+        pre = data.get("PreProcess")
+        if not isinstance(pre, dict) or "transform_ops" not in pre:
+            raise ManifestError(f"{source}: missing PreProcess.transform_ops (the preprocessing op list)")
+        try:
+            spec = PreprocessSpec.from_yml_ops(pre["transform_ops"])
+        except ManifestError as e:
+            raise ManifestError(f"{source}: {e}") from e
+        post = data.get("PostProcess") or {}
+        topk_cfg = post.get("Topk") or {}
+        if not isinstance(topk_cfg, dict):
+            raise ManifestError(f"{source}: PostProcess.Topk must be a mapping")
+        try:
+            topk = int(topk_cfg.get("topk", 5) or 5)
+        except (TypeError, ValueError) as e:
+            raise ManifestError(f"{source}: PostProcess.Topk.topk must be an integer") from e
+        labels = topk_cfg.get("label_list")
+        if labels is not None:
+            if not isinstance(labels, (list, tuple)):
+                raise ManifestError(f"{source}: PostProcess.Topk.label_list must be a list")
+            labels = tuple(str(x) for x in labels)
+        return cls(model_name=model_name, preprocess=spec, topk=topk, label_list=labels)
+
+    def to_yml_dict(self) -> dict[str, Any]:
+        topk: dict[str, Any] = {"topk": int(self.topk)}
+        if self.label_list is not None:
+            topk["label_list"] = list(self.label_list)
+        return {
+            "Global": {"model_name": self.model_name},
+            "PreProcess": {"transform_ops": self.preprocess.to_yml_ops()},
+            "PostProcess": {"Topk": topk},
+        }
+
+
+@dataclass(frozen=True)
+class Bundle:
+    directory: Path
+    config: BundleConfig
+    manifest: Mapping[str, Any] | None = field(default=None, compare=False)
+    onnx_file: Path | None = None  # set when the ONNX lives outside the folder (Classifier.from_files)
+
+    @property
+    def onnx_path(self) -> Path:
+        return self.onnx_file if self.onnx_file is not None else self.directory / ONNX_FILE
+
+    @property
+    def name(self) -> str:
+        return self.config.model_name or self.directory.name
+
+    @property
+    def output_is_probabilities(self) -> bool | None:
+        """What manifest.json records about the output (None when it does not say)."""
+        if self.manifest and "output" in self.manifest:
+            return self.manifest["output"] == "probabilities"
+        return None
+
+
+def read_yml(path: Path) -> BundleConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ManifestError(
+            f"{str(path)!r} not found: a model folder needs inference.yml (PaddleX's preprocessing and labels) "
+            f"beside {ONNX_FILE}"
+        ) from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ManifestError(f"cannot read {str(path)!r}: {e}") from e
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ManifestError(f"{str(path)!r} is not valid YAML: {e}") from e
+    return BundleConfig.from_yml_dict(data, source=str(path))
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                return h.hexdigest()
+            h.update(block)
+
+
+def load_bundle(directory: "str | os.PathLike[str]", verify_checksum: bool = True) -> Bundle:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ManifestError(f"model folder {str(directory)!r} does not exist or is not a folder")
+    onnx_path = directory / ONNX_FILE
+    if not onnx_path.is_file():
+        others = sorted(p.name for p in directory.glob("*.onnx"))
+        hint = f" (found {', '.join(others)}: rename it to {ONNX_FILE})" if others else ""
+        paddle = [p for p in ("inference.json", "inference.pdmodel") if (directory / p).exists()]
+        if paddle:
+            hint = f" (this is a Paddle model folder: convert it with `imgcls-onnx convert {directory}`)"
+        raise ManifestError(f"{str(directory)!r} has no {ONNX_FILE}{hint}")
+    config = read_yml(directory / YML_FILE)
+    manifest = None
+    manifest_path = directory / MANIFEST_FILE
+    if manifest_path.exists():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ManifestError(f"{str(manifest_path)!r} is not valid JSON: {e}") from e
+        if not isinstance(manifest, dict):
+            raise ManifestError(f"{str(manifest_path)!r}: expected a JSON object")
+        expected = (manifest.get("onnx") or {}).get("sha256")
+        if verify_checksum and expected:
+            actual = sha256_file(onnx_path)
+            if actual != expected:
+                raise ChecksumError(
+                    f"{str(onnx_path)!r} does not match manifest.json: sha256 is {actual}, expected {expected}. "
+                    "The file is damaged or was replaced; re-create the bundle with `imgcls-onnx convert` "
+                    "(or delete manifest.json if you changed the model on purpose)."
+                )
+    return Bundle(directory=directory, config=config, manifest=manifest)
+
+
+def write_bundle(
+    directory: "str | os.PathLike[str]",
+    onnx_bytes_or_path: "bytes | os.PathLike[str] | str",
+    config: BundleConfig,
+    manifest: Mapping[str, Any] | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write a bundle atomically: everything goes into a temporary sibling folder that is renamed into place.
+
+    An interrupted write leaves no half-written bundle at ``directory``.
+    """
+    directory = Path(directory)
+    if directory.exists() and not overwrite:
+        raise ManifestError(f"{str(directory)!r} already exists; pass overwrite=True (--overwrite) to replace it")
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    try:
+        onnx_target = tmp / ONNX_FILE
+        if isinstance(onnx_bytes_or_path, (bytes, bytearray)):
+            onnx_target.write_bytes(onnx_bytes_or_path)
+        else:
+            shutil.copyfile(os.fspath(onnx_bytes_or_path), onnx_target)
+        (tmp / YML_FILE).write_text(
+            yaml.safe_dump(config.to_yml_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8"
+        )
+        full_manifest = {"format": BUNDLE_FORMAT, "model_name": config.model_name}
+        full_manifest.update(dict(manifest or {}))
+        onnx_info = dict(full_manifest.get("onnx") or {})
+        onnx_info.update({"file": ONNX_FILE, "sha256": sha256_file(onnx_target), "bytes": onnx_target.stat().st_size})
+        full_manifest["onnx"] = onnx_info
+        (tmp / MANIFEST_FILE).write_text(json.dumps(full_manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        if directory.exists():
+            old = directory.with_name(f".{directory.name}.old")
+            if old.exists():
+                shutil.rmtree(old)
+            directory.rename(old)
+            tmp.rename(directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return directory
+
+
+def read_label_file(path: "str | os.PathLike[str]") -> tuple[str, ...]:
+    """Read a label file: PaddleClas's "index name" lines, or one name per line."""
+    lines = [ln.rstrip("\r\n") for ln in Path(path).read_text(encoding="utf-8").splitlines()]
+    lines = [ln for ln in lines if ln.strip()]
+    indexed = []
+    for i, ln in enumerate(lines):
+        head, _, rest = ln.partition(" ")
+        if head.isdigit() and int(head) == i and rest:
+            indexed.append(rest)
+        else:
+            return tuple(ln.strip() for ln in lines)
+    return tuple(indexed)
+
+
+def labels_for(names: Sequence[str] | None, count: int) -> list[str]:
+    return list(names) if names is not None else [str(i) for i in range(count)]

@@ -1,0 +1,239 @@
+"""Classifier: load a bundle once, then stream predictions.
+
+``predict(inputs, batch_size, topk)`` yields exactly one Prediction per input, in input order. Decoding and
+preprocessing run in a small thread pool (OpenCV, Pillow and onnxruntime release the GIL) a bounded number of
+batches ahead of inference, so decode overlaps with the model and memory stays bounded on endless streams.
+A bad input yields a Prediction with ``error`` set; it never stops the others.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .bundle import Bundle, BundleConfig, load_bundle
+from .errors import ImageLoadError, ImgclsError, ManifestError, PreprocessError
+from .images import DEFAULT_LIMITS, ImageLimits, load_image
+from .inputs import InputItem, iter_inputs
+from .manifest import resolve_model
+from .onnx_graph import inspect_onnx
+from .postprocess import softmax, top_k
+from .providers import DeviceRequest, parse_device
+from .results import Prediction
+from .session import SessionOptions, create_session, session_device
+
+
+@dataclass
+class _Prepared:
+    item: InputItem
+    tensor_chw: np.ndarray | None = None
+    image: np.ndarray | None = None
+    error: ImgclsError | None = None
+
+
+class Classifier:
+    """An image classifier over one model bundle (``inference.onnx`` + ``inference.yml`` [+ ``manifest.json``])."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        device: "str | DeviceRequest | None" = "auto",
+        threads: int | None = None,
+        batch_size: int = 8,
+        topk: int | None = None,
+        limits: ImageLimits = DEFAULT_LIMITS,
+        workers: int | None = None,
+        session_options: SessionOptions | None = None,
+    ):
+        self.bundle = bundle
+        self.config: BundleConfig = bundle.config
+        self.preprocess = bundle.config.preprocess
+        self.limits = limits
+        self.batch_size = int(batch_size)
+        self.topk = int(topk) if topk else int(bundle.config.topk or 5)
+        self.device_request = parse_device(device)
+        options = session_options or SessionOptions(intra_op_num_threads=threads)
+        self.session = create_session(bundle.onnx_path, self.device_request, options)
+        inputs = self.session.get_inputs()
+        outputs = self.session.get_outputs()
+        if len(inputs) != 1:
+            raise ManifestError(f"{bundle.onnx_path}: expected one input, the model has {len(inputs)}")
+        self.input_name = inputs[0].name
+        self.output_name = outputs[0].name
+        shape = inputs[0].shape
+        if inputs[0].type != "tensor(float)" or len(shape) != 4:
+            raise ManifestError(
+                f"{bundle.onnx_path}: expected a float32 NCHW input, got {inputs[0].type} of shape {shape}"
+            )
+        self.num_classes = outputs[0].shape[-1] if isinstance(outputs[0].shape[-1], int) else None
+        labels = bundle.config.label_list
+        if labels is not None and self.num_classes is not None and len(labels) != self.num_classes:
+            raise ManifestError(
+                f"{bundle.directory / 'inference.yml'}: label_list has {len(labels)} names but the model outputs "
+                f"{self.num_classes} classes; fix PostProcess.Topk.label_list"
+            )
+        expected_hw = self.preprocess.output_hw
+        model_hw = tuple(shape[2:])
+        if expected_hw and all(isinstance(d, int) for d in model_hw) and tuple(model_hw) != expected_hw:
+            raise ManifestError(
+                f"{bundle.directory}: preprocessing produces {expected_hw[0]}x{expected_hw[1]} images but the model "
+                f"takes {model_hw[0]}x{model_hw[1]}"
+            )
+        recorded = bundle.output_is_probabilities
+        self.applies_softmax = not recorded if recorded is not None else not inspect_onnx(bundle.onnx_path).ends_in_softmax
+        self.workers = int(workers) if workers else max(1, min(4, os.cpu_count() or 1))
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    # construction helpers -------------------------------------------------------------------------------------
+    @classmethod
+    def from_dir(cls, directory: "str | os.PathLike[str]", verify_checksum: bool = True, **kwargs: Any) -> "Classifier":
+        return cls(load_bundle(directory, verify_checksum=verify_checksum), **kwargs)
+
+    @classmethod
+    def from_zoo(cls, name: str, **kwargs: Any) -> "Classifier":
+        return cls.from_dir(resolve_model(name), **kwargs)
+
+    @classmethod
+    def from_files(cls, onnx_path: "str | os.PathLike[str]", yml_path: "str | os.PathLike[str]", **kwargs: Any) -> "Classifier":
+        """Run an ONNX file with a separate inference.yml (no checksum: there is no manifest)."""
+        from .bundle import read_yml
+
+        config = read_yml(Path(yml_path))
+        bundle = Bundle(directory=Path(onnx_path).parent, config=config, manifest=None, onnx_file=Path(onnx_path))
+        return cls(bundle, **kwargs)
+
+    @property
+    def device(self) -> str:
+        return session_device(self.session)
+
+    @property
+    def labels(self) -> tuple[str, ...] | None:
+        return self.config.label_list
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def __enter__(self) -> "Classifier":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # core -----------------------------------------------------------------------------------------------------
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="imgcls-decode")
+            return self._pool
+
+    def _prepare(self, item: InputItem, keep_image: bool) -> _Prepared:
+        if item.error is not None:
+            return _Prepared(item, error=item.error)
+        try:
+            image = load_image(item.source, self.limits, name=item.label)
+            try:
+                tensor = self.preprocess(image)
+            except PreprocessError as e:
+                raise PreprocessError(f"cannot preprocess {item.label}: {e}") from e
+            return _Prepared(item, tensor_chw=tensor, image=image if keep_image else None)
+        except ImgclsError as e:
+            return _Prepared(item, error=e)
+        except MemoryError as e:
+            return _Prepared(item, error=ImageLoadError(item.label, "out of memory while decoding"))
+        except Exception as e:  # a decoder bug must not take the other inputs down
+            return _Prepared(item, error=ImageLoadError(item.label, f"unexpected {type(e).__name__}: {e}"))
+
+    def run_batch(self, batch_nchw: np.ndarray) -> np.ndarray:
+        """Run the model on a float32 NCHW batch and return class probabilities (N, C)."""
+        out = self.session.run([self.output_name], {self.input_name: batch_nchw})[0]
+        out = np.asarray(out, dtype=np.float32).reshape(out.shape[0], -1)
+        return softmax(out) if self.applies_softmax else out
+
+    def _finish(self, prepared: Sequence[_Prepared], k: int) -> list[Prediction]:
+        good = [p for p in prepared if p.tensor_chw is not None]
+        probs_by_index: dict[int, np.ndarray] = {}
+        # group by shape: models without a crop give different sizes, which cannot share a batch
+        groups: dict[tuple[int, ...], list[_Prepared]] = {}
+        for p in good:
+            groups.setdefault(p.tensor_chw.shape, []).append(p)
+        for group in groups.values():
+            batch = np.stack([p.tensor_chw for p in group], axis=0)
+            probs = self.run_batch(batch)
+            for p, row in zip(group, probs):
+                probs_by_index[p.item.index] = row
+        labels = self.config.label_list
+        results = []
+        for p in prepared:
+            if p.error is not None:
+                results.append(Prediction(index=p.item.index, input_path=p.item.input_path, error=p.error))
+                continue
+            row = probs_by_index[p.item.index]
+            ids, scores = top_k(row[None, :], k)
+            ids_list = [int(i) for i in ids[0]]
+            names = [labels[i] if labels is not None and i < len(labels) else str(i) for i in ids_list]
+            results.append(
+                Prediction(
+                    index=p.item.index,
+                    input_path=p.item.input_path,
+                    class_ids=ids_list,
+                    scores=[round(float(s), 5) for s in scores[0]],
+                    label_names=names,
+                    input_img=p.image,
+                )
+            )
+        return results
+
+    def predict(
+        self,
+        inputs: Any,
+        batch_size: int | None = None,
+        topk: int | None = None,
+        keep_images: bool = False,
+        prefetch_batches: int = 2,
+    ) -> Iterator[Prediction]:
+        """Yield one Prediction per input, in input order, streaming (inputs are read lazily)."""
+        bs = int(batch_size or self.batch_size)
+        if bs < 1:
+            raise ValueError(f"batch_size must be >= 1, got {bs}")
+        k = int(topk or self.topk)
+        if k < 1:
+            raise ValueError(f"topk must be >= 1, got {k}")
+        if self.num_classes is not None:
+            k = min(k, self.num_classes)
+        items = iter_inputs(inputs)
+        pool = self._executor()
+        pending: deque[list[Future]] = deque()
+        try:
+            while True:
+                chunk = list(islice(items, bs))
+                if chunk:
+                    pending.append([pool.submit(self._prepare, it, keep_images) for it in chunk])
+                if pending and (len(pending) > prefetch_batches or not chunk):
+                    futures = pending.popleft()
+                    yield from self._finish([f.result() for f in futures], k)
+                if not chunk and not pending:
+                    return
+        finally:
+            for futures in pending:
+                for f in futures:
+                    f.cancel()
+
+    def predict_one(self, source: Any, topk: int | None = None) -> Prediction:
+        return next(iter(self.predict([source], batch_size=1, topk=topk)))
+
+
+def classify(inputs: Iterable[Any], model: str, **kwargs: Any) -> list[Prediction]:
+    """One-shot convenience: load ``model`` (zoo name or folder) and return all predictions."""
+    with Classifier.from_dir(resolve_model(model), **kwargs) as clf:
+        return list(clf.predict(inputs))

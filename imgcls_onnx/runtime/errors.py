@@ -1,0 +1,63 @@
+"""Typed errors. Every message says what failed, why, and how to fix it."""
+from __future__ import annotations
+
+
+class ImgclsError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class ManifestError(ImgclsError):
+    """A manifest, inference.yml or manifest.json is missing, malformed or inconsistent."""
+
+
+class UnknownModelError(ImgclsError):
+    """A model name is not in the zoo, or the zoo model has not been converted locally."""
+
+
+class ChecksumError(ImgclsError):
+    """A model file does not match the sha256 recorded for it."""
+
+
+class ImageLoadError(ImgclsError):
+    """An input could not be turned into an RGB image. The message names the input and the reason."""
+
+    def __init__(self, source: str, reason: str):
+        self.source = source
+        self.reason = reason
+        super().__init__(f"cannot load {source}: {reason}")
+
+
+class ImageNotFoundError(ImageLoadError):
+    """The path does not exist, is a dangling link or is not a regular file."""
+
+
+class ImageDecodeError(ImageLoadError):
+    """The bytes are not a decodable image."""
+
+
+class ImageTooLargeError(ImageLoadError):
+    """The image exceeds the configured byte or pixel limit (refused before decoding)."""
+
+
+class ImageTooSmallError(ImageLoadError):
+    """The image is smaller than the model's crop after resizing (PaddleX raises here too)."""
+
+
+class PreprocessError(ImgclsError):
+    """An image could not be preprocessed with the model's op list."""
+
+
+class ProviderError(ImgclsError):
+    """The requested execution provider (device) is not available."""
+
+
+class MissingExtraError(ImgclsError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str):
+        self.package = package
+        self.extra = extra
+        super().__init__(
+            f"{purpose} needs the Python package '{package}', which is not installed. "
+            f"Install it with: pip install 'imgcls-onnx[{extra}]'"
+        )

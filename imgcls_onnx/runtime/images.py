@@ -1,0 +1,257 @@
+"""Turn any accepted input into an RGB uint8 HWC image, or raise a typed, explained ImageLoadError.
+
+The image contract (README, "Image contract"):
+
+* Files and bytes are decoded with OpenCV exactly as PaddleX's ``ReadImage`` does (``IMREAD_COLOR``: gray becomes
+  3 channels, alpha is dropped without compositing, 16-bit is scaled to 8-bit, CMYK JPEG is converted), then
+  BGR -> RGB. Formats OpenCV cannot read but Pillow can (e.g. some GIF/TIFF variants) are decoded by Pillow
+  (first frame / first page).
+* EXIF orientation is applied for files and bytes alike, by us, from the EXIF tag, so the result does not depend
+  on the OpenCV version.
+* The byte size and the pixel count (read from the header, before any pixel is allocated) are limited.
+* numpy arrays are taken as BGR (PaddleX's convention): HxWx3 BGR, HxWx4 BGRA (alpha dropped) or HxW gray, uint8.
+* PIL images are converted to RGB.
+"""
+from __future__ import annotations
+
+import io
+import os
+import struct
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import (
+    ImageDecodeError,
+    ImageLoadError,
+    ImageNotFoundError,
+    ImageTooLargeError,
+)
+
+ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image]
+
+SUPPORTED_FORMATS = "jpg, png, bmp, webp, tiff (first page), gif (first frame), ppm/pgm"
+
+_EXIF_ORIENTATION_TAG = 0x0112
+_PIL_HEADER_LOCK = threading.Lock()
+
+# (magic prefix, what it looks like) used to explain why bytes are not an image.
+_KNOWN_NON_IMAGES = (
+    (b"PK\x03\x04", "a zip archive (or docx/xlsx/jar)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"7z\xbc\xaf", "a 7z archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"\x7fELF", "an ELF executable"),
+    (b"<!DOCTYPE", "an HTML page"),
+    (b"<html", "an HTML page"),
+    (b"{", "JSON or text"),
+)
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Limits applied before decoding. ``max_pixels`` is checked against the header's width x height."""
+
+    max_bytes: int = 256 * 1024 * 1024
+    max_pixels: int = 178_956_970  # Pillow's DecompressionBombError threshold (2 x MAX_IMAGE_PIXELS)
+
+
+DEFAULT_LIMITS = ImageLimits()
+
+
+def describe_source(source: object, index: int | None = None) -> str:
+    """A short human name for an input, used in every error message."""
+    if isinstance(source, (str, os.PathLike)):
+        return repr(os.fspath(source))
+    suffix = f" #{index}" if index is not None else ""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return f"<bytes{suffix}, {len(source)} bytes>"
+    if isinstance(source, np.ndarray):
+        return f"<ndarray{suffix}, shape {source.shape}, {source.dtype}>"
+    if isinstance(source, Image.Image):
+        return f"<PIL image{suffix}, {source.mode} {source.size[0]}x{source.size[1]}>"
+    return f"<{type(source).__name__}{suffix}>"
+
+
+def load_image(source: ImageSource, limits: ImageLimits = DEFAULT_LIMITS, name: str | None = None) -> np.ndarray:
+    """Return the image as RGB uint8 HWC (C-contiguous). Raise an ImageLoadError subclass on any failure."""
+    label = name or describe_source(source)
+    if isinstance(source, np.ndarray):
+        return _from_bgr_array(source, label)
+    if isinstance(source, Image.Image):
+        return _from_pil(source, label)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if len(data) > limits.max_bytes:
+            raise ImageTooLargeError(label, f"{len(data)} bytes exceed the limit of {limits.max_bytes} bytes")
+        return decode_image_bytes(data, limits, label)
+    if isinstance(source, (str, os.PathLike)):
+        return decode_image_bytes(read_image_file(Path(os.fspath(source)), limits, label), limits, label)
+    raise ImageLoadError(
+        label,
+        f"unsupported input type {type(source).__name__}; pass a path, bytes, a numpy array (BGR) or a PIL image",
+    )
+
+
+def read_image_file(path: Path, limits: ImageLimits, label: str) -> bytes:
+    """Read a file's bytes with clear errors for missing files, directories, dangling links and huge files."""
+    if path.is_symlink() and not path.exists():
+        raise ImageNotFoundError(label, f"broken symbolic link (points to {os.readlink(path)!r})")
+    if not path.exists():
+        raise ImageNotFoundError(label, "no such file")
+    if path.is_dir():
+        raise ImageNotFoundError(label, "is a directory, not an image file")
+    if not path.is_file():
+        raise ImageNotFoundError(label, "not a regular file")
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise ImageTooLargeError(label, f"{size} bytes exceed the limit of {limits.max_bytes} bytes")
+        with open(path, "rb") as f:
+            return f.read()
+    except PermissionError as e:
+        raise ImageNotFoundError(label, f"permission denied ({e.strerror})") from e
+    except OSError as e:
+        raise ImageNotFoundError(label, f"cannot read file ({e.strerror or e})") from e
+
+
+@dataclass(frozen=True)
+class _Header:
+    format: str | None
+    width: int
+    height: int
+    orientation: int
+    n_frames: int
+
+
+def _read_header(data: bytes, label: str) -> _Header | None:
+    """Parse the header with Pillow (no pixels decoded). None when Pillow does not know the format."""
+    try:
+        with _PIL_HEADER_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                orientation = 1
+                try:
+                    orientation = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1) or 1)
+                except Exception:  # malformed EXIF: decode the pixels, ignore the tag
+                    orientation = 1
+                return _Header(im.format, im.size[0], im.size[1], orientation, int(getattr(im, "n_frames", 1) or 1))
+    except Image.DecompressionBombError as e:
+        raise ImageTooLargeError(label, f"decompression bomb refused before decoding ({e})") from e
+    except UnidentifiedImageError:
+        return None
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error) as e:
+        raise ImageDecodeError(label, f"corrupt image header ({e})") from e
+
+
+def _explain_not_an_image(data: bytes) -> str:
+    if not data:
+        return "empty file (0 bytes)"
+    head = data[:16]
+    hexed = " ".join(f"{b:02x}" for b in head[:4])
+    for magic, what in _KNOWN_NON_IMAGES:
+        if head.startswith(magic):
+            return f"not an image (first bytes {hexed} look like {what}); supported: {SUPPORTED_FORMATS}"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in data[:512]):
+        return f"not an image (looks like plain text); supported: {SUPPORTED_FORMATS}"
+    return f"not an image (unrecognised first bytes {hexed}); supported: {SUPPORTED_FORMATS}"
+
+
+def decode_image_bytes(data: bytes, limits: ImageLimits = DEFAULT_LIMITS, label: str = "<bytes>") -> np.ndarray:
+    """Decode encoded image bytes to RGB uint8 HWC, applying EXIF orientation."""
+    if not data:
+        raise ImageDecodeError(label, "empty file (0 bytes)")
+    header = _read_header(data, label)
+    if header is not None:
+        pixels = header.width * header.height
+        if pixels > limits.max_pixels:
+            raise ImageTooLargeError(
+                label,
+                f"{header.width}x{header.height} = {pixels} pixels exceed the limit of {limits.max_pixels} "
+                "(refused from the header, before decoding)",
+            )
+        if header.width <= 0 or header.height <= 0:
+            raise ImageDecodeError(label, f"invalid size {header.width}x{header.height} in the header")
+        if header.format == "JPEG" and data.rfind(b"\xff\xd9") < 0:
+            raise ImageDecodeError(label, "truncated JPEG (no end-of-image marker)")
+    bgr = None
+    if header is None or (header.format != "GIF" and header.n_frames <= 1):
+        buf = np.frombuffer(data, dtype=np.uint8)
+        try:
+            bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        except cv2.error:
+            bgr = None
+    if bgr is not None:
+        if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
+            raise ImageDecodeError(label, f"decoder returned an unexpected array {bgr.shape} {bgr.dtype}")
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    elif header is not None:
+        rgb = _decode_with_pil(data, label)
+    else:
+        raise ImageDecodeError(label, _explain_not_an_image(data))
+    if header is not None and header.orientation != 1:
+        rgb = apply_exif_orientation(rgb, header.orientation)
+    return np.ascontiguousarray(rgb)
+
+
+def _decode_with_pil(data: bytes, label: str) -> np.ndarray:
+    """First frame / first page through Pillow, converted the way IMREAD_COLOR would (alpha dropped)."""
+    try:
+        with _PIL_HEADER_LOCK, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+        with im:
+            im.seek(0)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im, dtype=np.uint32)
+                arr8 = (arr >> 8).astype(np.uint8) if arr.max(initial=0) > 255 else arr.astype(np.uint8)
+                return np.ascontiguousarray(np.stack([arr8] * 3, axis=-1))
+            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    except Exception as e:  # Pillow raises many types for damaged data
+        raise ImageDecodeError(label, f"cannot decode pixels ({type(e).__name__}: {e})") from e
+
+
+def apply_exif_orientation(image_hwc: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation value (1..8) to an HWC array; unknown values leave it unchanged."""
+    if orientation == 2:
+        return image_hwc[:, ::-1]
+    if orientation == 3:
+        return image_hwc[::-1, ::-1]
+    if orientation == 4:
+        return image_hwc[::-1, :]
+    if orientation == 5:
+        return image_hwc.transpose(1, 0, 2)
+    if orientation == 6:
+        return np.rot90(image_hwc, k=-1)
+    if orientation == 7:
+        return np.rot90(image_hwc, k=1)[::-1, ::-1]
+    if orientation == 8:
+        return np.rot90(image_hwc, k=1)
+    return image_hwc
+
+
+def _from_bgr_array(array: np.ndarray, label: str) -> np.ndarray:
+    if array.dtype != np.uint8:
+        raise ImageLoadError(label, f"arrays must be uint8 (got {array.dtype}); scale to 0..255 first")
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise ImageLoadError(label, f"arrays must be HxW, HxWx3 (BGR) or HxWx4 (BGRA); got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ImageLoadError(label, f"empty array of shape {array.shape}")
+    return np.ascontiguousarray(array[:, :, 2::-1])
+
+
+def _from_pil(image: Image.Image, label: str) -> np.ndarray:
+    try:
+        image = ImageOps.exif_transpose(image) or image
+        return np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except Exception as e:
+        raise ImageLoadError(label, f"cannot convert PIL image ({type(e).__name__}: {e})") from e

@@ -1,0 +1,129 @@
+"""One result per input, with PaddleX's result API: ``.json``, ``print()``, ``save_to_json()``, ``save_to_img()``.
+
+PaddleX's JSON: ``{"res": {"input_path", "page_index", "class_ids", "scores", "label_names"}}``; top-k in
+``argsort[:, -k:][:, ::-1]`` order, scores rounded to 5 decimals. A failed input carries ``error`` instead of the
+class fields (PaddleX would have raised and stopped the whole run).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ImgclsError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename: readers never see a partial file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def result_stem(input_path: str | None, index: int) -> str:
+    """File stem PaddleX uses for saved results: the input's stem (in-memory inputs get ``res_<index>``)."""
+    return Path(input_path).stem if input_path else f"res_{index}"
+
+
+@dataclass
+class Prediction:
+    index: int
+    input_path: str | None
+    class_ids: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    label_names: list[str] = field(default_factory=list)
+    error: ImgclsError | None = None
+    input_img: np.ndarray | None = field(default=None, repr=False)  # RGB HWC, kept only when asked for
+    page_index: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        res: dict[str, Any] = {"input_path": self.input_path, "page_index": self.page_index}
+        if self.error is not None:
+            res["error"] = {"type": type(self.error).__name__, "message": str(self.error)}
+        else:
+            res["class_ids"] = list(self.class_ids)
+            res["scores"] = list(self.scores)
+            res["label_names"] = list(self.label_names)
+        return res
+
+    @property
+    def json(self) -> dict[str, Any]:
+        return {"res": self.to_dict()}
+
+    def __str__(self) -> str:
+        return json.dumps(self.json, indent=4, ensure_ascii=False)
+
+    def print(self, json_format: bool = False, indent: int = 4, ensure_ascii: bool = False) -> None:
+        if json_format:
+            print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii))
+        else:
+            print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii))
+
+    def json_path(self, save_path: "str | os.PathLike[str]") -> Path:
+        p = Path(save_path)
+        if p.suffix.lower() == ".json":
+            return p
+        return p / f"{result_stem(self.input_path, self.index)}_res.json"
+
+    def save_to_json(self, save_path: "str | os.PathLike[str]", indent: int = 4, ensure_ascii: bool = False) -> Path:
+        """``save_path`` ending in .json is written as is; otherwise ``<save_path>/<stem>_res.json``. Atomic."""
+        target = self.json_path(save_path)
+        text = json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii) + "\n"
+        atomic_write_bytes(target, text.encode("utf-8"))
+        return target
+
+    def to_img(self):
+        """The input image with the top-1 label and score drawn (PIL image). Needs the input image."""
+        from .visualize import draw_top1
+
+        if self.input_img is None:
+            raise ValueError(
+                "this result has no input image; predict with keep_images=True (create_model(...).predict keeps them)"
+            )
+        if self.error is not None:
+            raise ValueError(f"input {self.input_path!r} failed ({self.error}); there is nothing to draw")
+        label = self.label_names[0] if self.label_names else str(self.class_ids[0])
+        return draw_top1(self.input_img, f"{label} {self.scores[0]:.2f}")
+
+    @property
+    def img(self) -> dict[str, Any]:
+        return {"res": self.to_img()}
+
+    def save_to_img(self, save_path: "str | os.PathLike[str]") -> Path:
+        """``save_path`` with an image suffix is written as is; otherwise ``<save_path>/<stem>_res<suffix>``."""
+        p = Path(save_path)
+        image_suffixes = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+        if p.suffix.lower() in image_suffixes:
+            target = p
+        else:
+            src_suffix = Path(self.input_path).suffix.lower() if self.input_path else ""
+            suffix = src_suffix if src_suffix in image_suffixes else ".png"
+            target = p / f"{result_stem(self.input_path, self.index)}_res{suffix}"
+        image = self.to_img()
+        import io
+
+        buf = io.BytesIO()
+        fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}[target.suffix.lower()]
+        image.save(buf, format=fmt)
+        atomic_write_bytes(target, buf.getvalue())
+        return target

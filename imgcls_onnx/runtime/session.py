@@ -1,0 +1,78 @@
+"""The only module that imports onnxruntime (lazily, on first use)."""
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MissingExtraError, ProviderError
+from .providers import CUDA, GPU_FIX, Device, DeviceRequest, providers_for
+
+log = logging.getLogger("imgcls_onnx")
+
+
+def import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as e:
+        raise MissingExtraError("onnxruntime", "cpu", "running a model") from e
+    return onnxruntime
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """Session settings chosen on purpose: full graph optimisation, sequential execution (one batch at a time,
+    intra-op threads do the work), memory arena on (batches of one shape reuse their buffers)."""
+
+    intra_op_num_threads: int | None = None  # None: onnxruntime's default (one per physical core)
+    inter_op_num_threads: int = 1
+    graph_optimization: str = "all"  # "disable" | "basic" | "extended" | "all"
+    enable_cpu_mem_arena: bool = True
+
+
+def create_session(onnx_path: Path, request: DeviceRequest, options: SessionOptions = SessionOptions()):
+    """Create an InferenceSession and make sure it runs where it was asked to."""
+    ort = import_onnxruntime()
+    so = ort.SessionOptions()
+    so.graph_optimization_level = {
+        "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    }[options.graph_optimization]
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if options.intra_op_num_threads:
+        so.intra_op_num_threads = int(options.intra_op_num_threads)
+    so.inter_op_num_threads = int(options.inter_op_num_threads)
+    so.enable_cpu_mem_arena = options.enable_cpu_mem_arena
+    so.log_severity_level = 3  # errors only; CUDA load failures are reported by us below
+    available = list(ort.get_available_providers())
+    providers = providers_for(request, available)
+    try:
+        session = ort.InferenceSession(os.fspath(onnx_path), sess_options=so, providers=providers)
+    except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
+        from .errors import ManifestError
+
+        raise ManifestError(
+            f"onnxruntime cannot load {str(onnx_path)!r}: {str(e).strip().splitlines()[0] if str(e).strip() else e}"
+        ) from e
+    got = session.get_providers()
+    wanted_cuda = any((p[0] if isinstance(p, tuple) else p) == CUDA for p in providers)
+    if wanted_cuda and CUDA not in got:
+        if request.kind is Device.CUDA:
+            raise ProviderError(
+                f"device {request} was requested and onnxruntime lists CUDA, but the session fell back to "
+                f"{', '.join(got)} (no GPU visible, or CUDA/cuDNN libraries missing); {GPU_FIX}"
+            )
+        warnings.warn(
+            f"device=auto: onnxruntime-gpu is installed but CUDA could not be used, running on the CPU ({GPU_FIX})",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return session
+
+
+def session_device(session) -> str:
+    return "gpu" if session.get_providers()[0] == CUDA else "cpu"

@@ -1,0 +1,330 @@
+"""PaddleX's image-classification preprocessing as pure functions over RGB uint8 HWC images.
+
+Exactness notes (pinned by tests against PaddleX 3.7.2's own tensors in ../shared/reference):
+
+* ``ResizeImage(resize_short=S)``: ``scale = S / min(h, w)``; new sides are Python ``round()`` (half to even);
+  no resize when the size is unchanged; cv2 by default, Pillow when ``backend: pil`` (its bicubic antialiases,
+  unlike cv2's INTER_CUBIC).
+* ``CropImage(size)``: centre crop with ``x0 = (w - cw) // 2``; an image smaller than the crop is an error.
+* ``NormalizeImage``: folded as ``x * (scale / std) + (-mean / std)`` in float32, channel by channel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Sequence, Union
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .errors import ManifestError, PreprocessError
+
+_CV2_INTERPOLATION = {
+    "nearest": cv2.INTER_NEAREST,
+    "linear": cv2.INTER_LINEAR,
+    "bilinear": cv2.INTER_LINEAR,
+    "cubic": cv2.INTER_CUBIC,
+    "bicubic": cv2.INTER_CUBIC,
+    "area": cv2.INTER_AREA,
+    "lanczos": cv2.INTER_LANCZOS4,
+    "lanczos4": cv2.INTER_LANCZOS4,
+}
+_PIL_INTERPOLATION = {
+    "nearest": Image.NEAREST,
+    "linear": Image.BILINEAR,
+    "bilinear": Image.BILINEAR,
+    "cubic": Image.BICUBIC,
+    "bicubic": Image.BICUBIC,
+    "box": Image.BOX,
+    "lanczos": Image.LANCZOS,
+    "lanczos4": Image.LANCZOS,
+}
+
+
+def _canonical_interpolation(name: str, backend: str) -> str:
+    key = str(name).strip().lower()
+    table = _PIL_INTERPOLATION if backend == "pil" else _CV2_INTERPOLATION
+    if key not in table:
+        raise ManifestError(
+            f"ResizeImage: interpolation {name!r} is not supported with backend {backend!r}; "
+            f"use one of {sorted(table)}"
+        )
+    return {"bilinear": "linear", "cubic": "bicubic", "lanczos4": "lanczos"}.get(key, key)
+
+
+@dataclass(frozen=True)
+class ResizeImage:
+    """Resize by the short side (``resize_short``) or to a fixed ``size_wh``."""
+
+    resize_short: int | None = None
+    size_wh: tuple[int, int] | None = None
+    interpolation: str = "linear"
+    backend: str = "cv2"
+
+    def __post_init__(self) -> None:
+        if (self.resize_short is None) == (self.size_wh is None):
+            raise ManifestError("ResizeImage needs exactly one of resize_short or size")
+        if self.resize_short is not None and int(self.resize_short) <= 0:
+            raise ManifestError(f"ResizeImage: resize_short must be positive, got {self.resize_short}")
+        if self.size_wh is not None and (len(self.size_wh) != 2 or min(self.size_wh) <= 0):
+            raise ManifestError(f"ResizeImage: size must be [width, height] > 0, got {self.size_wh}")
+        if self.backend not in ("cv2", "pil"):
+            raise ManifestError(f"ResizeImage: backend must be 'cv2' or 'pil', got {self.backend!r}")
+        object.__setattr__(self, "interpolation", _canonical_interpolation(self.interpolation, self.backend))
+
+    def output_hw(self, height: int, width: int) -> tuple[int, int]:
+        if self.size_wh is not None:
+            return int(self.size_wh[1]), int(self.size_wh[0])
+        scale = self.resize_short / min(height, width)
+        return round(height * scale), round(width * scale)
+
+    def __call__(self, image_hwc: np.ndarray) -> np.ndarray:
+        h, w = image_hwc.shape[:2]
+        new_h, new_w = self.output_hw(h, w)
+        if (new_h, new_w) == (h, w):
+            return image_hwc
+        if self.backend == "pil":
+            resized = Image.fromarray(image_hwc).resize((new_w, new_h), _PIL_INTERPOLATION[self.interpolation])
+            return np.asarray(resized)
+        return cv2.resize(image_hwc, (new_w, new_h), interpolation=_CV2_INTERPOLATION[self.interpolation])
+
+    def to_yml(self) -> dict[str, Any]:
+        args: dict[str, Any] = {}
+        if self.resize_short is not None:
+            args["resize_short"] = int(self.resize_short)
+        else:
+            args["size"] = [int(self.size_wh[0]), int(self.size_wh[1])]
+        if self.interpolation != "linear" or self.backend != "cv2":
+            args["interpolation"] = self.interpolation
+            args["backend"] = self.backend
+        return {"ResizeImage": args}
+
+
+@dataclass(frozen=True)
+class CropImage:
+    """Centre crop to ``size_wh``."""
+
+    size_wh: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        if len(self.size_wh) != 2 or min(self.size_wh) <= 0:
+            raise ManifestError(f"CropImage: size must be positive, got {self.size_wh}")
+
+    def __call__(self, image_hwc: np.ndarray) -> np.ndarray:
+        h, w = image_hwc.shape[:2]
+        cw, ch = self.size_wh
+        if w < cw or h < ch:
+            raise PreprocessError(f"image of {w}x{h} is smaller than the crop {cw}x{ch}")
+        x0 = (w - cw) // 2
+        y0 = (h - ch) // 2
+        return image_hwc[y0 : y0 + ch, x0 : x0 + cw]
+
+    def to_yml(self) -> dict[str, Any]:
+        cw, ch = self.size_wh
+        return {"CropImage": {"size": int(cw) if cw == ch else [int(cw), int(ch)]}}
+
+
+@dataclass(frozen=True)
+class NormalizeImage:
+    """``x * (scale / std) + (-mean / std)`` in float32 (PaddleX's folded form)."""
+
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    scale: float = 1.0 / 255.0
+    order: str = "hwc"
+    alpha: np.ndarray = field(init=False, repr=False, compare=False)
+    beta: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ManifestError(f"NormalizeImage: mean and std need 3 values, got {self.mean} and {self.std}")
+        if any(s == 0 for s in self.std):
+            raise ManifestError(f"NormalizeImage: std must not contain 0, got {self.std}")
+        if self.order not in ("hwc", "chw"):
+            raise ManifestError(f"NormalizeImage: order must be '', 'hwc' or 'chw', got {self.order!r}")
+        # Python floats (double) first, then float32, exactly like PaddleX's Normalize.
+        alpha = np.array([self.scale / s for s in self.std], dtype=np.float32)
+        beta = np.array([-m / s for m, s in zip(self.mean, self.std)], dtype=np.float32)
+        object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "beta", beta)
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        x = image.astype(np.float32)
+        if self.order == "chw":
+            x *= self.alpha[:, None, None]
+            x += self.beta[:, None, None]
+        else:
+            x *= self.alpha
+            x += self.beta
+        return x
+
+    def to_yml(self) -> dict[str, Any]:
+        return {
+            "NormalizeImage": {
+                "channel_num": 3,
+                "mean": [float(m) for m in self.mean],
+                "std": [float(s) for s in self.std],
+                "scale": float(self.scale),
+                "order": "" if self.order == "hwc" else "chw",
+            }
+        }
+
+
+@dataclass(frozen=True)
+class ToCHWImage:
+    """HWC -> CHW."""
+
+    def __call__(self, image_hwc: np.ndarray) -> np.ndarray:
+        return image_hwc.transpose(2, 0, 1)
+
+    def to_yml(self) -> dict[str, Any]:
+        return {"ToCHWImage": None}
+
+
+Op = Union[ResizeImage, CropImage, NormalizeImage, ToCHWImage]
+
+
+def parse_scale(value: Any) -> float:
+    """Accept 0.0039..., "1.0/255.0" or "1/255" without eval."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if "/" in text:
+                num, den = text.split("/", 1)
+                return float(Fraction(num.strip()) / Fraction(den.strip()))
+            return float(text)
+        except (ValueError, ZeroDivisionError) as e:
+            raise ManifestError(f"NormalizeImage: cannot read scale {value!r} as a number or a fraction") from e
+    raise ManifestError(f"NormalizeImage: scale must be a number or a fraction string, got {value!r}")
+
+
+def _size_pair(value: Any, op: str) -> tuple[int, int]:
+    if isinstance(value, bool):
+        raise ManifestError(f"{op}: size must be an integer or [width, height], got {value!r}")
+    if isinstance(value, int):
+        return (value, value)
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return (int(value[0]), int(value[1]))
+    raise ManifestError(f"{op}: size must be an integer or [width, height], got {value!r}")
+
+
+_KNOWN_OPS = ("ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage")
+
+
+def op_from_yml(entry: Any) -> Op:
+    """Build one op from an ``inference.yml`` ``transform_ops`` entry like ``{"CropImage": {"size": 224}}``."""
+    if not isinstance(entry, dict) or len(entry) != 1:
+        raise ManifestError(f"each transform_ops entry must be a mapping with one op name, got {entry!r}")
+    (name, args), = entry.items()
+    args = dict(args or {})
+    try:
+        if name == "ResizeImage":
+            backend = str(args.pop("backend", "cv2") or "cv2").lower()
+            interpolation = str(args.pop("interpolation", None) or "linear")
+            resize_short = args.pop("resize_short", None)
+            size = args.pop("size", None)
+            _no_extra(name, args)
+            return ResizeImage(
+                resize_short=int(resize_short) if resize_short else None,
+                size_wh=_size_pair(size, name) if size is not None and not resize_short else None,
+                interpolation=interpolation,
+                backend=backend,
+            )
+        if name == "CropImage":
+            size = args.pop("size", 224)
+            _no_extra(name, args)
+            return CropImage(size_wh=_size_pair(size, name))
+        if name == "NormalizeImage":
+            channel_num = int(args.pop("channel_num", 3))
+            if channel_num != 3:
+                raise ManifestError(f"NormalizeImage: only channel_num 3 is supported, got {channel_num}")
+            order = str(args.pop("order", "") or "hwc").lower()
+            op = NormalizeImage(
+                mean=tuple(float(v) for v in args.pop("mean", (0.485, 0.456, 0.406))),
+                std=tuple(float(v) for v in args.pop("std", (0.229, 0.224, 0.225))),
+                scale=parse_scale(args.pop("scale", 1.0 / 255.0)),
+                order=order,
+            )
+            _no_extra(name, args)
+            return op
+        if name == "ToCHWImage":
+            _no_extra(name, args)
+            return ToCHWImage()
+    except (TypeError, ValueError) as e:
+        raise ManifestError(f"{name}: invalid arguments {entry[name]!r} ({e})") from e
+    raise ManifestError(
+        f"unknown preprocessing op {name!r} in inference.yml; supported ops: {', '.join(_KNOWN_OPS)}"
+    )
+
+
+def _no_extra(name: str, args: dict[str, Any]) -> None:
+    if args:
+        raise ManifestError(f"{name}: unsupported argument(s) {sorted(args)}")
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """An ordered op list that turns an RGB uint8 HWC image into a float32 CHW model input."""
+
+    ops: tuple[Op, ...]
+
+    def __post_init__(self) -> None:
+        if not self.ops:
+            raise ManifestError("the preprocessing op list is empty")
+        if not any(isinstance(op, ToCHWImage) for op in self.ops):
+            raise ManifestError("the preprocessing op list must contain ToCHWImage (models take NCHW input)")
+
+    @classmethod
+    def from_yml_ops(cls, entries: Sequence[Any]) -> "PreprocessSpec":
+        if not isinstance(entries, (list, tuple)):
+            raise ManifestError(f"PreProcess.transform_ops must be a list, got {type(entries).__name__}")
+        return cls(tuple(op_from_yml(e) for e in entries))
+
+    @classmethod
+    def imagenet(
+        cls,
+        resize_short: int = 256,
+        crop: int = 224,
+        interpolation: str = "linear",
+        backend: str = "cv2",
+        mean: Sequence[float] = (0.485, 0.456, 0.406),
+        std: Sequence[float] = (0.229, 0.224, 0.225),
+        scale: float = 1.0 / 255.0,
+    ) -> "PreprocessSpec":
+        return cls(
+            (
+                ResizeImage(resize_short=resize_short, interpolation=interpolation, backend=backend),
+                CropImage(size_wh=(crop, crop)),
+                NormalizeImage(mean=tuple(mean), std=tuple(std), scale=scale),
+                ToCHWImage(),
+            )
+        )
+
+    def to_yml_ops(self) -> list[dict[str, Any]]:
+        return [op.to_yml() for op in self.ops]
+
+    @property
+    def output_hw(self) -> tuple[int, int] | None:
+        """The (height, width) of every output when a crop or fixed resize fixes it, else None."""
+        hw = None
+        for op in self.ops:
+            if isinstance(op, CropImage):
+                hw = (op.size_wh[1], op.size_wh[0])
+            elif isinstance(op, ResizeImage):
+                hw = (op.size_wh[1], op.size_wh[0]) if op.size_wh is not None else None
+        return hw
+
+    def __call__(self, image_hwc: np.ndarray) -> np.ndarray:
+        x = image_hwc
+        for op in self.ops:
+            x = op(x)
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        return x
+
+    def batch(self, images_hwc: Sequence[np.ndarray]) -> np.ndarray:
+        """Preprocess and stack into one float32 NCHW batch (PaddleX's ToBatch)."""
+        return np.stack([self(im) for im in images_hwc], axis=0).astype(np.float32, copy=False)
