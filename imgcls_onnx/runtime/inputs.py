@@ -38,12 +38,13 @@ def is_image_path(path: "str | os.PathLike[str]") -> bool:
 
 
 def _walk_dir(root: Path) -> Iterator[str]:
-    """Recursive, sorted by path, image extensions only; follows no symlinked directories (no loops)."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                yield os.path.join(dirpath, name)
+    """Recursive, sorted by full path (like sorted(glob)), image extensions only; symlinked folders are not
+    followed (no loops). The listing holds only path strings, never images."""
+    found = []
+    for dirpath, _dirnames, filenames in os.walk(root):
+        found.extend(os.path.join(dirpath, n) for n in filenames if Path(n).suffix.lower() in IMAGE_EXTENSIONS)
+    found.sort()
+    yield from found
 
 
 def _expand_one(obj: Any) -> Iterator[tuple[Any, str | None, str, ImgclsError | None]]:

@@ -1,0 +1,193 @@
+"""The ``imgcls-onnx`` command line.
+
+Exit codes: 0 every input succeeded, 1 some input failed (each failure is one line on stderr, the others are still
+processed), 2 usage or model errors (bad option, unknown model, unreadable bundle).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .runtime.errors import ImgclsError
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> "click.exceptions.Exit":
+    click.echo(f"error: {message}", err=True)
+    return click.exceptions.Exit(code)
+
+
+class _Progress:
+    """A one-line counter on stderr, only when stderr is a terminal and the run is not tiny."""
+
+    def __init__(self, enabled: bool, min_items: int = 8):
+        self.enabled = enabled and sys.stderr.isatty()
+        self.min_items = min_items
+        self.count = 0
+        self.failed = 0
+        self.start = time.perf_counter()
+        self.last = 0.0
+
+    def update(self, ok: bool) -> None:
+        self.count += 1
+        self.failed += 0 if ok else 1
+        now = time.perf_counter()
+        if self.enabled and self.count >= self.min_items and now - self.last > 0.2:
+            self.last = now
+            rate = self.count / max(now - self.start, 1e-9)
+            sys.stderr.write(f"\r{self.count} images, {self.failed} failed, {rate:.1f} img/s ")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.count >= self.min_items:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="imgcls-onnx", prog_name="imgcls-onnx")
+def cli() -> None:
+    """Run PaddlePaddle / PaddleX image-classification models on onnxruntime, without Paddle."""
+
+
+@cli.command()
+@click.option("--model", "-m", "model", required=True, help="Zoo model name or a model folder (inference.onnx + inference.yml).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
+@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--topk", "-k", default=None, type=click.IntRange(min=1), help="Top-k to return [default: the model's inference.yml].")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="onnxruntime intra-op threads [default: all cores].")
+@click.option("--save-path", default=None, type=click.Path(file_okay=False), help="Write <stem>_res.json per image here (atomically).")
+@click.option("--save-img", is_flag=True, help="With --save-path: also write the image with the top-1 label drawn.")
+@click.option("--resume", is_flag=True, help="With --save-path: skip inputs whose <stem>_res.json already exists.")
+@click.option("--quiet", "-q", is_flag=True, help="No JSON lines on stdout (failures still go to stderr).")
+@click.argument("inputs", nargs=-1, required=True)
+def predict(model, device, batch_size, topk, threads, save_path, save_img, resume, quiet, inputs) -> None:
+    """Classify INPUTS (files, folders, glob patterns) and print one JSON line per image."""
+    from .runtime.classifier import Classifier
+    from .runtime.inputs import iter_inputs
+    from .runtime.manifest import resolve_model
+    from .runtime.results import result_stem
+
+    if (save_img or resume) and not save_path:
+        raise click.UsageError("--save-img and --resume need --save-path")
+    try:
+        clf = Classifier.from_dir(resolve_model(model), device=device, threads=threads, batch_size=batch_size, topk=topk)
+    except ImgclsError as e:
+        raise _fail(str(e)) from None
+    out_dir = Path(save_path) if save_path else None
+    skipped = 0
+    source = list(inputs)
+    if resume and out_dir is not None:
+        def not_done(items):
+            nonlocal skipped
+            for item in items:
+                if item.input_path and (out_dir / f"{result_stem(item.input_path, item.index)}_res.json").exists():
+                    skipped += 1
+                    continue
+                yield item.source if item.error is None else item.input_path
+        source = not_done(iter_inputs(source))
+    progress = _Progress(enabled=True)
+    failed = 0
+    stdout = sys.stdout
+    try:
+        for res in clf.predict(source, batch_size=batch_size, topk=topk, keep_images=save_img):
+            progress.update(res.ok)
+            if not res.ok:
+                failed += 1
+                click.echo(f"error: {res.error}", err=True)
+            if not quiet:
+                stdout.write(json.dumps(res.to_dict(), ensure_ascii=False) + "\n")
+                stdout.flush()
+            if out_dir is not None and res.ok:
+                res.save_to_json(out_dir)
+                if save_img:
+                    res.save_to_img(out_dir)
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo("interrupted; results written so far are complete (use --resume to continue)", err=True)
+        raise click.exceptions.Exit(130) from None
+    finally:
+        clf.close()
+    progress.close()
+    if skipped:
+        click.echo(f"resumed: skipped {skipped} inputs that already had results", err=True)
+    if failed:
+        click.echo(f"{failed} of {progress.count} inputs failed", err=True)
+        raise click.exceptions.Exit(EXIT_SOME_FAILED)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--family", default=None, help="Only this family (e.g. PP-LCNet).")
+def models(as_json: bool, family: str | None) -> None:
+    """List the 80 zoo models: name, family, input size, top-1, whether converted locally."""
+    from .runtime.manifest import load_zoo, model_dir
+
+    rows = []
+    for m in load_zoo().models:
+        if family and m.family.lower() != family.lower():
+            continue
+        local = model_dir(m.name)
+        rows.append({
+            "name": m.name,
+            "family": m.family,
+            "input": f"{m.input_hw[0]}x{m.input_hw[1]}",
+            "top1": m.reference.top1,
+            "converted": (local / "inference.onnx").is_file(),
+        })
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    w = max(len(r["name"]) for r in rows) if rows else 10
+    click.echo(f"{'name':<{w}}  {'family':<18}  {'input':>7}  {'top1':>6}  converted")
+    for r in rows:
+        top1 = f"{r['top1']:.2f}" if r["top1"] is not None else "-"
+        click.echo(f"{r['name']:<{w}}  {r['family']:<18}  {r['input']:>7}  {top1:>6}  {'yes' if r['converted'] else 'no'}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": False})
+@click.argument("source", required=False)
+@click.option("--onnx", "onnx_file", type=click.Path(exists=True, dir_okay=False), help="Wrap an existing ONNX file.")
+@click.option("--preset", default=None, help="Preprocessing preset: a zoo model name whose preprocessing to use.")
+@click.option("--yml", "yml_file", type=click.Path(exists=True, dir_okay=False), help="inference.yml to use.")
+@click.option("--weights", type=click.Path(exists=True, dir_okay=False), help=".pdparams weights for a zoo architecture.")
+@click.option("--random-init", is_flag=True, help="Random weights (for tests and benchmarks).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--class-num", type=click.IntRange(min=1), default=None, help="Number of classes (default: the zoo's).")
+@click.option("--labels", "labels_file", type=click.Path(exists=True, dir_okay=False), help="Label file (one name per line, or 'index name').")
+@click.option("--name", "model_name", default=None, help="Model name written to inference.yml.")
+@click.option("--opset", default=17, show_default=True, type=int)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Bundle folder [default: the models home].")
+@click.option("--overwrite", is_flag=True)
+@click.option("--tolerance", default=None, type=float, help="Max logit error relative to the logit range [default: 1e-4].")
+def convert(source, onnx_file, preset, yml_file, weights, random_init, seed, class_num, labels_file, model_name, opset,
+            out_dir, overwrite, tolerance) -> None:
+    """Convert a zoo model (SOURCE = name), a Paddle inference folder (SOURCE = dir) or an ONNX file (--onnx)
+    into a verified bundle. Needs the convert extra."""
+    try:
+        from .converter.pipeline import ConvertRequest, run_convert
+    except ImportError as e:
+        raise _fail(f"the converter is not available ({e}); install it with: pip install 'imgcls-onnx[convert]'") from None
+    request = ConvertRequest(
+        source=source, onnx_file=onnx_file, preset=preset, yml_file=yml_file, weights=weights,
+        random_init=random_init, seed=seed, class_num=class_num, labels_file=labels_file, model_name=model_name,
+        opset=opset, out_dir=out_dir, overwrite=overwrite, tolerance=tolerance,
+    )
+    try:
+        report = run_convert(request, log=lambda msg: click.echo(msg, err=True))
+    except ImgclsError as e:
+        raise _fail(str(e), code=EXIT_SOME_FAILED) from None
+    click.echo(json.dumps(report, indent=1))
+
+
+def main() -> None:
+    cli(prog_name="imgcls-onnx")
+
+
+if __name__ == "__main__":
+    main()

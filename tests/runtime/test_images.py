@@ -1,0 +1,140 @@
+"""The image loader: formats, colour handling, EXIF, limits and explained refusals."""
+from __future__ import annotations
+
+import io
+import os
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import structured_image
+from imgcls_onnx.runtime.errors import ImageDecodeError, ImageNotFoundError, ImageTooLargeError
+from imgcls_onnx.runtime.images import ImageLimits, load_image
+
+
+def _encode(rgb, fmt="PNG", **kw):
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+def test_png_roundtrip_exact_from_path_and_bytes(tmp_path):
+    rgb = structured_image(30, 40)
+    data = _encode(rgb)
+    p = tmp_path / "ünïcode dir" / "a b.png"
+    p.parent.mkdir()
+    p.write_bytes(data)
+    assert np.array_equal(load_image(p), rgb)
+    assert np.array_equal(load_image(data), rgb)
+
+
+def test_bgr_array_and_pil_inputs():
+    rgb = structured_image(20, 30)
+    assert np.array_equal(load_image(np.ascontiguousarray(rgb[:, :, ::-1])), rgb)
+    assert np.array_equal(load_image(Image.fromarray(rgb)), rgb)
+    gray = rgb[:, :, 0].copy()
+    assert load_image(gray).shape == (20, 30, 3)
+    with pytest.raises(Exception, match="uint8"):
+        load_image(rgb.astype(np.float32))
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_applied_for_files_and_bytes(tmp_path, orientation):
+    """An image stored transposed with a tag must come out upright, whatever the OpenCV version."""
+    upright = structured_image(24, 40, seed=orientation)
+    # store the pixels so that applying `orientation` restores `upright`
+    inverse = {1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+               5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, 1), 7: lambda a: np.rot90(a, -1)[::-1, ::-1],
+               8: lambda a: np.rot90(a, -1)}[orientation]
+    stored = np.ascontiguousarray(inverse(upright))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _encode(stored, "PNG", exif=exif.tobytes())
+    p = tmp_path / f"o{orientation}.png"
+    p.write_bytes(data)
+    assert np.array_equal(load_image(data), upright)
+    assert np.array_equal(load_image(p), upright)
+
+
+def test_rgba_png_drops_alpha_like_imread_color():
+    rgba = np.dstack([structured_image(10, 12), np.full((10, 12), 7, np.uint8)])
+    got = load_image(_encode(rgba))
+    expected = cv2.cvtColor(cv2.imdecode(np.frombuffer(_encode(rgba), np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(got, expected) and np.array_equal(got, rgba[:, :, :3])
+
+
+def test_gray_and_16bit():
+    g = structured_image(10, 12)[:, :, 0]
+    assert np.array_equal(load_image(_encode(g)), np.dstack([g, g, g]))
+    g16 = (g.astype(np.uint16) * 257)
+    ok, buf = cv2.imencode(".png", g16)
+    got = load_image(buf.tobytes())
+    assert got.dtype == np.uint8 and np.array_equal(got[:, :, 0], g)
+
+
+def test_gif_first_frame():
+    frames = [Image.fromarray(structured_image(16, 16, seed=s)).convert("P") for s in range(3)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:])
+    first = np.asarray(frames[0].convert("RGB"))
+    assert np.array_equal(load_image(buf.getvalue()), first)
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"PK\x03\x04" + b"\x00" * 40, "zip"),
+        (b"hello, this is a text file\n", "plain text"),
+        (bytes(range(256)) * 4, "unrecognised"),
+    ],
+)
+def test_not_images_are_explained(data, message):
+    with pytest.raises(ImageDecodeError, match=message):
+        load_image(data)
+
+
+def test_truncated_jpeg_and_png():
+    jpg = cv2.imencode(".jpg", structured_image(64, 64))[1].tobytes()
+    with pytest.raises(ImageDecodeError, match="truncated|cannot decode|corrupt"):
+        load_image(jpg[: len(jpg) // 2])
+    png = _encode(structured_image(64, 64))
+    with pytest.raises(ImageDecodeError):
+        load_image(png[: len(png) // 2])
+
+
+def test_paths_that_are_not_files(tmp_path):
+    with pytest.raises(ImageNotFoundError, match="no such file"):
+        load_image(tmp_path / "missing.jpg")
+    (tmp_path / "x.jpg").mkdir()
+    with pytest.raises(ImageNotFoundError, match="is a directory"):
+        load_image(tmp_path / "x.jpg")
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "link.jpg")
+    with pytest.raises(ImageNotFoundError, match="broken symbolic link"):
+        load_image(tmp_path / "link.jpg")
+
+
+def test_pixel_bomb_refused_from_header():
+    """A 50,000 x 50,000 PNG header: refused before any pixel buffer is allocated."""
+    import struct
+    import zlib
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    ihdr = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
+    assert len(data) < 2000
+    with pytest.raises(ImageTooLargeError, match="refused"):
+        load_image(data)
+    with pytest.raises(ImageTooLargeError, match="exceed the limit of 100"):
+        load_image(_encode(structured_image(20, 20)), limits=ImageLimits(max_pixels=100))
+
+
+def test_byte_limit(tmp_path):
+    p = tmp_path / "a.png"
+    p.write_bytes(_encode(structured_image(20, 20)))
+    with pytest.raises(ImageTooLargeError, match="bytes exceed"):
+        load_image(p, limits=ImageLimits(max_bytes=10))

@@ -1,0 +1,85 @@
+"""PaddleX result compatibility: JSON keys, top-k order, rounding, save_to_json / save_to_img naming."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import structured_image, tiny_bundle, write_jpeg
+from imgcls_onnx.runtime.postprocess import softmax, top_k
+from imgcls_onnx.runtime.results import Prediction
+
+
+def test_topk_order_matches_paddlex_argsort_and_ties_go_high():
+    probs = np.array([[0.1, 0.3, 0.3, 0.05, 0.25]], np.float32)
+    ids, scores = top_k(probs, 3)
+    assert ids.tolist() == probs.argsort(axis=1)[:, -3:][:, ::-1].tolist()
+    assert ids.tolist() == [[2, 1, 4]]
+    assert scores[0].tolist() == pytest.approx([0.3, 0.3, 0.25])
+
+
+def test_scores_rounded_to_5_decimals():
+    probs = np.array([[0.123456789, 0.876543211]], np.float32)
+    ids, scores = top_k(probs, 2)
+    assert scores[0].tolist() == pytest.approx([0.87654, 0.12346], abs=1e-7)
+
+
+def test_softmax_stable():
+    p = softmax(np.array([[1000.0, 1000.0, -1000.0]], np.float32))
+    assert np.allclose(p, [[0.5, 0.5, 0.0]])
+
+
+def test_result_json_schema(tmp_path):
+    clf_dir = tiny_bundle(tmp_path / "m", num_classes=7)
+    from imgcls_onnx import create_model
+
+    img = write_jpeg(tmp_path / "in" / "photo.jpg", structured_image(60, 80))
+    model = create_model(str(clf_dir), device="cpu")
+    (res,) = list(model.predict(str(img)))
+    j = res.json
+    assert set(j) == {"res"}
+    assert list(j["res"]) == ["input_path", "page_index", "class_ids", "scores", "label_names"]
+    assert j["res"]["input_path"] == str(img) and j["res"]["page_index"] is None
+    assert len(j["res"]["class_ids"]) == 5 and all(isinstance(i, int) for i in j["res"]["class_ids"])
+    assert all(round(s, 5) == s for s in j["res"]["scores"])
+    assert j["res"]["scores"] == sorted(j["res"]["scores"], reverse=True)
+    assert j["res"]["label_names"] == [f"class_{i}" for i in j["res"]["class_ids"]]
+    # print() writes the same JSON
+    assert json.loads(str(res)) == j
+
+    out = res.save_to_json(tmp_path / "out")
+    assert out.name == "photo_res.json" and json.loads(out.read_text()) == j
+    explicit = res.save_to_json(tmp_path / "x" / "named.json")
+    assert explicit.name == "named.json" and explicit.exists()
+
+    img_out = res.save_to_img(tmp_path / "out")
+    assert img_out.name == "photo_res.jpg"
+    drawn = np.asarray(Image.open(img_out))
+    assert drawn.shape == (60, 80, 3)
+    original = np.asarray(Image.open(img))
+    # the label box changed the top-left corner and left the bottom-right alone (JPEG noise aside)
+    assert np.abs(drawn[3:10, 3:20].astype(int) - original[3:10, 3:20]).mean() > 20
+    assert np.abs(drawn[-10:, -10:].astype(int) - original[-10:, -10:]).mean() < 8
+
+
+def test_labels_missing_fall_back_to_ids(tmp_path):
+    from imgcls_onnx import Classifier
+
+    d = tiny_bundle(tmp_path / "m", num_classes=4, labels=False)
+    with Classifier.from_dir(d, device="cpu") as clf:
+        res = clf.predict_one(structured_image(40, 40)[:, :, ::-1].copy())
+    assert res.label_names == [str(i) for i in res.class_ids]
+    assert res.input_path is None
+
+
+def test_failed_result_json_names_error():
+    from imgcls_onnx.runtime.errors import ImageDecodeError
+
+    r = Prediction(index=3, input_path="a.jpg", error=ImageDecodeError("'a.jpg'", "truncated"))
+    assert r.json == {"res": {"input_path": "a.jpg", "page_index": None,
+                              "error": {"type": "ImageDecodeError", "message": "cannot load 'a.jpg': truncated"}}}
+    assert not r.ok
+    with pytest.raises(ValueError):
+        r.to_img()
