@@ -1,0 +1,255 @@
+"""One conversion, from any source to a verified bundle. Verification is part of conversion, not a step after it."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..runtime.bundle import BundleConfig, read_label_file, read_yml, write_bundle
+from ..runtime.errors import ManifestError
+from ..runtime.manifest import load_zoo, model_dir
+from ..runtime.postprocess import softmax
+from .architectures import ConversionError, build_architecture, load_weights, randomize_for_parity
+from .deps import import_onnx, versions
+from .export import (
+    append_softmax, jit_save, logits_module, output_ends_in_softmax, paddle_to_onnx, repair_scalar_concat,
+    set_dynamic_batch,
+)
+from .verify import (
+    DEFAULT_TOLERANCE, compare, onnxruntime_outputs, paddle_dygraph_outputs, paddle_inference_outputs,
+    verification_batch,
+)
+
+
+@dataclass
+class ConvertRequest:
+    source: str | None = None  # zoo name or Paddle inference folder
+    onnx_file: str | None = None
+    preset: str | None = None  # zoo model whose preprocessing to use
+    yml_file: str | None = None
+    weights: str | None = None
+    random_init: bool = False
+    seed: int = 0
+    class_num: int | None = None
+    labels_file: str | None = None
+    model_name: str | None = None
+    opset: int = 17
+    out_dir: str | None = None
+    overwrite: bool = False
+    tolerance: float | None = None
+    verify_images: Sequence[str] = field(default_factory=tuple)
+
+
+def _labels(request: ConvertRequest, default: tuple[str, ...] | None, class_num: int | None) -> tuple[str, ...] | None:
+    labels = read_label_file(request.labels_file) if request.labels_file else default
+    if labels is not None and class_num is not None and len(labels) != class_num:
+        raise ConversionError(f"the label list has {len(labels)} names but the model has {class_num} classes")
+    return labels
+
+
+def _config_from_options(request: ConvertRequest, name: str, class_num: int | None) -> BundleConfig:
+    """inference.yml from --yml, or preprocessing from --preset (a zoo model) plus --labels."""
+    if request.yml_file:
+        config = read_yml(Path(request.yml_file))
+        labels = _labels(request, config.label_list, class_num)
+        return BundleConfig(request.model_name or config.model_name or name, config.preprocess, config.topk, labels)
+    if request.preset:
+        spec = load_zoo().get(request.preset)
+        default = spec.label_names() if (class_num or spec.class_num) == spec.class_num else None
+        return BundleConfig(request.model_name or name, spec.preprocess, spec.topk, _labels(request, default, class_num))
+    raise ConversionError(
+        "no preprocessing known for this model: pass --yml inference.yml, or --preset ZOO_MODEL (its resize/crop/"
+        "normalize) with --labels FILE"
+    )
+
+
+def _target(request: ConvertRequest, name: str) -> Path:
+    target = Path(request.out_dir) if request.out_dir else model_dir(name)
+    if target.exists() and not request.overwrite:
+        raise ConversionError(f"{str(target)!r} already exists; pass --overwrite to replace it")
+    return target
+
+
+def _finish_onnx(onnx_path: Path, log: Callable[[str], None]):
+    onnx = import_onnx()
+    model = onnx.load(str(onnx_path))
+    repairs = repair_scalar_concat(model)
+    if repairs:
+        log(f"repaired {repairs} Concat input(s) that paddle2onnx left 0-D (legacy Paddle program)")
+    set_dynamic_batch(model)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as e:
+        raise ConversionError(f"onnx.checker rejects the converted model: {str(e).strip()[:300]}") from e
+    return model, repairs
+
+
+def run_convert(request: ConvertRequest, log: Callable[[str], None] = print) -> dict:
+    started = time.perf_counter()
+    if request.onnx_file:
+        return _convert_onnx(request, log, started)
+    if not request.source:
+        raise ConversionError("nothing to convert: give a zoo model name, a Paddle inference folder, or --onnx FILE")
+    if Path(request.source).is_dir():
+        return _convert_paddle_dir(request, log, started)
+    return _convert_zoo(request, log, started)
+
+
+def _write(request, target, onnx_model, config, manifest, log) -> dict:
+    with tempfile.TemporaryDirectory(prefix="imgcls-final-") as tmp:
+        path = Path(tmp) / "inference.onnx"
+        path.write_bytes(onnx_model.SerializeToString())
+        out = write_bundle(target, path, config, manifest, overwrite=request.overwrite)
+    log(f"wrote {out}")
+    return {"bundle": str(out), **manifest}
+
+
+def _convert_zoo(request: ConvertRequest, log, started: float) -> dict:
+    spec = load_zoo().get(request.source)
+    if not request.weights and not request.random_init:
+        raise ConversionError(
+            f"no weights for {spec.name}: pass --weights {spec.name}_pretrained.pdparams (PaddleClas/PaddleX weights), "
+            "or --random-init for a test model with random weights"
+        )
+    class_num = request.class_num or spec.class_num
+    default_labels = spec.label_names() if class_num == spec.class_num else None
+    if class_num != spec.class_num and not request.labels_file:
+        log(f"note: class_num {class_num} differs from the zoo's; labels will be class ids (pass --labels)")
+    config = BundleConfig(request.model_name or spec.name, spec.preprocess, min(spec.topk, class_num),
+                          _labels(request, default_labels, class_num))
+    target = _target(request, config.model_name)
+    tolerance = request.tolerance or DEFAULT_TOLERANCE
+    log(f"building {spec.arch} (class_num={class_num})")
+    import_paddle_seed(request.seed)
+    model = build_architecture(spec, class_num)
+    batch, names = verification_batch(spec.preprocess, request.verify_images, n=8, seed=request.seed)
+    if request.weights:
+        info = load_weights(model, request.weights)
+        source = {"kind": "zoo", "arch": spec.arch, "weights": os.path.abspath(request.weights), **info}
+    else:
+        info = randomize_for_parity(model, request.seed, batch)
+        source = {"kind": "zoo", "arch": spec.arch, "weights": None, "random_init_seed": request.seed, **info}
+    net = logits_module(model)
+    reference = paddle_dygraph_outputs(net, batch)
+    with tempfile.TemporaryDirectory(prefix="imgcls-convert-") as tmp:
+        model_file, params_file = jit_save(net, Path(tmp) / "paddle", spec.input_hw)
+        log(f"paddle2onnx (opset {request.opset})")
+        paddle_to_onnx(model_file, params_file, Path(tmp) / "logits.onnx", request.opset)
+        onnx_model, repairs = _finish_onnx(Path(tmp) / "logits.onnx", log)
+    logits = onnxruntime_outputs(onnx_model.SerializeToString(), batch)
+    parity = compare(reference, logits, "logits", "paddle-dygraph", tolerance, require_spread=True)
+    _check(parity, spec.name)
+    if not output_ends_in_softmax(onnx_model):
+        append_softmax(onnx_model)
+    probs = onnxruntime_outputs(onnx_model.SerializeToString(), batch)
+    if float(np.abs(probs - softmax(logits)).max()) > 1e-6:
+        raise ConversionError("the Softmax appended to the graph does not reproduce softmax(logits)")
+    manifest = _manifest(source, onnx_model, parity, repairs, names, request, started, "probabilities")
+    return _write(request, target, onnx_model, config, manifest, log)
+
+
+def import_paddle_seed(seed: int) -> None:
+    from .deps import import_paddle
+
+    import_paddle().seed(int(seed))
+
+
+def _find_paddle_files(folder: Path) -> tuple[Path, Path]:
+    params = folder / "inference.pdiparams"
+    for name in ("inference.json", "inference.pdmodel"):
+        if (folder / name).is_file():
+            if not params.is_file():
+                raise ConversionError(f"{folder} has {name} but no inference.pdiparams")
+            return folder / name, params
+    raise ConversionError(
+        f"{folder} is not a Paddle inference folder: expected inference.json (Paddle 3) or inference.pdmodel "
+        "(legacy) with inference.pdiparams"
+    )
+
+
+def _convert_paddle_dir(request: ConvertRequest, log, started: float) -> dict:
+    folder = Path(request.source)
+    model_file, params_file = _find_paddle_files(folder)
+    yml = folder / "inference.yml"
+    if yml.is_file() and not request.yml_file:
+        config = read_yml(yml)
+        config = BundleConfig(request.model_name or config.model_name or folder.name, config.preprocess, config.topk,
+                              _labels(request, config.label_list, None))
+    else:
+        config = _config_from_options(request, request.model_name or folder.name, request.class_num)
+    target = _target(request, config.model_name)
+    tolerance = request.tolerance or DEFAULT_TOLERANCE
+    batch, names = verification_batch(config.preprocess, request.verify_images, n=8, seed=request.seed)
+    log(f"Paddle Inference reference ({model_file.name}, oneDNN off)")
+    reference = paddle_inference_outputs(model_file, params_file, batch)
+    with tempfile.TemporaryDirectory(prefix="imgcls-convert-") as tmp:
+        log(f"paddle2onnx (opset {request.opset})")
+        paddle_to_onnx(model_file, params_file, Path(tmp) / "model.onnx", request.opset)
+        onnx_model, repairs = _finish_onnx(Path(tmp) / "model.onnx", log)
+    got = onnxruntime_outputs(onnx_model.SerializeToString(), batch)
+    ends_in_softmax = output_ends_in_softmax(onnx_model)
+    kind = "probabilities" if ends_in_softmax else "logits"
+    parity = compare(reference, got, kind, "paddle-inference (oneDNN off)", tolerance, require_spread=False)
+    _check(parity, config.model_name)
+    if config.label_list is not None and len(config.label_list) != got.shape[1]:
+        raise ConversionError(f"label_list has {len(config.label_list)} names, the model outputs {got.shape[1]} classes")
+    source = {"kind": "paddle-inference-folder", "folder": str(folder.resolve()), "model_file": model_file.name,
+              "format": "pir-json" if model_file.suffix == ".json" else "legacy-pdmodel"}
+    manifest = _manifest(source, onnx_model, parity, repairs, names, request, started, kind)
+    return _write(request, target, onnx_model, config, manifest, log)
+
+
+def _convert_onnx(request: ConvertRequest, log, started: float) -> dict:
+    onnx = import_onnx()
+    path = Path(request.onnx_file)
+    try:
+        model = onnx.load(str(path))
+        onnx.checker.check_model(model)
+    except Exception as e:
+        raise ConversionError(f"{path} is not a valid ONNX model: {str(e).strip()[:300]}") from e
+    repairs = repair_scalar_concat(model)
+    out_dim = model.graph.output[0].type.tensor_type.shape.dim[-1]
+    class_num = request.class_num or (out_dim.dim_value or None)
+    config = _config_from_options(request, request.model_name or path.stem, class_num)
+    target = _target(request, config.model_name)
+    batch, names = verification_batch(config.preprocess, request.verify_images, n=8, seed=request.seed)
+    got = onnxruntime_outputs(model.SerializeToString(), batch)
+    if not np.isfinite(got).all():
+        raise ConversionError(f"{path} gives non-finite outputs on the verification batch")
+    kind = "probabilities" if output_ends_in_softmax(model) else "logits"
+    source = {"kind": "onnx", "file": str(path.resolve())}
+    manifest = _manifest(source, model, None, repairs, names, request, started, kind)
+    manifest["parity"] = {"note": "wrapped ONNX: no Paddle model to compare with; loaded and run on the batch"}
+    return _write(request, target, model, config, manifest, log)
+
+
+def _check(parity, name: str) -> None:
+    if not parity.passed:
+        raise ConversionError(
+            f"{name}: parity check FAILED: relative logit error {parity.relative_error:.3g} (tolerance "
+            f"{parity.tolerance:g}), top-1 agreement {parity.top1_agreement:.2f}, reference std "
+            f"{parity.reference_std:.3g}, input dependence {parity.input_dependence:.3g} (must be >= 100 x the max error). Report: {json.dumps(parity.as_dict())}"
+        )
+
+
+def _manifest(source, onnx_model, parity, repairs, names, request, started, output_kind) -> dict:
+    opset = next((o.version for o in onnx_model.opset_import if o.domain in ("", "ai.onnx")), None)
+    inp = onnx_model.graph.input[0]
+    shape = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
+    return {
+        "output": output_kind,
+        "input": {"name": inp.name, "layout": "NCHW", "dtype": "float32", "shape": shape},
+        "opset": opset,
+        "source": source,
+        "producer": versions(),
+        "repairs": repairs,
+        "parity": parity.as_dict() if parity is not None else None,
+        "verification_inputs": list(names),
+        "conversion_seconds": round(time.perf_counter() - started, 2),
+    }
