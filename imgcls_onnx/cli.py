@@ -165,8 +165,10 @@ def models(as_json: bool, family: str | None) -> None:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Bundle folder [default: the models home].")
 @click.option("--overwrite", is_flag=True)
 @click.option("--tolerance", default=None, type=float, help="Max logit error relative to the logit range [default: 1e-4].")
+@click.option("--verify-images", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="Real images to include in the parity batch (repeatable); synthetic ones fill it up to 8.")
 def convert(source, onnx_file, preset, yml_file, weights, random_init, seed, class_num, labels_file, model_name, opset,
-            out_dir, overwrite, tolerance) -> None:
+            out_dir, overwrite, tolerance, verify_images) -> None:
     """Convert a zoo model (SOURCE = name), a Paddle inference folder (SOURCE = dir) or an ONNX file (--onnx)
     into a verified bundle. Needs the convert extra."""
     try:
@@ -176,13 +178,34 @@ def convert(source, onnx_file, preset, yml_file, weights, random_init, seed, cla
     request = ConvertRequest(
         source=source, onnx_file=onnx_file, preset=preset, yml_file=yml_file, weights=weights,
         random_init=random_init, seed=seed, class_num=class_num, labels_file=labels_file, model_name=model_name,
-        opset=opset, out_dir=out_dir, overwrite=overwrite, tolerance=tolerance,
+        opset=opset, out_dir=out_dir, overwrite=overwrite, tolerance=tolerance, verify_images=tuple(verify_images),
     )
     try:
-        report = run_convert(request, log=lambda msg: click.echo(msg, err=True))
+        with _stdout_to_stderr():  # paddle / ppcls log to stdout; stdout carries only the JSON report
+            report = run_convert(request, log=lambda msg: click.echo(msg, err=True))
     except ImgclsError as e:
         raise _fail(str(e), code=EXIT_SOME_FAILED) from None
     click.echo(json.dumps(report, indent=1))
+
+
+class _stdout_to_stderr:
+    """Point file descriptor 1 at stderr for the duration (catches loggers bound to the original sys.stdout)."""
+
+    def __enter__(self):
+        import os
+
+        sys.stdout.flush()
+        self.saved = os.dup(1)
+        os.dup2(2, 1)
+        return self
+
+    def __exit__(self, *exc):
+        import os
+
+        sys.stdout.flush()
+        os.dup2(self.saved, 1)
+        os.close(self.saved)
+        return False
 
 
 def main() -> None:

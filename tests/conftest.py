@@ -134,3 +134,30 @@ def tiny_bundle(directory: Path, num_classes: int = 5, softmax: bool = True, lab
     names = tuple(f"class_{i}" for i in range(num_classes)) if labels else None
     config = BundleConfig("tiny", PreprocessSpec.imagenet(resize_short=size + 4, crop=size), min(5, num_classes), names)
     return write_bundle(directory, onnx_path, config, overwrite=True)
+
+
+def require_convert_extra():
+    import importlib.util
+
+    for mod in ("paddle", "paddle2onnx", "onnx", "paddleclas"):
+        if importlib.util.find_spec(mod) is None:
+            pytest.skip(f"the convert extra is not installed ({mod} missing)")
+
+
+def run_cli(*args: str, timeout: int = 900):
+    """Run `imgcls-onnx ...` in a fresh process (paddle stays out of the test process; memory is returned)."""
+    import subprocess
+    import sys
+
+    require_convert_extra()
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run([sys.executable, "-m", "imgcls_onnx.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+def convert_ok(*args: str, timeout: int = 900) -> dict:
+    import json
+
+    proc = run_cli("convert", *args, timeout=timeout)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)

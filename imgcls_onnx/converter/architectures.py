@@ -41,34 +41,44 @@ def _head(model) -> Any:
 
 
 def randomize_for_parity(model, seed: int, calibration_nchw: np.ndarray | None = None) -> dict[str, int]:
-    """Make random weights produce non-degenerate logits (DESIGN §4: with default init the softmax is flat).
+    """Make random weights produce logits that spread and depend on the input (DESIGN §4: with ppcls' default
+    init the softmax is flat, and a comparison on it proves nothing).
 
-    BatchNorm statistics and affine parameters are re-initialised from ``seed``. The classifier head gets random
-    weights whose gain is calibrated on ``calibration_nchw`` so that logits have a standard deviation of about 3
-    across classes. (Removing the features' batch mean through the bias would make top-1 vary more across inputs,
-    but it amplifies float32 rounding by the size of that mean and so measures noise, not the conversion.)
+    * BatchNorm affine parameters are drawn from ``seed``; their running statistics are then set to the batch
+      statistics of ``calibration_nchw`` (one forward in train mode with momentum 0), so every layer sees
+      normalised, input-dependent activations, as in a trained network, instead of collapsing to a constant.
+    * The classifier head gets random weights whose gain makes the logits' standard deviation across classes
+      about 3 on the calibration batch.
+
     Returns how many layers were touched."""
     paddle = import_paddle()
     rng = np.random.default_rng(seed)
     bn_types = tuple(t for t in (getattr(paddle.nn, n, None) for n in ("BatchNorm", "BatchNorm1D", "BatchNorm2D",
                                                                          "BatchNorm3D", "SyncBatchNorm")) if t)
-    n_bn = 0
-    for _, layer in model.named_sublayers():
-        if isinstance(layer, bn_types):
-            c = int(layer._mean.shape[0])
-            layer._mean.set_value(rng.normal(0.0, 0.2, c).astype("float32"))
-            layer._variance.set_value(rng.uniform(0.5, 1.5, c).astype("float32"))
-            if getattr(layer, "weight", None) is not None:
-                layer.weight.set_value(rng.uniform(0.6, 1.4, c).astype("float32"))
-            if getattr(layer, "bias", None) is not None:
-                layer.bias.set_value(rng.normal(0.0, 0.2, c).astype("float32"))
-            n_bn += 1
+    bns = [layer for _, layer in model.named_sublayers() if isinstance(layer, bn_types)]
+    for layer in bns:
+        c = int(layer._mean.shape[0])
+        if getattr(layer, "weight", None) is not None:
+            layer.weight.set_value(rng.uniform(0.5, 1.5, c).astype("float32"))
+        if getattr(layer, "bias", None) is not None:
+            layer.bias.set_value(rng.normal(0.0, 0.3, c).astype("float32"))
+    if calibration_nchw is not None and bns:
+        saved = [layer._momentum for layer in bns]
+        for layer in bns:
+            layer._momentum = 0.0
+        model.train()
+        try:
+            with paddle.no_grad():
+                model(paddle.to_tensor(calibration_nchw))
+        finally:
+            for layer, momentum in zip(bns, saved):
+                layer._momentum = momentum
+            model.eval()
     head = _head(model)
     if head is None:
-        return {"batchnorm_layers": n_bn, "head": 0}
+        return {"batchnorm_layers": len(bns), "head": 0}
     fan_in, fan_out = int(head.weight.shape[0]), int(head.weight.shape[1])
     weight = rng.normal(0.0, 1.0 / np.sqrt(fan_in), (fan_in, fan_out))
-    bias = np.zeros(fan_out)
     if calibration_nchw is not None:
         captured = []
         handle = head.register_forward_pre_hook(lambda layer, inputs: captured.append(inputs[0].numpy()))
@@ -81,11 +91,10 @@ def randomize_for_parity(model, seed: int, calibration_nchw: np.ndarray | None =
         spread = float((feats @ weight).std(axis=1).mean())
         if spread > 0:
             weight *= 3.0 / spread
-        bias = rng.normal(0.0, 0.1, fan_out)
     head.weight.set_value(weight.astype("float32"))
     if head.bias is not None:
-        head.bias.set_value(bias.astype("float32"))
-    return {"batchnorm_layers": n_bn, "head": 1}
+        head.bias.set_value(rng.normal(0.0, 0.1, fan_out).astype("float32"))
+    return {"batchnorm_layers": len(bns), "head": 1}
 
 
 def load_weights(model, weights: "str | os.PathLike[str]") -> dict[str, int]:

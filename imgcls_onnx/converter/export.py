@@ -130,6 +130,18 @@ def repair_scalar_concat(model) -> int:
     return fixes
 
 
+def drop_unused_initializers(model) -> int:
+    """paddle2onnx leaves constants no node reads; onnxruntime warns about each one at load time."""
+    used = {i for node in model.graph.node for i in node.input}
+    used |= {o.name for o in model.graph.output}
+    keep = [init for init in model.graph.initializer if init.name in used]
+    dropped = len(model.graph.initializer) - len(keep)
+    if dropped:
+        del model.graph.initializer[:]
+        model.graph.initializer.extend(keep)
+    return dropped
+
+
 def output_ends_in_softmax(model) -> bool:
     from ..runtime.onnx_graph import inspect_onnx_bytes
 

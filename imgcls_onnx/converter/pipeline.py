@@ -18,7 +18,7 @@ from ..runtime.postprocess import softmax
 from .architectures import ConversionError, build_architecture, load_weights, randomize_for_parity
 from .deps import import_onnx, versions
 from .export import (
-    append_softmax, jit_save, logits_module, output_ends_in_softmax, paddle_to_onnx, repair_scalar_concat,
+    append_softmax, drop_unused_initializers, jit_save, logits_module, output_ends_in_softmax, paddle_to_onnx, repair_scalar_concat,
     set_dynamic_batch,
 )
 from .verify import (
@@ -83,6 +83,7 @@ def _finish_onnx(onnx_path: Path, log: Callable[[str], None]):
     if repairs:
         log(f"repaired {repairs} Concat input(s) that paddle2onnx left 0-D (legacy Paddle program)")
     set_dynamic_batch(model)
+    drop_unused_initializers(model)
     try:
         onnx.checker.check_model(model)
     except Exception as e:
@@ -230,6 +231,13 @@ def _convert_onnx(request: ConvertRequest, log, started: float) -> dict:
 
 
 def _check(parity, name: str) -> None:
+    if parity.reference_std < 1e-2 and parity.tolerance > 0 and parity.relative_error <= parity.tolerance:
+        raise ConversionError(
+            f"{name}: parity cannot be proven: the reference logits do not spread (mean std across classes "
+            f"{parity.reference_std:.3g}); these weights give a flat output, on which any conversion would look "
+            f"equal. Use trained weights, or --random-init (which re-draws BatchNorm statistics and the head). "
+            f"Report: {json.dumps(parity.as_dict())}"
+        )
     if not parity.passed:
         raise ConversionError(
             f"{name}: parity check FAILED: relative logit error {parity.relative_error:.3g} (tolerance "
