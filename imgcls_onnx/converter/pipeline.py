@@ -108,7 +108,7 @@ def _write(request, target, onnx_model, config, manifest, log) -> dict:
         path.write_bytes(onnx_model.SerializeToString())
         out = write_bundle(target, path, config, manifest, overwrite=request.overwrite)
     log(f"wrote {out}")
-    return {"bundle": str(out), **manifest}
+    return {"bundle": str(out), **json.loads((out / "manifest.json").read_text(encoding="utf-8"))}
 
 
 def _convert_zoo(request: ConvertRequest, log, started: float) -> dict:
