@@ -187,7 +187,7 @@ class Classifier:
                     index=p.item.index,
                     input_path=p.item.input_path,
                     class_ids=ids_list,
-                    scores=[round(float(s), 5) for s in scores[0]],
+                    scores=[float(s) for s in scores[0]],  # float32 rounded to 5 places, widened: as PaddleX
                     label_names=names,
                     input_img=p.image,
                 )

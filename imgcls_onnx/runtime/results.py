@@ -1,8 +1,11 @@
 """One result per input, with PaddleX's result API: ``.json``, ``print()``, ``save_to_json()``, ``save_to_img()``.
 
-PaddleX's JSON: ``{"res": {"input_path", "page_index", "class_ids", "scores", "label_names"}}``; top-k in
-``argsort[:, -k:][:, ::-1]`` order, scores rounded to 5 decimals. A failed input carries ``error`` instead of the
-class fields (PaddleX would have raised and stopped the whole run).
+PaddleX's JSON: ``.json`` is ``{"res": {"input_path", "page_index", "class_ids", "scores", "label_names"}}``;
+``save_to_json`` writes the inner object (as PaddleX 3.7.2 does). Top-k in ``argsort[:, -k:][:, ::-1]`` order; scores
+are the float32 probabilities rounded to 5 decimals and widened to double, exactly as PaddleX prints them
+(0.07301 appears as 0.07300999760627747). One deliberate difference: PaddleX 3.7.2 writes the whole batch's
+``class_ids`` array into every result of a batch (a bug); ours are each input's own. A failed input carries
+``error`` instead of the class fields (PaddleX would have raised and stopped the whole run).
 """
 from __future__ import annotations
 
@@ -86,9 +89,10 @@ class Prediction:
         return p / f"{result_stem(self.input_path, self.index)}_res.json"
 
     def save_to_json(self, save_path: "str | os.PathLike[str]", indent: int = 4, ensure_ascii: bool = False) -> Path:
-        """``save_path`` ending in .json is written as is; otherwise ``<save_path>/<stem>_res.json``. Atomic."""
+        """``save_path`` ending in .json is written as is; otherwise ``<save_path>/<stem>_res.json``. Atomic.
+        The file holds the result object itself (``input_path``, ``page_index``, ...), like PaddleX's."""
         target = self.json_path(save_path)
-        text = json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii) + "\n"
+        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=ensure_ascii) + "\n"
         atomic_write_bytes(target, text.encode("utf-8"))
         return target
 
