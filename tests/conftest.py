@@ -15,6 +15,18 @@ REFERENCE = SHARED / "reference"
 
 ORIENTATION_LABELS = ("0", "90", "180", "270")
 
+# Python source that makes paddle, click and the converter unimportable in a child process.
+BLOCKER = """
+import sys
+class _Block:
+    BLOCKED = ("paddle", "paddle2onnx", "ppcls", "paddleclas", "click", "imgcls_onnx.converter", "imgcls_onnx.cli")
+    def find_spec(self, name, path=None, target=None):
+        if any(name == b or name.startswith(b + ".") for b in self.BLOCKED):
+            raise ImportError(f"blocked in this test: {name}")
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
 
 def need(path: Path) -> Path:
     if not path.exists():

@@ -5,21 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import ROOT, structured_image, tiny_bundle, write_jpeg
-
-BLOCKER = textwrap.dedent(
-    """
-    import sys
-    class _Block:
-        BLOCKED = ("paddle", "paddle2onnx", "ppcls", "paddleclas", "click", "imgcls_onnx.converter", "imgcls_onnx.cli")
-        def find_spec(self, name, path=None, target=None):
-            if any(name == b or name.startswith(b + ".") for b in self.BLOCKED):
-                raise ImportError(f"blocked in this test: {name}")
-            return None
-    sys.meta_path.insert(0, _Block())
-    """
-)
-
+from conftest import BLOCKER, ROOT, structured_image, tiny_bundle, write_jpeg
 
 def test_runtime_runs_with_paddle_and_click_blocked(tmp_path):
     model = tiny_bundle(tmp_path / "m")
