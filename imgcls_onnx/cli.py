@@ -75,6 +75,7 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
 
     if (save_img or resume) and not save_path:
         raise click.UsageError("--save-img and --resume need --save-path")
+    _quiet_opencv()
     try:
         clf = Classifier.from_dir(resolve_model(model), device=device, threads=threads, batch_size=batch_size, topk=topk)
     except ImgclsError as e:
@@ -186,6 +187,16 @@ def convert(source, onnx_file, preset, yml_file, weights, random_init, seed, cla
     except ImgclsError as e:
         raise _fail(str(e), code=EXIT_SOME_FAILED) from None
     click.echo(json.dumps(report, indent=1))
+
+
+def _quiet_opencv() -> None:
+    """OpenCV logs decoder warnings ("PNG input buffer is incomplete") on stderr; our one-line errors say it."""
+    try:
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except Exception:
+        pass
 
 
 class _stdout_to_stderr:

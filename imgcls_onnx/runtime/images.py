@@ -149,6 +149,10 @@ def _read_header(data: bytes, label: str) -> _Header | None:
         return None
     except (OSError, ValueError, SyntaxError, EOFError, struct.error) as e:
         raise ImageDecodeError(label, f"corrupt image header ({e})") from e
+    except MemoryError as e:
+        raise ImageTooLargeError(label, "out of memory while reading the header") from e
+    except Exception as e:  # Pillow's format plugins raise other types on hostile bytes (found by fuzzing)
+        raise ImageDecodeError(label, f"corrupt image header ({type(e).__name__}: {e})") from e
 
 
 def _explain_not_an_image(data: bytes) -> str:
@@ -165,7 +169,18 @@ def _explain_not_an_image(data: bytes) -> str:
 
 
 def decode_image_bytes(data: bytes, limits: ImageLimits = DEFAULT_LIMITS, label: str = "<bytes>") -> np.ndarray:
-    """Decode encoded image bytes to RGB uint8 HWC, applying EXIF orientation."""
+    """Decode encoded image bytes to RGB uint8 HWC, applying EXIF orientation. Raises only ImageLoadError."""
+    try:
+        return _decode(data, limits, label)
+    except ImageLoadError:
+        raise
+    except MemoryError as e:
+        raise ImageTooLargeError(label, "out of memory while decoding") from e
+    except Exception as e:  # a decoder's unexpected exception is still this input's error, never a crash
+        raise ImageDecodeError(label, f"cannot decode ({type(e).__name__}: {e})") from e
+
+
+def _decode(data: bytes, limits: ImageLimits, label: str) -> np.ndarray:
     if not data:
         raise ImageDecodeError(label, "empty file (0 bytes)")
     header = _read_header(data, label)

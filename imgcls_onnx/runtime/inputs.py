@@ -52,7 +52,12 @@ def _expand_one(obj: Any) -> Iterator[tuple[Any, str | None, str, ImgclsError | 
         text = os.fspath(obj)
         path = Path(text)
         if path.is_dir():
-            yield from ((p, p, repr(p), None) for p in _walk_dir(path))
+            empty = True
+            for p in _walk_dir(path):
+                empty = False
+                yield p, p, repr(p), None
+            if empty:  # an input that yields nothing must still be accounted for
+                yield None, text, repr(text), ImageNotFoundError(repr(text), "the folder holds no image files")
             return
         if not path.exists() and not path.is_symlink() and _GLOB_CHARS & set(text):
             matches = sorted(glob.glob(text, recursive=True))

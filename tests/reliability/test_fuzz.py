@@ -1,0 +1,39 @@
+"""Short fuzz run (hypothesis): mutated image bytes may only raise our own errors. Long runs: scripts/fuzz."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus import fuzz_seeds, mutate
+from imgcls_onnx.runtime.errors import ImgclsError
+from imgcls_onnx.runtime.images import ImageLimits, load_image
+
+SEEDS = fuzz_seeds()
+LIMITS = ImageLimits(max_bytes=1 << 20, max_pixels=4_000_000)
+
+
+def check(data: bytes) -> None:
+    try:
+        image = load_image(data, limits=LIMITS)
+    except ImgclsError:
+        return
+    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    assert image.shape[0] * image.shape[1] <= LIMITS.max_pixels
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed_index=st.integers(0, len(SEEDS) - 1), mutation_seed=st.integers(0, 2**32 - 1))
+def test_mutated_images_raise_only_our_errors(seed_index, mutation_seed):
+    check(mutate(SEEDS[seed_index], np.random.default_rng(mutation_seed)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=512))
+def test_arbitrary_bytes_raise_only_our_errors(data):
+    check(data)
+
+
+def test_every_seed_decodes():
+    for data in SEEDS:
+        assert load_image(data, limits=LIMITS).shape[:2] in ((24, 32), (32, 24))
