@@ -83,7 +83,11 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
     out_dir = Path(save_path) if save_path else None
     skipped = 0
     source = list(inputs)
-    if resume and out_dir is not None:
+    if resume and out_dir is not None and out_dir.is_dir():
+        # a run killed mid-write leaves its temporary file (never a partial result): remove ours
+        for stale in out_dir.glob(".*_res.json.*.tmp"):
+            stale.unlink(missing_ok=True)
+
         def not_done(items):
             nonlocal skipped
             for item in items:
