@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""One measurement in a fresh process; prints one JSON line. Run by scripts/bench.py with the right interpreter.
+
+    bench_worker.py ours        BUNDLE_DIR  BATCH THREADS IMAGE_LIST
+    bench_worker.py ort         BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (model only, on ready tensors)
+    bench_worker.py paddlex     MODEL_DIR   BATCH THREADS IMAGE_LIST ENGINE MODEL_NAME   (PaddleX's venv)
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    mode, model_dir, batch, threads, image_list = sys.argv[1:6]
+    batch, threads = int(batch), int(threads)
+    paths = [p for p in open(image_list).read().splitlines() if p]
+    warm = paths[: max(8, batch)]
+    if mode == "ours":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+        from imgcls_onnx import Classifier
+
+        clf = Classifier.from_dir(model_dir, device="cpu", threads=threads)
+        for _ in clf.predict(warm, batch_size=batch):
+            pass
+        start = time.perf_counter()
+        n = sum(1 for r in clf.predict(paths, batch_size=batch) if r.ok)
+        seconds = time.perf_counter() - start
+    elif mode == "ort":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+        import numpy as np
+        import onnxruntime as ort
+
+        from imgcls_onnx.runtime.bundle import load_bundle
+        from imgcls_onnx.runtime.images import load_image
+
+        bundle = load_bundle(model_dir)
+        tensors = np.stack([bundle.config.preprocess(load_image(p)) for p in paths])
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(str(bundle.onnx_path), so, providers=["CPUExecutionProvider"])
+        name = sess.get_inputs()[0].name
+        batches = [tensors[i:i + batch] for i in range(0, len(tensors), batch)]
+        sess.run(None, {name: batches[0]})
+        start = time.perf_counter()
+        for b in batches:
+            sess.run(None, {name: b})
+        seconds = time.perf_counter() - start
+        n = len(tensors)
+    elif mode == "paddlex":
+        engine, model_name = sys.argv[6:8]
+        os.environ["PADDLE_PDX_CPU_NUM_THREADS"] = str(threads)
+        from paddlex import create_model
+
+        kwargs = {}
+        if engine == "onnxruntime":
+            kwargs["engine_config"] = {"intra_op_num_threads": threads, "inter_op_num_threads": 1}
+        model = create_model(model_name=model_name, model_dir=model_dir, device="cpu", engine=engine, **kwargs)
+        for _ in model.predict(warm, batch_size=batch):
+            pass
+        start = time.perf_counter()
+        n = sum(1 for _ in model.predict(paths, batch_size=batch))
+        seconds = time.perf_counter() - start
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+    print(json.dumps({"images": n, "seconds": seconds, "img_s": n / seconds, "peak_rss_mb": peak_rss_mb()}))
+
+
+if __name__ == "__main__":
+    main()
