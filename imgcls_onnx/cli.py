@@ -203,6 +203,110 @@ def _quiet_opencv() -> None:
         pass
 
 
+def _counter(label: str):
+    """A progress callback writing 'label i/n' on stderr when it is a terminal."""
+    state = {"last": 0.0}
+
+    def update(i: int, n: int) -> None:
+        now = time.perf_counter()
+        if sys.stderr.isatty() and (now - state["last"] > 0.2 or i == n):
+            state["last"] = now
+            sys.stderr.write(f"\r{label} {i}/{n}" + ("\n" if i == n else ""))
+            sys.stderr.flush()
+
+    return update
+
+
+@cli.command("check-dataset")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False))
+@click.option("--output", "-o", default=None, type=click.Path(file_okay=False),
+              help="Write check_dataset_result.json, the histogram and samples here [default: DATASET/check_output].")
+def check_dataset_cmd(dataset: str, output: str | None) -> None:
+    """Check a PaddleX ClsDataset and report every problem with file and line. Exit 0 when it passes, 1 if not."""
+    from .datasets import DatasetError, check_dataset, iter_problem_lines, matplotlib_available
+
+    _quiet_opencv()
+    out = output or str(Path(dataset) / "check_output")
+    try:
+        result = check_dataset(dataset, out, progress=_counter("checking"))
+    except DatasetError as e:
+        raise _fail(str(e), code=EXIT_SOME_FAILED) from None
+    for line in iter_problem_lines(result.problems):
+        click.echo(line)
+    attrs = result.result["attributes"]
+    click.echo(f"{attrs['num_classes']} classes, {attrs['train_samples']} train and {attrs['val_samples']} val "
+               f"images usable; {len(result.problems)} problem(s); wrote {Path(out) / 'check_dataset_result.json'}",
+               err=True)
+    if not matplotlib_available():
+        click.echo("note: matplotlib is not installed, so no histogram PNG (pip install 'imgcls-onnx[plots]')",
+                   err=True)
+    if not result.check_pass:
+        raise click.exceptions.Exit(EXIT_SOME_FAILED)
+
+
+@cli.command("split-dataset")
+@click.argument("dataset", type=click.Path(exists=True, file_okay=False))
+@click.option("--val-percent", required=True, type=float, help="Share of each class that goes to val.txt.")
+@click.option("--seed", default=0, show_default=True, type=int)
+def split_dataset_cmd(dataset: str, val_percent: float, seed: int) -> None:
+    """Re-split train+val, stratified by class and deterministic; the old lists are kept as *.bak."""
+    from .datasets import DatasetError, split_dataset
+
+    try:
+        counts = split_dataset(dataset, val_percent, seed)
+    except DatasetError as e:
+        raise _fail(str(e)) from None
+    click.echo(json.dumps(counts))
+
+
+@cli.command()
+@click.option("--model", "-m", "model", required=True, help="Zoo model name or a model folder.")
+@click.option("--dataset", "-d", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
+@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", default="auto", show_default=True)
+@click.option("--threads", default=None, type=click.IntRange(min=1))
+@click.option("--output", "-o", default=None, type=click.Path(file_okay=False), help="Write evaluate_result.json etc. here.")
+@click.option("--compare-paddle", "paddle_dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="The source Paddle inference folder: also report per-image agreement with Paddle (convert extra).")
+def evaluate(model, dataset, split, batch_size, device, threads, output, paddle_dir) -> None:
+    """Top-1/top-5, per-class accuracy and a confusion matrix of MODEL on a PaddleX ClsDataset split."""
+    from .datasets import DatasetError, evaluate as run_evaluate, write_evaluation
+    from .runtime.classifier import Classifier
+    from .runtime.manifest import resolve_model
+
+    _quiet_opencv()
+    try:
+        clf = Classifier.from_dir(resolve_model(model), device=device, threads=threads, batch_size=batch_size)
+    except ImgclsError as e:
+        raise _fail(str(e)) from None
+    try:
+        result, ds, predictions = run_evaluate(clf, dataset, split, batch_size, progress=_counter("evaluating"))
+    except DatasetError as e:
+        raise _fail(str(e)) from None
+    extra = {"model": str(clf.bundle.directory)}
+    if paddle_dir:
+        try:
+            from .converter.compare import compare_with_paddle
+        except ImportError as e:
+            raise _fail(f"--compare-paddle needs the convert extra ({e})") from None
+        paths = [str(ds.image_path(s)) for s in ds.samples[split]]
+        with _stdout_to_stderr():
+            extra["compare_paddle"] = compare_with_paddle(Path(paddle_dir), clf, paths, predictions, batch_size)
+    summary = {**result.to_json(ds.labels)["metric"], "num_images": result.num_images,
+               "num_unreadable": result.num_unreadable, "misclassified": len(result.misclassified)}
+    if "compare_paddle" in extra:
+        cp = extra["compare_paddle"]
+        summary["paddle_top1_agreement"] = cp["top1_agreement"]
+        summary["paddle_max_score_difference"] = cp["max_score_difference"]
+    for u in result.unreadable:
+        click.echo(f"error: {u['error']}", err=True)
+    if output:
+        for p in write_evaluation(result, ds, output, extra):
+            click.echo(f"wrote {p}", err=True)
+    click.echo(json.dumps(summary, indent=1))
+
+
 class _stdout_to_stderr:
     """Point file descriptor 1 at stderr for the duration (catches loggers bound to the original sys.stdout)."""
 

@@ -229,6 +229,12 @@ class Classifier:
                 for f in futures:
                     f.cancel()
 
+    def evaluate(self, dataset: "str | os.PathLike[str]", split: str = "val", batch_size: int | None = None):
+        """Accuracy on a PaddleX ClsDataset split: returns an EvalResult (top1, top5, per-class, confusion matrix)."""
+        from ..datasets import evaluate
+
+        return evaluate(self, dataset, split, batch_size or self.batch_size)[0]
+
     def predict_one(self, source: Any, topk: int | None = None) -> Prediction:
         return next(iter(self.predict([source], batch_size=1, topk=topk)))
 

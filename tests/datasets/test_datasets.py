@@ -1,0 +1,240 @@
+"""check-dataset, split-dataset and evaluate on real, labelled-by-construction datasets and a broken one."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import ORIENTATION_LABELS, REALDATA, convert_ok, need, structured_image, tiny_bundle, write_jpeg
+from imgcls_onnx.cli import cli
+
+TEXTLINE_YML = """Global:
+  model_name: ch_ppocr_mobile_v2.0_cls
+PreProcess:
+  transform_ops:
+  - ResizeImage: {size: [192, 48]}
+  - NormalizeImage: {mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], scale: 0.00392156862745098, order: ''}
+  - ToCHWImage: null
+PostProcess:
+  Topk: {topk: 2, label_list: ['0', '180']}
+"""
+
+
+def write_dataset(root: Path, labels, train, val):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "label.txt").write_text("".join(f"{i} {n}\n" for i, n in enumerate(labels)))
+    (root / "train.txt").write_text("".join(f"{p} {l}\n" for p, l in train))
+    (root / "val.txt").write_text("".join(f"{p} {l}\n" for p, l in val))
+    return root
+
+
+def orientation_dataset(root: Path) -> Path:
+    """Real document photos, upright, turned 0/90/180/270 with crops and scale changes; labels by construction."""
+    docs = need(REALDATA / "orientation_images")
+    uprights = [cv2.imread(str(docs / "img_rot0_demo.jpg")),
+                cv2.rotate(cv2.imread(str(docs / "img_rot180_demo.jpg")), cv2.ROTATE_180)]
+    turns = [None, cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_180, cv2.ROTATE_90_COUNTERCLOCKWISE]
+    rng = np.random.default_rng(0)
+    rows = []
+    for d, page in enumerate(uprights):
+        for v in range(4):
+            h, w = page.shape[:2]
+            ch, cw = int(h * rng.uniform(0.8, 1.0)), int(w * rng.uniform(0.8, 1.0))
+            y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            crop = page[y:y + ch, x:x + cw]
+            s = rng.uniform(0.6, 1.3)
+            crop = cv2.resize(crop, (int(cw * s), int(ch * s)))
+            for label, turn in enumerate(turns):
+                img = crop if turn is None else cv2.rotate(crop, turn)
+                rel = f"images/doc{d}_v{v}_rot{ORIENTATION_LABELS[label]}.jpg"
+                (root / "images").mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(root / rel), img)
+                rows.append((rel, label))
+    train = [r for r in rows if "_v0_" in r[0]]
+    val = [r for r in rows if "_v0_" not in r[0]]
+    return write_dataset(root, ORIENTATION_LABELS, train, val)
+
+
+def textline_dataset(root: Path) -> Path:
+    """Text lines rendered with OpenCV in 5 fonts and 3 sizes, upright (0) and turned 180 degrees (1)."""
+    fonts = [cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_COMPLEX, cv2.FONT_HERSHEY_TRIPLEX,
+             cv2.FONT_HERSHEY_PLAIN]
+    texts = ["Invoice number 2026-11", "Total amount due: 418.50", "The quick brown fox jumps",
+             "Shipping address line two", "Paddle models without Paddle"]
+    rows = []
+    (root / "lines").mkdir(parents=True, exist_ok=True)
+    for f, font in enumerate(fonts):
+        for s, scale in enumerate((0.8, 1.1, 1.5)):
+            text = texts[(f + s) % len(texts)]
+            thickness = 1 if font == cv2.FONT_HERSHEY_PLAIN else 2
+            size = scale * (1.6 if font == cv2.FONT_HERSHEY_PLAIN else 1.0)
+            (tw, th), base = cv2.getTextSize(text, font, size, thickness)
+            img = np.full((th + base + 16, tw + 16, 3), 255, np.uint8)
+            cv2.putText(img, text, (8, th + 8), font, size, (0, 0, 0), thickness, cv2.LINE_AA)
+            for label, turned in enumerate((img, cv2.rotate(img, cv2.ROTATE_180))):
+                rel = f"lines/f{f}_s{s}_{label}.png"
+                cv2.imwrite(str(root / rel), turned)
+                rows.append((rel, label))
+    return write_dataset(root, ["0_degree", "180_degree"], rows[:6], rows[6:])
+
+
+def broken_dataset(root: Path) -> Path:
+    imgs = root / "imgs"
+    imgs.mkdir(parents=True)
+    a = write_jpeg(imgs / "a.jpg", structured_image(40, 40, seed=1))
+    write_jpeg(imgs / "b.jpg", structured_image(40, 40, seed=2))
+    (imgs / "copy_of_a.jpg").write_bytes(a.read_bytes())
+    (imgs / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (root / "label.txt").write_text("0 cat\n1 dog\n2 bird\n")
+    (root / "train.txt").write_text(
+        "imgs/a.jpg 0\n"           # 1 ok
+        "imgs/b.jpg 1\n"           # 2 ok
+        "imgs/missing.jpg 0\n"     # 3 missing_file
+        "imgs/corrupt.jpg 1\n"     # 4 undecodable
+        "imgs/a.jpg 0\n"           # 5 duplicate_entry
+        "imgs/b.jpg 7\n"           # 6 label_out_of_range
+        "imgs/b.jpg one\n"         # 7 label_not_integer
+        "justonefield\n"           # 8 malformed_line
+    )
+    (root / "val.txt").write_text("imgs/copy_of_a.jpg 0\n")  # 1 train_val_overlap; class 2 'bird' is empty
+    return root
+
+
+EXPECTED_BROKEN = {
+    ("missing_file", "train.txt", 3), ("undecodable", "train.txt", 4), ("duplicate_entry", "train.txt", 5),
+    ("label_out_of_range", "train.txt", 6), ("label_not_integer", "train.txt", 7), ("malformed_line", "train.txt", 8),
+    ("train_val_overlap", "val.txt", 1), ("empty_class", "label.txt", None),
+}
+
+
+def test_broken_dataset_every_problem_reported(tmp_path):
+    root = broken_dataset(tmp_path / "broken")
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["check-dataset", str(root), "--output", str(out)])
+    assert r.exit_code == 1
+    result = json.loads((out / "check_dataset_result.json").read_text())
+    got = {(p["kind"], p["file"], p["line"]) for p in result["problems"]}
+    assert got == EXPECTED_BROKEN
+    assert result["check_pass"] is False and result["dataset_type"] == "ClsDataset"
+    for kind, file, line in EXPECTED_BROKEN:
+        where = f"{file}:{line}" if line else file
+        assert f"{where}: {kind}:" in r.stdout
+
+
+def test_good_dataset_passes_with_paddlex_keys(tmp_path):
+    root = tmp_path / "good"
+    rows = [(f"i/{k}.jpg", k % 3) for k in range(12)]
+    for rel, lab in rows:
+        write_jpeg(root / rel, structured_image(40, 50, seed=hash(rel) % 1000))
+    write_dataset(root, ["a", "b", "c"], rows[:9], rows[9:])
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "check_dataset_result.json").read_text())
+    assert res["check_pass"] is True and res["problems"] == []
+    attrs = res["attributes"]
+    assert (attrs["num_classes"], attrs["train_samples"], attrs["val_samples"]) == (3, 9, 3)
+    assert len(attrs["train_sample_paths"]) == 9 and all((out / p).is_file() for p in attrs["train_sample_paths"])
+    assert {"analysis", "dataset_path", "show_type", "dataset_type"} <= set(res)
+
+
+def test_split_dataset_is_stratified_and_deterministic(tmp_path):
+    root = tmp_path / "s"
+    rows = [(f"x/{c}_{k}.jpg", c) for c in range(3) for k in range(10 * (c + 1))]
+    write_dataset(root, ["a", "b", "c"], rows, [])
+    r = CliRunner().invoke(cli, ["split-dataset", str(root), "--val-percent", "20", "--seed", "3"])
+    assert r.exit_code == 0, r.output
+    first = ((root / "train.txt").read_text(), (root / "val.txt").read_text())
+    val = [ln.split() for ln in first[1].splitlines()]
+    per_class = {c: sum(1 for _, l in val if int(l) == c) for c in range(3)}
+    assert per_class == {0: 2, 1: 4, 2: 6}  # 20 % of 10, 20, 30
+    assert (root / "train.txt.bak").exists() and (root / "val.txt.bak").exists()
+    assert len(first[0].splitlines()) + len(val) == len(rows)
+    write_dataset(root, ["a", "b", "c"], rows, [])
+    CliRunner().invoke(cli, ["split-dataset", str(root), "--val-percent", "20", "--seed", "3"])
+    assert ((root / "train.txt").read_text(), (root / "val.txt").read_text()) == first
+    assert (root / "train.txt.bak1").exists()
+    write_dataset(root, ["a", "b", "c"], rows, [])
+    CliRunner().invoke(cli, ["split-dataset", str(root), "--val-percent", "20", "--seed", "4"])
+    assert (root / "val.txt").read_text() != first[1]
+
+
+def test_evaluate_equals_hand_count(tmp_path):
+    from imgcls_onnx import Classifier
+
+    model = tiny_bundle(tmp_path / "m", num_classes=4, seed=7)
+    root = tmp_path / "d"
+    rows = []
+    for k in range(16):
+        rel = f"im/{k}.jpg"
+        write_jpeg(root / rel, structured_image(40, 40, seed=k))
+        rows.append((rel, k % 4))
+    (root / "im" / "bad.jpg").write_bytes(b"broken")
+    write_dataset(root, ["w", "x", "y", "z"], rows[:4], rows[4:] + [("im/bad.jpg", 0)])
+    with Classifier.from_dir(model, device="cpu") as clf:
+        preds = [clf.predict_one(str(root / rel)).class_ids for rel, _ in rows[4:]]
+    hand_top1 = sum(p[0] == lab for p, (_, lab) in zip(preds, rows[4:])) / 12
+    hand_top5 = sum(lab in p[:5] for p, (_, lab) in zip(preds, rows[4:])) / 12
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["evaluate", "-m", str(model), "-d", str(root), "--device", "cpu", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["val.top1"] == pytest.approx(hand_top1) and summary["val.top5"] == pytest.approx(hand_top5)
+    full = json.loads((out / "evaluate_result.json").read_text())
+    assert set(full["metric"]) == {"val.top1", "val.top5"}
+    assert full["num_unreadable"] == 1 and full["unreadable"][0]["image"] == "im/bad.jpg"
+    assert sum(map(sum, full["confusion_matrix"])) == 12
+    assert len(full["misclassified"]) == round(12 * (1 - hand_top1))
+    assert "error:" in r.stderr and "bad.jpg" in r.stderr
+    with Classifier.from_dir(model, device="cpu") as clf:
+        api = clf.evaluate(root)
+    assert api.top1 == pytest.approx(hand_top1) and api.num_unreadable == 1
+
+
+@pytest.mark.realdata
+def test_real_orientation_model_on_rotated_documents(orientation_bundle, tmp_path):
+    root = orientation_dataset(tmp_path / "orient")
+    assert CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(tmp_path / "c")]).exit_code == 0
+    r = CliRunner().invoke(cli, ["evaluate", "-m", str(orientation_bundle), "-d", str(root), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["num_images"] == 24
+    assert summary["val.top1"] >= 0.95, summary  # measured: 1.0 (24/24)
+
+
+@pytest.mark.realdata
+def test_real_textline_model_on_rendered_lines(tmp_path):
+    onnx_file = need(REALDATA / "ppocr_cls_onnx" / "ch_ppocr_mobile_v2.0_cls_infer.onnx")
+    bundle = tmp_path / "textline"
+    bundle.mkdir()
+    (bundle / "inference.onnx").write_bytes(onnx_file.read_bytes())
+    (bundle / "inference.yml").write_text(TEXTLINE_YML)
+    root = textline_dataset(tmp_path / "lines")
+    assert CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(tmp_path / "c")]).exit_code == 0
+    r = CliRunner().invoke(cli, ["evaluate", "-m", str(bundle), "-d", str(root), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["num_images"] == 24
+    assert summary["val.top1"] >= 0.9, summary
+
+
+@pytest.mark.convert
+@pytest.mark.realdata
+def test_compare_paddle_on_the_source_model(tmp_path):
+    src = need(REALDATA / "ppocr_cls_paddle")
+    yml = tmp_path / "inference.yml"
+    yml.write_text(TEXTLINE_YML)
+    bundle = tmp_path / "bundle"
+    convert_ok(str(src), "--yml", str(yml), "--out", str(bundle))
+    root = textline_dataset(tmp_path / "lines")
+    from conftest import run_cli
+
+    proc = run_cli("evaluate", "-m", str(bundle), "-d", str(root), "--device", "cpu", "--compare-paddle", str(src),
+                   "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["paddle_top1_agreement"] == 1.0 and summary["paddle_max_score_difference"] < 1e-4
