@@ -307,6 +307,64 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, paddle_
     click.echo(json.dumps(summary, indent=1))
 
 
+@cli.command()
+@click.option("--model", "-m", "model", required=True, help="Zoo model name or a model folder.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--device", default="auto", show_default=True)
+@click.option("--threads", default=None, type=click.IntRange(min=1))
+@click.option("--max-batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0))
+@click.option("--max-queue", default=256, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-body-mb", default=20.0, show_default=True, type=click.FloatRange(min=0.001))
+@click.option("--allow-url-fetch", is_flag=True, help="Accept http(s) URLs in 'image' (never private addresses).")
+@click.option("--log-level", default="info", show_default=True)
+def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_queue, max_body_mb, allow_url_fetch,
+          log_level) -> None:
+    """Serve MODEL over HTTP with PaddleX's image-classification API and dynamic batching (serve extra)."""
+    try:
+        import uvicorn
+
+        from .serving.app import ServeSettings, create_app
+    except ImportError as e:
+        raise _fail(f"serving needs the serve extra ({e}); install it with: pip install 'imgcls-onnx[serve]'") from None
+    from .runtime.classifier import Classifier
+    from .runtime.manifest import resolve_model
+
+    import logging
+
+    logging.basicConfig(level=log_level.upper(), format="%(message)s")
+    _quiet_opencv()
+    try:
+        clf = Classifier.from_dir(resolve_model(model), device=device, threads=threads)
+    except ImgclsError as e:
+        raise _fail(str(e)) from None
+    settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
+                             max_body_mb=max_body_mb, allow_url_fetch=allow_url_fetch)
+    app = create_app(clf, settings)
+    click.echo(f"serving {clf.bundle.name} on http://{host}:{port} ({clf.device})", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=30)
+
+
+@cli.command("export-triton")
+@click.option("--model", "-m", "model", required=True, help="Zoo model name or a model folder.")
+@click.option("--out", "repo", required=True, type=click.Path(file_okay=False), help="Triton model repository.")
+@click.option("--name", default=None, help="Model name in the repository [default: the bundle's].")
+@click.option("--max-batch-size", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--instances", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--kind", default="KIND_CPU", show_default=True, type=click.Choice(["KIND_CPU", "KIND_GPU"]))
+def export_triton_cmd(model, repo, name, max_batch_size, instances, kind) -> None:
+    """Write a Triton model repository (REPO/NAME/1/model.onnx + config.pbtxt) and a client for it."""
+    from .runtime.manifest import resolve_model
+    from .serving.triton import export_triton
+
+    try:
+        target = export_triton(resolve_model(model), Path(repo), name, max_batch_size, instances, kind)
+    except (ImgclsError, ValueError) as e:
+        raise _fail(str(e)) from None
+    click.echo(str(target))
+
+
 class _stdout_to_stderr:
     """Point file descriptor 1 at stderr for the duration (catches loggers bound to the original sys.stdout)."""
 

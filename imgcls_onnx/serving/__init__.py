@@ -1,0 +1,1 @@
+"""HTTP serving (the ``serve`` extra: fastapi, uvicorn) and the Triton export."""

@@ -1,0 +1,205 @@
+"""PaddleX's image-classification service API on FastAPI, with dynamic batching and client errors as 4xx.
+
+POST /image-classification  {"image": "<base64>" | "<URL>", "topk": int|null, "visualize": bool|null}
+  200 {"logId", "errorCode": 0, "errorMsg": "Success", "result": {"categories": [{"id", "name", "score"}], "image"}}
+  4xx/5xx {"logId", "errorCode": <HTTP status>, "errorMsg"}
+GET /health, GET /metrics (Prometheus text), GET /openapi.json, /docs
+"""
+
+import asyncio
+import base64
+import binascii
+import io
+import json
+import logging
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from ..runtime.errors import ImageLoadError, ImgclsError, PreprocessError
+from ..runtime.images import ImageLimits, load_image
+from ..runtime.postprocess import top_k
+from .batcher import DynamicBatcher, QueueFull
+from .fetch import FetchError, fetch_url
+from .metrics import Metrics
+
+access_log = logging.getLogger("imgcls_onnx.access")
+error_log = logging.getLogger("imgcls_onnx.serve")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    max_batch_size: int = 16
+    max_wait_ms: float = 5.0
+    max_queue: int = 256
+    max_body_mb: float = 20.0
+    allow_url_fetch: bool = False
+    url_timeout_s: float = 10.0
+    decode_workers: int = 4
+
+
+class _ClientError(Exception):
+    def __init__(self, status: int, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def create_app(classifier, settings: ServeSettings = ServeSettings()):
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse, PlainTextResponse
+    from pydantic import BaseModel, Field
+
+    metrics = Metrics()
+    batcher = DynamicBatcher(classifier.run_batch, settings.max_batch_size, settings.max_wait_ms,
+                             settings.max_queue, metrics)
+    decode_pool = ThreadPoolExecutor(max_workers=settings.decode_workers, thread_name_prefix="imgcls-decode")
+    labels = classifier.labels
+    limits = ImageLimits(max_bytes=int(settings.max_body_mb * 1024 * 1024))
+
+    @asynccontextmanager
+    async def lifespan(app):
+        batcher.start()
+        yield
+        await batcher.close()  # SIGTERM: uvicorn stops accepting, in-flight requests finish, then this drains
+        decode_pool.shutdown(wait=True)
+
+    app = FastAPI(title="imgcls-onnx", version="1", lifespan=lifespan,
+                  description="PaddleX-compatible image classification on onnxruntime")
+    app.state.metrics = metrics
+    app.state.batcher = batcher
+
+    class InferRequest(BaseModel):
+        image: str = Field(..., description="Base64-encoded image bytes, or an http(s) URL when the server allows it")
+        topk: Optional[int] = Field(None, ge=1, description="How many classes to return [default: the model's]")
+        visualize: Optional[bool] = Field(None, description="Return the image with the top-1 label drawn")
+
+    class Category(BaseModel):
+        id: int
+        name: str
+        score: float
+
+    class InferResult(BaseModel):
+        categories: list[Category]
+        image: Optional[str]
+
+    class InferResponse(BaseModel):
+        logId: str
+        errorCode: int
+        errorMsg: str
+        result: InferResult
+
+    def error_body(log_id: str, status: int, message: str) -> dict:
+        return {"logId": log_id, "errorCode": status, "errorMsg": message}
+
+    @app.middleware("http")
+    async def guard_and_log(request: Request, call_next):
+        log_id = str(uuid.uuid4())
+        request.state.log_id = log_id
+        start = time.perf_counter()
+        limit = int(settings.max_body_mb * 1024 * 1024)
+        status = 500
+        try:
+            length = request.headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > limit:
+                status = 413
+                response = JSONResponse(error_body(log_id, 413, f"request body of {length} bytes exceeds "
+                                                   f"--max-body-mb {settings.max_body_mb:g}"), status_code=413)
+            else:
+                response = await call_next(request)
+                status = response.status_code
+        except Exception:  # our fault
+            error_log.exception("logId=%s unhandled error", log_id)
+            response = JSONResponse(error_body(log_id, 500, "internal error; see the server log for this logId"),
+                                    status_code=500)
+            status = 500
+        elapsed = time.perf_counter() - start
+        response.headers["X-Log-Id"] = log_id
+        if request.url.path == "/image-classification":
+            metrics.observe_request(status, elapsed)
+        access_log.info(json.dumps({"logId": log_id, "method": request.method, "path": request.url.path,
+                                    "status": status, "ms": round(elapsed * 1000, 2),
+                                    "client": request.client.host if request.client else None}))
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
+        msg = f"invalid request: {where + ': ' if where else ''}{first.get('msg', 'malformed JSON')}"
+        return JSONResponse(error_body(request.state.log_id, 422, msg), status_code=422)
+
+    @app.exception_handler(_ClientError)
+    async def client_error(request: Request, exc: _ClientError):
+        return JSONResponse(error_body(request.state.log_id, exc.status, exc.message), status_code=exc.status,
+                            headers=exc.headers)
+
+    def prepare(data: bytes, keep: bool):
+        image = load_image(data, limits, name="the request image")
+        return classifier.preprocess(image), (image if keep else None)
+
+    @app.post("/image-classification", response_model=InferResponse)
+    async def classify(body: InferRequest, request: Request):
+        log_id = request.state.log_id
+        text = body.image.strip()
+        loop = asyncio.get_running_loop()
+        if text.startswith(("http://", "https://")):
+            if not settings.allow_url_fetch:
+                raise _ClientError(400, "URL inputs are disabled on this server (start it with --allow-url-fetch); "
+                                        "send the image as base64")
+            try:
+                data = await loop.run_in_executor(decode_pool, fetch_url, text, limits.max_bytes,
+                                                  settings.url_timeout_s)
+            except FetchError as e:
+                raise _ClientError(400, str(e)) from None
+        else:
+            if text.startswith("data:") and "," in text:
+                text = text.split(",", 1)[1]
+            try:
+                data = base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                raise _ClientError(400, "'image' is neither valid base64 nor an http(s) URL") from None
+        try:
+            tensor, image = await loop.run_in_executor(decode_pool, prepare, data, bool(body.visualize))
+        except (ImageLoadError, PreprocessError) as e:
+            raise _ClientError(400, str(e)) from None
+        try:
+            probs = await batcher.submit(tensor)
+        except QueueFull:
+            raise _ClientError(503, "the server is at capacity; retry shortly", {"Retry-After": "1"}) from None
+        k = min(body.topk or classifier.topk, probs.shape[-1])
+        ids, scores = top_k(np.asarray(probs)[None, :], k)
+        categories = [{"id": int(i), "name": labels[int(i)] if labels is not None and int(i) < len(labels) else str(int(i)),
+                       "score": float(s)} for i, s in zip(ids[0], scores[0])]
+        image_b64 = None
+        if body.visualize:
+            image_b64 = await loop.run_in_executor(decode_pool, _draw, image, categories[0])
+        return {"logId": log_id, "errorCode": 0, "errorMsg": "Success",
+                "result": {"categories": categories, "image": image_b64}}
+
+    @app.get("/health")
+    async def health(request: Request):
+        return {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Healthy",
+                "result": {"model": classifier.bundle.name, "device": classifier.device, "queue": batcher.depth}}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def prometheus():
+        metrics.queue_depth = batcher.depth
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _draw(image_rgb: np.ndarray, top: dict) -> str:
+    from ..runtime.visualize import draw_top1
+
+    buf = io.BytesIO()
+    draw_top1(image_rgb, f"{top['name']} {top['score']:.2f}").save(buf, format="JPEG", quality=90)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
