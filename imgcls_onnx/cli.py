@@ -172,8 +172,14 @@ def models(as_json: bool, family: str | None) -> None:
 @click.option("--tolerance", default=None, type=float, help="Max logit error relative to the logit range [default: 1e-4].")
 @click.option("--verify-images", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Real images to include in the parity batch (repeatable); synthetic ones fill it up to 8.")
+@click.option("--fuse-preprocess", is_flag=True,
+              help="Model input becomes the resized, cropped uint8 NHWC batch; normalize + transpose run in the graph.")
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]),
+              help="fp16 weights (for CUDA) or int8 static quantisation (CPU), measured against fp32.")
+@click.option("--calibration-images", type=click.Path(exists=True, file_okay=False),
+              help="Folder of images to calibrate int8 quantisation on.")
 def convert(source, onnx_file, preset, yml_file, weights, random_init, seed, class_num, labels_file, model_name, opset,
-            out_dir, overwrite, tolerance, verify_images) -> None:
+            out_dir, overwrite, tolerance, verify_images, fuse_preprocess, precision, calibration_images) -> None:
     """Convert a zoo model (SOURCE = name), a Paddle inference folder (SOURCE = dir) or an ONNX file (--onnx)
     into a verified bundle. Needs the convert extra."""
     try:
@@ -184,6 +190,7 @@ def convert(source, onnx_file, preset, yml_file, weights, random_init, seed, cla
         source=source, onnx_file=onnx_file, preset=preset, yml_file=yml_file, weights=weights,
         random_init=random_init, seed=seed, class_num=class_num, labels_file=labels_file, model_name=model_name,
         opset=opset, out_dir=out_dir, overwrite=overwrite, tolerance=tolerance, verify_images=tuple(verify_images),
+        fuse_preprocess=fuse_preprocess, precision=precision, calibration_images=calibration_images,
     )
     try:
         with _stdout_to_stderr():  # paddle / ppcls log to stdout; stdout carries only the JSON report

@@ -21,9 +21,10 @@ def compare_with_paddle(paddle_dir: Path, classifier, image_paths: Sequence[str]
     pairs = [(p, r) for p, r in zip(image_paths, predictions) if r.ok]
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
-        batch = np.stack([classifier.preprocess(load_image(p)) for p, _ in chunk])
+        images = [load_image(p) for p, _ in chunk]
+        batch = np.stack([classifier.preprocess(im) for im in images])
         out = paddle_inference_outputs(model_file, params_file, batch)
-        ours = classifier.run_batch(batch)
+        ours = classifier.run_batch(np.stack([classifier.model_input(im) for im in images]))
         for (path, res), row_p, row_o in zip(chunk, out, ours):
             total += 1
             same = int(np.argmax(row_p)) == res.class_ids[0]

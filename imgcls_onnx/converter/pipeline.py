@@ -45,6 +45,9 @@ class ConvertRequest:
     overwrite: bool = False
     tolerance: float | None = None
     verify_images: Sequence[str] = field(default_factory=tuple)
+    fuse_preprocess: bool = False
+    precision: str = "fp32"  # fp32 | fp16 | int8
+    calibration_images: str | None = None
 
 
 def _labels(request: ConvertRequest, default: tuple[str, ...] | None, class_num: int | None) -> tuple[str, ...] | None:
@@ -103,7 +106,51 @@ def run_convert(request: ConvertRequest, log: Callable[[str], None] = print) -> 
     return _convert_zoo(request, log, started)
 
 
+def _variant(request, onnx_model, config, manifest, log):
+    """Apply --precision and --fuse-preprocess, measured against the float32 model on the verification inputs."""
+    if request.precision == "fp32" and not request.fuse_preprocess:
+        return onnx_model
+    from .verify import verification_images
+    from .variants import (calibration_list, fuse_preprocess, measure_variant, split_preprocess, to_fp16, to_int8,
+                           uint8_batch)
+
+    images = verification_images(request.verify_images, n=8, seed=request.seed)
+    float_batch = config.preprocess.batch(images)
+    import copy
+
+    variant = copy.deepcopy(onnx_model)
+    if request.precision == "fp16":
+        log("converting weights to float16 (inputs and outputs stay float32)")
+        variant = to_fp16(variant)
+    elif request.precision == "int8":
+        calib = calibration_list(request.calibration_images)
+        log(f"int8 static quantisation calibrated on {len(calib)} image(s)")
+        variant = to_int8(variant, config.preprocess, calib)
+    elif request.precision != "fp32":
+        raise ConversionError(f"--precision must be fp32, fp16 or int8, not {request.precision!r}")
+    var_batch = float_batch
+    if request.fuse_preprocess:
+        head, norm = split_preprocess(config.preprocess)
+        variant = fuse_preprocess(variant, norm)
+        var_batch = uint8_batch(head, images)
+        manifest["input"] = {**manifest["input"], "layout": "NHWC", "dtype": "uint8",
+                             "note": "resized and cropped RGB uint8; normalize and transpose run inside the graph"}
+    measured = measure_variant(onnx_model, variant, float_batch, var_batch)
+    manifest["variant"] = {"precision": request.precision, "preprocess_fused": bool(request.fuse_preprocess),
+                           "vs_float32": measured}
+    log(f"variant vs float32: {measured}")
+    if request.fuse_preprocess and request.precision == "fp32":
+        rel = measured.get("relative_logit_difference")
+        if rel is None:
+            rel = measured["max_abs_output_difference"]
+        if rel > 1e-5:
+            raise ConversionError(f"fused preprocessing differs from the float path by {rel:.3g} (> 1e-5 of the "
+                                  f"logit range): {measured}")
+    return variant
+
+
 def _write(request, target, onnx_model, config, manifest, log) -> dict:
+    onnx_model = _variant(request, onnx_model, config, manifest, log)
     with tempfile.TemporaryDirectory(prefix="imgcls-final-") as tmp:
         path = Path(tmp) / "inference.onnx"
         path.write_bytes(onnx_model.SerializeToString())

@@ -73,17 +73,27 @@ def synthetic_images(n: int = 8, seed: int = 0) -> list[np.ndarray]:
     return images
 
 
-def verification_batch(spec: PreprocessSpec, image_paths: Sequence[str | os.PathLike] = (), n: int = 8,
-                       seed: int = 0) -> tuple[np.ndarray, list[str]]:
-    """At least ``n`` inputs through the runtime's own preprocessing: the given photos first, then synthetic ones."""
-    images, names = [], []
+def verification_images(image_paths: Sequence[str | os.PathLike] = (), n: int = 8, seed: int = 0,
+                        names: list | None = None) -> list[np.ndarray]:
+    """The given photos first (RGB), then synthetic images up to ``n``."""
+    images = []
     for p in image_paths:
         images.append(load_image(p))
-        names.append(Path(p).name)
+        if names is not None:
+            names.append(Path(p).name)
     if len(images) < n:
         extra = synthetic_images(n - len(images), seed)
         images.extend(extra)
-        names.extend(f"synthetic_{i}" for i in range(len(extra)))
+        if names is not None:
+            names.extend(f"synthetic_{i}" for i in range(len(extra)))
+    return images
+
+
+def verification_batch(spec: PreprocessSpec, image_paths: Sequence[str | os.PathLike] = (), n: int = 8,
+                       seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """At least ``n`` inputs through the runtime's own preprocessing: the given photos first, then synthetic ones."""
+    names: list[str] = []
+    images = verification_images(image_paths, n, seed, names)
     return spec.batch(images), names
 
 

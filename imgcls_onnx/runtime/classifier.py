@@ -68,9 +68,20 @@ class Classifier:
         self.input_name = inputs[0].name
         self.output_name = outputs[0].name
         shape = inputs[0].shape
-        if inputs[0].type != "tensor(float)" or len(shape) != 4:
+        # a bundle made with `convert --fuse-preprocess` takes the resized, cropped uint8 NHWC batch: we run only the
+        # ops before NormalizeImage, the graph does the rest
+        self.fused_input = inputs[0].type == "tensor(uint8)" and len(shape) == 4 and shape[-1] == 3
+        if self.fused_input:
+            from .transforms import NormalizeImage
+
+            ops = self.preprocess.ops
+            cut = next((i for i, op in enumerate(ops) if isinstance(op, NormalizeImage)), len(ops))
+            self._image_ops = ops[:cut]
+            shape = [shape[0], 3, shape[1], shape[2]]
+        elif inputs[0].type != "tensor(float)" or len(shape) != 4:
             raise ManifestError(
-                f"{bundle.onnx_path}: expected a float32 NCHW input, got {inputs[0].type} of shape {shape}"
+                f"{bundle.onnx_path}: expected a float32 NCHW (or fused uint8 NHWC) input, got {inputs[0].type} "
+                f"of shape {shape}"
             )
         self.num_classes = outputs[0].shape[-1] if isinstance(outputs[0].shape[-1], int) else None
         labels = bundle.config.label_list
@@ -143,7 +154,7 @@ class Classifier:
         try:
             image = load_image(item.source, self.limits, name=item.label)
             try:
-                tensor = self.preprocess(image)
+                tensor = self._to_model_input(image)
             except PreprocessError as e:
                 raise PreprocessError(f"cannot preprocess {item.label}: {e}") from e
             return _Prepared(item, tensor_chw=tensor, image=image if keep_image else None)
@@ -153,6 +164,18 @@ class Classifier:
             return _Prepared(item, error=ImageLoadError(item.label, "out of memory while decoding"))
         except Exception as e:  # a decoder bug must not take the other inputs down
             return _Prepared(item, error=ImageLoadError(item.label, f"unexpected {type(e).__name__}: {e}"))
+
+    def _to_model_input(self, image_hwc: np.ndarray) -> np.ndarray:
+        if not self.fused_input:
+            return self.preprocess(image_hwc)
+        x = image_hwc
+        for op in self._image_ops:
+            x = op(x)
+        return np.ascontiguousarray(x, dtype=np.uint8)
+
+    def model_input(self, image_hwc: np.ndarray) -> np.ndarray:
+        """What the model takes for one RGB image: float32 CHW, or uint8 HWC for fused-preprocessing bundles."""
+        return self._to_model_input(image_hwc)
 
     def run_batch(self, batch_nchw: np.ndarray) -> np.ndarray:
         """Run the model on a float32 NCHW batch and return class probabilities (N, C)."""

@@ -143,7 +143,7 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
 
     def prepare(data: bytes, keep: bool):
         image = load_image(data, limits, name="the request image")
-        return classifier.preprocess(image), (image if keep else None)
+        return classifier.model_input(image), (image if keep else None)
 
     @app.post("/image-classification", response_model=InferResponse)
     async def classify(body: InferRequest, request: Request):

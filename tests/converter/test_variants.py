@@ -1,0 +1,58 @@
+"""convert --fuse-preprocess / --precision: measured against fp32, and the runtime runs every variant."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import REALDATA, convert_ok, structured_image, tiny_onnx_model, write_jpeg
+
+
+@pytest.mark.convert
+def test_fused_preprocessing_matches_the_float_path(tmp_path):
+    out = tmp_path / "fused"
+    report = convert_ok("PP-LCNet_x0_25", "--random-init", "--fuse-preprocess", "--out", str(out))
+    v = report["variant"]
+    assert v["preprocess_fused"] and v["vs_float32"]["relative_logit_difference"] <= 1e-5
+    assert report["input"]["layout"] == "NHWC" and report["input"]["dtype"] == "uint8"
+    plain = tmp_path / "plain"
+    convert_ok("PP-LCNet_x0_25", "--random-init", "--out", str(plain))
+    from imgcls_onnx import Classifier
+
+    img = write_jpeg(tmp_path / "a.jpg", structured_image(300, 420, seed=4))
+    with Classifier.from_dir(out, device="cpu") as fused, Classifier.from_dir(plain, device="cpu") as ref:
+        assert fused.fused_input and not ref.fused_input
+        a, b = fused.predict_one(str(img)), ref.predict_one(str(img))
+    assert a.class_ids == b.class_ids
+    assert a.scores == pytest.approx(b.scores, abs=1e-5)
+
+
+@pytest.mark.convert
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_reduced_precision_is_measured(precision, tmp_path):
+    pytest.importorskip("onnxconverter_common") if precision == "fp16" else None
+    src = tiny_onnx_model(tmp_path / "m.onnx", num_classes=1000, softmax=True, size=224, seed=3)
+    calib = tmp_path / "calib"
+    for i in range(6):
+        write_jpeg(calib / f"{i}.jpg", structured_image(240, 320, seed=i))
+    extra = ["--calibration-images", str(calib)] if precision == "int8" else []
+    report = convert_ok("--onnx", str(src), "--preset", "PP-LCNet_x1_0", "--precision", precision,
+                        "--out", str(tmp_path / precision), *extra)
+    measured = report["variant"]["vs_float32"]
+    assert report["variant"]["precision"] == precision
+    assert 0 <= measured["max_abs_logit_difference"] and 0 <= measured["top1_agreement"] <= 1
+    if precision == "fp16":
+        assert measured["relative_logit_difference"] < 1e-2
+    from imgcls_onnx import Classifier
+
+    with Classifier.from_dir(tmp_path / precision, device="cpu") as clf:
+        assert clf.predict_one(structured_image(240, 320, seed=9)[:, :, ::-1].copy()).ok
+
+
+@pytest.mark.convert
+def test_int8_without_calibration_images_is_refused(tmp_path):
+    from conftest import run_cli
+
+    src = tiny_onnx_model(tmp_path / "m.onnx", num_classes=1000, size=224)
+    proc = run_cli("convert", "--onnx", str(src), "--preset", "PP-LCNet_x1_0", "--precision", "int8",
+                   "--out", str(tmp_path / "o"))
+    assert proc.returncode == 1 and "--calibration-images" in proc.stderr
