@@ -59,8 +59,8 @@ def test_broken_dataset_every_problem_reported(tmp_path):
 def test_good_dataset_passes_with_paddlex_keys(tmp_path):
     root = tmp_path / "good"
     rows = [(f"i/{k}.jpg", k % 3) for k in range(12)]
-    for rel, lab in rows:
-        write_jpeg(root / rel, structured_image(40, 50, seed=hash(rel) % 1000))
+    for k, (rel, lab) in enumerate(rows):
+        write_jpeg(root / rel, structured_image(40, 50, seed=k))
     write_dataset(root, ["a", "b", "c"], rows[:9], rows[9:])
     out = tmp_path / "out"
     r = CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(out)])
@@ -71,6 +71,26 @@ def test_good_dataset_passes_with_paddlex_keys(tmp_path):
     assert (attrs["num_classes"], attrs["train_samples"], attrs["val_samples"]) == (3, 9, 3)
     assert len(attrs["train_sample_paths"]) == 9 and all((out / p).is_file() for p in attrs["train_sample_paths"])
     assert {"analysis", "dataset_path", "show_type", "dataset_type"} <= set(res)
+
+
+def test_histogram_png_or_a_notice(tmp_path, monkeypatch):
+    root = tmp_path / "h"
+    rows = [(f"i/{k}.jpg", k % 2) for k in range(6)]
+    for k, (rel, _) in enumerate(rows):
+        write_jpeg(root / rel, structured_image(30, 30, seed=k))
+    write_dataset(root, ["a", "b"], rows[:4], rows[4:])
+    import imgcls_onnx.datasets as datasets
+
+    if datasets.matplotlib_available():
+        r = CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(tmp_path / "with")])
+        res = json.loads((tmp_path / "with" / "check_dataset_result.json").read_text())
+        png = tmp_path / "with" / res["analysis"]["histogram"]
+        assert png.read_bytes()[:4] == b"\x89PNG"
+    monkeypatch.setattr(datasets, "matplotlib_available", lambda: False)
+    r = CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(tmp_path / "without")])
+    assert r.exit_code == 0 and "matplotlib is not installed" in r.stderr
+    res = json.loads((tmp_path / "without" / "check_dataset_result.json").read_text())
+    assert res["analysis"]["histogram"] is None
 
 
 def test_split_dataset_is_stratified_and_deterministic(tmp_path):
