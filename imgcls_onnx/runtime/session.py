@@ -30,6 +30,9 @@ class SessionOptions:
     inter_op_num_threads: int = 1
     graph_optimization: str = "all"  # "disable" | "basic" | "extended" | "all"
     enable_cpu_mem_arena: bool = True
+    # onnxruntime's worker threads busy-wait after each op by default; that steals the cores our decode threads need
+    # (decode overlaps inference), so spinning is off unless asked for
+    allow_spinning: bool = False
 
 
 def create_session(onnx_path: Path, request: DeviceRequest, options: SessionOptions = SessionOptions()):
@@ -47,6 +50,9 @@ def create_session(onnx_path: Path, request: DeviceRequest, options: SessionOpti
         so.intra_op_num_threads = int(options.intra_op_num_threads)
     so.inter_op_num_threads = int(options.inter_op_num_threads)
     so.enable_cpu_mem_arena = options.enable_cpu_mem_arena
+    if not options.allow_spinning:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     so.log_severity_level = 3  # errors only; CUDA load failures are reported by us below
     available = list(ort.get_available_providers())
     providers = providers_for(request, available)
