@@ -158,11 +158,20 @@ def main() -> int:
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
             "versions": versions(), "command": " ".join(["scripts/convert_zoo", *sys.argv[1:]]),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "seed": args.seed}
+    previous = {}
+    if Path(args.report + ".json").exists():  # resumed rows keep what the earlier run measured (RSS, wall time)
+        previous = {r["name"]: r for r in json.loads(Path(args.report + ".json").read_text())["models"]}
     rows = []
     for i, m in enumerate(models):
         bar(i, len(models), m.name)
-        row = already_passed(out_root / m.name) or run_one(
-            m.name, out_root / m.name, Path(args.weights_dir) if args.weights_dir else None, args.seed, args.timeout)
+        row = already_passed(out_root / m.name)
+        if row is not None and m.name in previous:
+            for key in ("peak_rss_mb", "wall_seconds"):
+                if row.get(key) is None and previous[m.name].get(key) is not None:
+                    row[key] = previous[m.name][key]
+        if row is None:
+            row = run_one(m.name, out_root / m.name, Path(args.weights_dir) if args.weights_dir else None, args.seed,
+                          args.timeout)
         row["family"] = m.family
         rows.append(row)
         write_report(rows, Path(args.report + ".json"), Path(args.report + ".md"), meta)
