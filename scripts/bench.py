@@ -90,19 +90,14 @@ import yaml
 from imgcls_onnx.runtime.manifest import load_zoo
 from imgcls_onnx.runtime.bundle import BundleConfig
 from imgcls_onnx.converter.architectures import build_architecture, randomize_for_parity
-from imgcls_onnx.converter.export import jit_save, logits_module
+from imgcls_onnx.converter.export import jit_save, logits_module, with_softmax
 from imgcls_onnx.converter.verify import synthetic_images
 name, out = sys.argv[1], Path(sys.argv[2])
 spec = load_zoo().get(name)
 paddle.seed(0)
 model = build_architecture(spec)
 randomize_for_parity(model, 0, spec.preprocess.batch(synthetic_images(8, 0)))
-class WithSoftmax(paddle.nn.Layer):
-    def __init__(self, inner):
-        super().__init__(); self.inner = inner
-    def forward(self, x):
-        return paddle.nn.functional.softmax(self.inner(x), axis=-1)
-net = WithSoftmax(logits_module(model)); net.eval()
+net = with_softmax(logits_module(model))
 jit_save(net, out, spec.input_hw)
 cfg = BundleConfig(spec.name, spec.preprocess, spec.topk, spec.label_names())
 (out / "inference.yml").write_text(yaml.safe_dump(cfg.to_yml_dict(), sort_keys=False, allow_unicode=True))

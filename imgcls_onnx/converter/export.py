@@ -33,6 +33,23 @@ def logits_module(model):
     return wrapped
 
 
+def with_softmax(model):
+    """Wrap a logits module so that it ends in Softmax, as PaddleClas's own exports do."""
+    paddle = import_paddle()
+
+    class WithSoftmax(paddle.nn.Layer):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return paddle.nn.functional.softmax(self.inner(x), axis=-1)
+
+    wrapped = WithSoftmax(model)
+    wrapped.eval()
+    return wrapped
+
+
 def jit_save(model, out_dir: Path, input_hw: tuple[int, int]) -> tuple[Path, Path]:
     """Save a dygraph model as Paddle 3 PIR inference files (dynamic batch). Returns (model_file, params_file)."""
     paddle = import_paddle()

@@ -47,7 +47,9 @@ class Server:
                     return
             except httpx.HTTPError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not start")
+        self.proc.kill()  # never leave a server behind
+        self.proc.wait()
+        raise RuntimeError(f"server did not become healthy: {self.stderr()[-2000:]}")
 
     def stderr(self) -> str:
         self.log.seek(0)
