@@ -11,43 +11,43 @@ from .architectures import ConversionError
 from .deps import import_onnx, import_paddle
 
 
-def logits_module(model):
-    """Wrap a ppcls backbone so that forward returns one logits tensor (some return dicts or tuples)."""
+def _wrap(model, head):
+    """A Layer whose forward is ``head(model(x))``, in eval mode (jit.save needs a real class with source)."""
     paddle = import_paddle()
 
-    class Logits(paddle.nn.Layer):
+    class Wrapped(paddle.nn.Layer):
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
 
         def forward(self, x):
-            out = self.inner(x)
-            if isinstance(out, dict):
-                out = out.get("logits", next(iter(out.values())))
-            elif isinstance(out, (list, tuple)):
-                out = out[0]
-            return out
+            return head(self.inner(x))
 
-    wrapped = Logits(model)
+    wrapped = Wrapped(model)
     wrapped.eval()
     return wrapped
+
+
+def _first_output(out):
+    if isinstance(out, dict):
+        return out.get("logits", next(iter(out.values())))
+    if isinstance(out, (list, tuple)):
+        return out[0]
+    return out
+
+
+def logits_module(model):
+    """Wrap a ppcls backbone so that forward returns one logits tensor (some return dicts or tuples)."""
+    return _wrap(model, _first_output)
+
+
+def _softmax_last_axis(x):
+    return import_paddle().nn.functional.softmax(x, axis=-1)
 
 
 def with_softmax(model):
     """Wrap a logits module so that it ends in Softmax, as PaddleClas's own exports do."""
-    paddle = import_paddle()
-
-    class WithSoftmax(paddle.nn.Layer):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x):
-            return paddle.nn.functional.softmax(self.inner(x), axis=-1)
-
-    wrapped = WithSoftmax(model)
-    wrapped.eval()
-    return wrapped
+    return _wrap(model, _softmax_last_axis)
 
 
 def jit_save(model, out_dir: Path, input_hw: tuple[int, int]) -> tuple[Path, Path]:

@@ -77,10 +77,8 @@ class Prediction:
         return json.dumps(self.json, indent=4, ensure_ascii=False)
 
     def print(self, json_format: bool = False, indent: int = 4, ensure_ascii: bool = False) -> None:
-        if json_format:
-            print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii))
-        else:
-            print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii))
+        """Print the result JSON (``json_format`` is accepted for PaddleX compatibility; output is always JSON)."""
+        print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii))
 
     def json_path(self, save_path: "str | os.PathLike[str]") -> Path:
         p = Path(save_path)

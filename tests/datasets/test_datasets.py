@@ -146,15 +146,19 @@ def test_evaluate_equals_hand_count(tmp_path):
     assert api.top1 == pytest.approx(hand_top1) and api.num_unreadable == 1
 
 
+def check_and_evaluate(model, root, checked) -> dict:
+    """check-dataset must pass, then evaluate; returns evaluate's summary."""
+    assert CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(checked)]).exit_code == 0
+    r = CliRunner().invoke(cli, ["evaluate", "-m", str(model), "-d", str(root), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    return json.loads(r.stdout)
+
+
 @pytest.mark.realdata
 def test_real_orientation_model_on_rotated_documents(orientation_bundle, tmp_path):
-    root = orientation_dataset(tmp_path / "orient")
-    assert CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(tmp_path / "c")]).exit_code == 0
-    r = CliRunner().invoke(cli, ["evaluate", "-m", str(orientation_bundle), "-d", str(root), "--device", "cpu"])
-    assert r.exit_code == 0, r.output
-    summary = json.loads(r.stdout)
+    summary = check_and_evaluate(orientation_bundle, orientation_dataset(tmp_path / "orient"), tmp_path / "c")
     assert summary["num_images"] == 24
-    assert summary["val.top1"] >= 0.95, summary  # measured: 1.0 (24/24)
+    assert summary["val.top1"] == 1.0, summary  # measured: 24/24
 
 
 @pytest.mark.realdata
@@ -164,13 +168,9 @@ def test_real_textline_model_on_rendered_lines(tmp_path):
     bundle.mkdir()
     (bundle / "inference.onnx").write_bytes(onnx_file.read_bytes())
     (bundle / "inference.yml").write_text(TEXTLINE_YML)
-    root = textline_dataset(tmp_path / "lines")
-    assert CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(tmp_path / "c")]).exit_code == 0
-    r = CliRunner().invoke(cli, ["evaluate", "-m", str(bundle), "-d", str(root), "--device", "cpu"])
-    assert r.exit_code == 0, r.output
-    summary = json.loads(r.stdout)
+    summary = check_and_evaluate(bundle, textline_dataset(tmp_path / "lines"), tmp_path / "c")
     assert summary["num_images"] == 24
-    assert summary["val.top1"] >= 0.9, summary
+    assert summary["val.top1"] == 1.0, summary  # measured: 24/24
 
 
 @pytest.mark.convert
