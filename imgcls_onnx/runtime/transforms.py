@@ -135,6 +135,7 @@ class NormalizeImage:
     order: str = "hwc"
     alpha: np.ndarray = field(init=False, repr=False, compare=False)
     beta: np.ndarray = field(init=False, repr=False, compare=False)
+    lut: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.mean) != 3 or len(self.std) != 3:
@@ -148,6 +149,15 @@ class NormalizeImage:
         beta = np.array([-m / s for m, s in zip(self.mean, self.std)], dtype=np.float32)
         object.__setattr__(self, "alpha", alpha)
         object.__setattr__(self, "beta", beta)
+        # uint8 inputs have 256 values per channel: tabulate the same two float32 operations once, so normalising an
+        # image is a table lookup (bit-identical to __call__, about 4x faster, and it writes CHW directly)
+        values = np.arange(256, dtype=np.float32)
+        lut = np.empty((3, 256), dtype=np.float32)
+        for c in range(3):
+            row = values * alpha[c]
+            row += beta[c]
+            lut[c] = row
+        object.__setattr__(self, "lut", lut)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         x = image.astype(np.float32)
@@ -270,12 +280,47 @@ class PreprocessSpec:
     """An ordered op list that turns an RGB uint8 HWC image into a float32 CHW model input."""
 
     ops: tuple[Op, ...]
+    image_ops: tuple[Op, ...] = field(init=False, repr=False, compare=False)
+    _lut: np.ndarray | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.ops:
             raise ManifestError("the preprocessing op list is empty")
         if not any(isinstance(op, ToCHWImage) for op in self.ops):
             raise ManifestError("the preprocessing op list must contain ToCHWImage (models take NCHW input)")
+        cut = next((i for i, op in enumerate(self.ops) if isinstance(op, NormalizeImage)), len(self.ops))
+        # the ops that keep a uint8 HWC image (resize, crop); a fused-preprocessing model takes their output
+        object.__setattr__(self, "image_ops", tuple(self.ops[:cut]))
+        tail = self.ops[cut:]
+        fast = len(tail) == 2 and isinstance(tail[0], NormalizeImage) and tail[0].order == "hwc"
+        fast = fast and isinstance(tail[1], ToCHWImage)
+        object.__setattr__(self, "_lut", tail[0].lut if fast else None)
+
+    def stage(self, image_hwc: np.ndarray) -> np.ndarray:
+        """The per-image part that :meth:`fill` completes: the resized, cropped uint8 HWC image when the op list ends
+        in ``NormalizeImage, ToCHWImage`` (the usual case), else the finished float32 CHW tensor."""
+        x = image_hwc
+        for op in self.image_ops:
+            x = op(x)
+        if self._lut is not None and x.dtype == np.uint8 and x.ndim == 3 and x.shape[2] == 3:
+            return x
+        for op in self.ops[len(self.image_ops):]:
+            x = op(x)
+        return x.astype(np.float32, copy=False)
+
+    def staged_shape(self, staged: np.ndarray) -> tuple[int, ...]:
+        """The CHW shape that :meth:`fill` writes for ``staged``."""
+        if staged.dtype == np.uint8:
+            return (3, staged.shape[0], staged.shape[1])
+        return tuple(staged.shape)
+
+    def fill(self, staged: np.ndarray, out_chw: np.ndarray) -> None:
+        """Write the model input for a :meth:`stage` result into ``out_chw`` (float32 CHW, e.g. a batch row)."""
+        if staged.dtype == np.uint8:
+            for c in range(3):
+                np.take(self._lut[c], staged[:, :, c], out=out_chw[c])
+        else:
+            out_chw[...] = staged
 
     @classmethod
     def from_yml_ops(cls, entries: Sequence[Any]) -> "PreprocessSpec":
@@ -318,13 +363,27 @@ class PreprocessSpec:
         return hw
 
     def __call__(self, image_hwc: np.ndarray) -> np.ndarray:
+        staged = self.stage(image_hwc)
+        if staged.dtype != np.uint8:
+            return staged
+        out = np.empty(self.staged_shape(staged), dtype=np.float32)
+        self.fill(staged, out)
+        return out
+
+    def reference(self, image_hwc: np.ndarray) -> np.ndarray:
+        """Op by op, as PaddleX runs them (no lookup table): what the exactness tests hold :meth:`__call__` to."""
         x = image_hwc
         for op in self.ops:
             x = op(x)
-        if x.dtype != np.float32:
-            x = x.astype(np.float32)
-        return x
+        return x.astype(np.float32, copy=False)
 
     def batch(self, images_hwc: Sequence[np.ndarray]) -> np.ndarray:
         """Preprocess and stack into one float32 NCHW batch (PaddleX's ToBatch)."""
-        return np.stack([self(im) for im in images_hwc], axis=0).astype(np.float32, copy=False)
+        staged = [self.stage(im) for im in images_hwc]
+        shapes = {self.staged_shape(s) for s in staged}
+        if len(shapes) != 1:
+            raise PreprocessError(f"images preprocess to different shapes {sorted(shapes)}; they cannot share a batch")
+        out = np.empty((len(staged), *shapes.pop()), dtype=np.float32)
+        for row, s in zip(out, staged):
+            self.fill(s, row)
+        return out

@@ -95,3 +95,74 @@ def test_explicit_gpu_without_cuda_raises_with_fix(tmp_path):
     with pytest.raises(ProviderError, match="imgcls-onnx\\[gpu\\]"):
         Classifier.from_dir(d, device="gpu:0")
     assert Classifier.from_dir(d, device="auto").device == "cpu"
+
+
+def _mixed_inputs(tmp_path, n=13):
+    paths = [str(write_jpeg(tmp_path / f"p{i:02d}.jpg", structured_image(40 + 5 * i, 90 - 3 * i, seed=i)))
+             for i in range(n)]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff not a jpeg")
+    return paths[:4] + [str(bad)] + paths[4:9] + [str(tmp_path / "gone.png")] + paths[9:]
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 8])
+def test_parallel_batches_give_the_same_results_in_order(tmp_path, batch_size):
+    """Two batches at once (one core each) and one batch at a time (decode pool) must agree, input for input."""
+    d = tiny_bundle(tmp_path / "m", num_classes=6, seed=7)
+    inputs = _mixed_inputs(tmp_path)
+    with Classifier.from_dir(d, device="cpu", threads=2, parallel_batches=2) as par, \
+            Classifier.from_dir(d, device="cpu", threads=2, parallel_batches=1) as seq:
+        assert (par.parallel_batches, seq.parallel_batches) == (2, 1)
+        a = list(par.predict(inputs, batch_size=batch_size))
+        b = list(seq.predict(inputs, batch_size=batch_size))
+    assert [r.input_path for r in a] == [r.input_path for r in b] == inputs
+    assert [r.ok for r in a] == [r.ok for r in b] == [not (p.endswith("broken.jpg") or p.endswith("gone.png"))
+                                                     for p in inputs]
+    for x, y in zip(a, b):
+        assert x.class_ids == y.class_ids
+        assert x.scores == pytest.approx(y.scores, abs=1e-5)
+        assert str(x.error) == str(y.error)
+
+
+def test_parallel_batches_defaults_and_validation(tmp_path):
+    from imgcls_onnx.runtime.session import SessionOptions
+
+    d = tiny_bundle(tmp_path / "m", num_classes=3)
+    with Classifier.from_dir(d, device="cpu", threads=3) as c:
+        assert c.parallel_batches == 3
+    with Classifier.from_dir(d, device="cpu", threads=1) as c:
+        assert c.parallel_batches == 1
+    with Classifier.from_dir(d, device="cpu", threads=2, parallel_batches=5) as c:
+        assert c.parallel_batches == 2  # never more batches than threads
+    with Classifier.from_dir(d, device="cpu", session_options=SessionOptions(intra_op_num_threads=2)) as c:
+        assert c.parallel_batches == 1  # explicit session settings are kept as given
+    with pytest.raises(ValueError, match="parallel_batches"):
+        Classifier.from_dir(d, device="cpu", parallel_batches=0)
+    with pytest.raises(ValueError, match="threads"):
+        Classifier.from_dir(d, device="cpu", threads=0)
+
+
+def test_models_without_crop_batch_by_shape_in_both_schedules(tmp_path):
+    """No crop: every aspect ratio gives another input size; batches are split by shape, results match singles."""
+    onnx = pytest.importorskip("onnx", reason="building test models needs the onnx package (convert extra)")
+    from conftest import tiny_onnx_model
+    from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
+    from imgcls_onnx.runtime.transforms import NormalizeImage, PreprocessSpec, ResizeImage, ToCHWImage
+
+    src = tiny_onnx_model(tmp_path / "src.onnx", num_classes=4, seed=2)
+    model = onnx.load(str(src))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[2].dim_param, dims[3].dim_param = "H", "W"
+    onnx.save(model, str(src))
+    spec = PreprocessSpec((ResizeImage(resize_short=32), NormalizeImage(), ToCHWImage()))
+    d = write_bundle(tmp_path / "m", src, BundleConfig("nocrop", spec, 3, None), overwrite=True)
+    inputs = _mixed_inputs(tmp_path, n=9)
+    for parallel in (1, 2):
+        with Classifier.from_dir(d, device="cpu", threads=2, parallel_batches=parallel) as c:
+            results = list(c.predict(inputs, batch_size=4))
+            singles = [c.predict_one(p) for p in inputs]
+        assert [r.ok for r in results] == [s.ok for s in singles]
+        assert sum(r.ok for r in results) == 9
+        for r, s in zip(results, singles):
+            assert r.class_ids == s.class_ids
+            assert r.scores == pytest.approx(s.scores, abs=1e-5)

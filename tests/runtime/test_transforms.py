@@ -82,3 +82,43 @@ def test_spec_requires_chw():
     with pytest.raises(ManifestError, match="ToCHWImage"):
         PreprocessSpec((ResizeImage(resize_short=10),))
     assert isinstance(PreprocessSpec.imagenet().ops[-1], ToCHWImage)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        PreprocessSpec.imagenet(),
+        PreprocessSpec.imagenet(232, 224, "bicubic", "pil"),
+        PreprocessSpec.imagenet(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)),
+        PreprocessSpec.imagenet(scale=1.0, mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375)),
+    ],
+    ids=["imagenet", "pil-bicubic", "half", "scale-1"],
+)
+def test_lookup_table_path_is_bit_identical_to_op_by_op(spec):
+    """__call__/batch normalise through a 256-entry table per channel; it must equal PaddleX's op-by-op float32
+    arithmetic exactly, for every one of the 256 values in every channel."""
+    every_value = np.stack(np.meshgrid(np.arange(256), np.arange(256), indexing="ij"), -1)[..., :1].repeat(3, -1)
+    every_value = every_value.astype(np.uint8)  # 256x256x3, every uint8 value in every channel
+    images = [structured_image(300, 420, seed=s) for s in range(3)] + [every_value]
+    for img in images:
+        fast, slow = spec(img), spec.reference(img)
+        assert fast.dtype == np.float32 and fast.flags["C_CONTIGUOUS"]
+        assert np.array_equal(fast, slow)
+    batch = spec.batch(images[:3])
+    assert np.array_equal(batch, np.stack([spec.reference(i) for i in images[:3]]))
+
+
+def test_unusual_op_order_falls_back_to_op_by_op():
+    """No table when normalisation is not followed directly by ToCHW on a uint8 image: same result, slow path."""
+    spec = PreprocessSpec((ResizeImage(resize_short=40), CropImage((32, 32)), ToCHWImage(),
+                           NormalizeImage(order="chw")))
+    img = structured_image(50, 70, seed=1)
+    assert spec.stage(img).dtype == np.float32  # finished tensor, not a staged uint8 image
+    assert np.array_equal(spec(img), spec.reference(img))
+    assert spec(img).shape == (3, 32, 32)
+
+
+def test_batch_of_different_shapes_is_refused():
+    spec = PreprocessSpec((ResizeImage(resize_short=32), NormalizeImage(), ToCHWImage()))
+    with pytest.raises(PreprocessError, match="different shapes"):
+        spec.batch([structured_image(40, 40), structured_image(40, 60)])
