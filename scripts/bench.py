@@ -12,13 +12,17 @@ What it does (everything under .cache/bench/, nothing outside the repository):
 3. PaddleX is a peer, not a dependency: the bench installs paddlex==3.7.2 + paddlepaddle==3.3.1 into its own venv.
 4. Every measurement runs in a fresh process (model loaded once, one warm-up pass, then the timed pass over all
    images); systems are interleaved within each repeat; the table shows medians.
-   - imgcls-onnx end to end: Classifier.predict over the image paths (decode, preprocess, infer, top-k).
+   - imgcls-onnx end to end: Classifier.predict over the image paths (decode, preprocess, infer, top-k), with its
+     default schedule (one batch per core) and with parallel_batches=1 (a decode pool feeding one 2-thread stream).
    - PaddleX engine="paddle": create_model(..., engine="paddle") on the Paddle folder (its default CPU run mode,
      oneDNN), PADDLE_PDX_CPU_NUM_THREADS=threads.
    - PaddleX engine="onnxruntime": the same predictor on our bundle, intra_op_num_threads=threads.
-   - onnxruntime model-only: session.run on ready tensors (the limit).
+   - onnxruntime model-only: session.run on ready tensors (the limit): the better of one stream with `threads`
+     intra-op threads and `threads` concurrent one-thread streams (both are in the JSON).
+   - decode+preprocess only: load_image + preprocessing in a `threads`-thread pool, no model.
 5. Cold start: wall time of `imgcls-onnx predict --model DIR one.jpg` vs `python -c "create_model(...).predict(one)"`.
-6. Installed size: a venv with `pip install .[cpu]` vs the PaddleX venv (site-packages, MB).
+6. Installed size: a venv with `pip install .[cpu]` vs the PaddleX venv (site-packages, MB), with the largest
+   packages of the runtime venv listed.
 Writes reports/bench.json and reports/bench.md.
 """
 from __future__ import annotations
@@ -137,6 +141,20 @@ def site_packages_mb(venv: Path) -> float:
     return total / 1e6
 
 
+def package_sizes_mb(venv: Path) -> dict[str, float]:
+    """site-packages by distribution (a package's folder plus its vendored .libs folder), largest first."""
+    sp = next((venv / "lib").glob("python*/site-packages"))
+    sizes: dict[str, float] = {}
+    for entry in sp.iterdir():
+        if entry.name.endswith((".dist-info", ".pth")) or entry.name == "__pycache__":
+            continue
+        key = entry.name.removesuffix(".libs").split("_python")[0].lower()
+        key = {"cv2": "opencv", "pil": "pillow", "yaml": "pyyaml", "google": "protobuf"}.get(key, key)
+        files = [entry] if entry.is_file() else [f for f in entry.rglob("*") if f.is_file() and not f.is_symlink()]
+        sizes[key] = sizes.get(key, 0.0) + sum(f.stat().st_size for f in files) / 1e6
+    return dict(sorted(((k, round(v, 1)) for k, v in sizes.items() if v >= 1.0), key=lambda kv: -kv[1]))
+
+
 def worker(python: Path, *args: str) -> dict:
     proc = subprocess.run([str(python), str(ROOT / "scripts" / "bench_worker.py"), *args], capture_output=True,
                           text=True, cwd=ROOT, env=dict(os.environ, PYTHONWARNINGS="ignore", GLOG_minloglevel="3"))
@@ -169,8 +187,13 @@ def main() -> int:
     models = {name: prepare_model(name) for name in args.models}
     px = None if args.skip_paddlex else ensure_venv(PADDLEX_VENV, PADDLEX_PKGS)
     rt = ensure_venv(RUNTIME_VENV, [f"{ROOT}[cpu]"])
+    # the cold-start command runs the installed copy: refresh it so it is this checkout's code
+    subprocess.run([str(rt), "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps",
+                    "--force-reinstall", str(ROOT)], check=True, capture_output=True)
     ours_py = Path(PY)
-    systems = [("imgcls-onnx", ours_py, "ours", None), ("onnxruntime model-only", ours_py, "ort", None),
+    systems = [("imgcls-onnx", ours_py, "ours", None),
+               ("imgcls-onnx, one batch at a time", ours_py, "ours1", None),
+               ("onnxruntime model-only", ours_py, "ort", None),
                ("decode+preprocess only", ours_py, "decode", None)]
     if px:
         systems += [("PaddleX engine=paddle", px, "paddlex", "paddle"),
@@ -196,6 +219,7 @@ def main() -> int:
                 "list(m.predict(%r))" % (args.threads, first, str(models[first][0]), one))
         cold["PaddleX create_model + predict (one image, engine=paddle)"] = cold_start([str(px), "-c", code], 5)
     sizes = {"imgcls-onnx[cpu] venv site-packages": site_packages_mb(RUNTIME_VENV)}
+    breakdown = package_sizes_mb(RUNTIME_VENV)
     if px:
         sizes["PaddleX 3.7.2 + paddlepaddle venv site-packages"] = site_packages_mb(PADDLEX_VENV)
     summary = {}
@@ -209,7 +233,8 @@ def main() -> int:
     meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
             "threads": args.threads, "images": args.images, "repeats": args.repeats,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "python": platform.python_version()}
-    out = {"meta": meta, "throughput": summary, "cold_start_s": cold, "installed_mb": sizes}
+    out = {"meta": meta, "throughput": summary, "cold_start_s": cold, "installed_mb": sizes,
+           "runtime_venv_packages_mb": breakdown}
     (ROOT / "reports").mkdir(exist_ok=True)
     (ROOT / "reports" / "bench.json").write_text(json.dumps(out, indent=1) + "\n")
     write_markdown(out)
@@ -224,18 +249,19 @@ def write_markdown(out: dict) -> None:
              f"{m['repeats']} interleaved runs, each in a fresh process after one warm-up pass; {m['date']}.",
              "Generated by `scripts/bench` (see its docstring for the method). Random weights (speed does not depend on them).",
              "", "## End-to-end throughput (images/s, higher is better)", "",
-             "| model | batch | imgcls-onnx | PaddleX paddle | PaddleX onnxruntime | ORT model-only | decode+preprocess only | vs PaddleX paddle | vs PaddleX ORT | e2e / model-only |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| model | batch | imgcls-onnx | one batch at a time | PaddleX paddle | PaddleX onnxruntime | ORT model-only | decode+preprocess only | vs PaddleX paddle | vs PaddleX ORT | e2e / model-only |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, per_batch in out["throughput"].items():
         for batch, s in per_batch.items():
             ours = s["imgcls-onnx"]["img_s"]
             pp = s.get("PaddleX engine=paddle", {}).get("img_s")
             po = s.get("PaddleX engine=onnxruntime", {}).get("img_s")
             mo = s["onnxruntime model-only"]["img_s"]
+            o1 = s.get("imgcls-onnx, one batch at a time", {}).get("img_s")
             dp = s.get("decode+preprocess only", {}).get("img_s")
             f = lambda v: f"{v:.1f}" if v else "-"  # noqa: E731
             r = lambda a, b: f"{a / b:.2f}x" if a and b else "-"  # noqa: E731
-            lines.append(f"| {name} | {batch} | {f(ours)} | {f(pp)} | {f(po)} | {f(mo)} | {f(dp)} | {r(ours, pp)} | "
+            lines.append(f"| {name} | {batch} | {f(ours)} | {f(o1)} | {f(pp)} | {f(po)} | {f(mo)} | {f(dp)} | {r(ours, pp)} | "
                          f"{r(ours, po)} | {r(ours, mo)} |")
     lines += ["", "## Peak RSS of the measuring process (MB, batch 8)", "", "| model | " +
               " | ".join(next(iter(next(iter(out['throughput'].values())).values())).keys()) + " |",
@@ -247,6 +273,9 @@ def write_markdown(out: dict) -> None:
     lines += [f"| {k} | {v:.2f} |" for k, v in out["cold_start_s"].items()]
     lines += ["", "## Installed size (MB)", "", "| environment | MB |", "|---|---|"]
     lines += [f"| {k} | {v:.0f} |" for k, v in out["installed_mb"].items()]
+    if out.get("runtime_venv_packages_mb"):
+        lines += ["", "Largest packages in the imgcls-onnx[cpu] venv (MB): " + ", ".join(
+            f"{k} {v:.0f}" for k, v in out["runtime_venv_packages_mb"].items())]
     (ROOT / "reports" / "bench.md").write_text("\n".join(lines) + "\n")
 
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """One measurement in a fresh process; prints one JSON line. Run by scripts/bench.py with the right interpreter.
 
-    bench_worker.py ours        BUNDLE_DIR  BATCH THREADS IMAGE_LIST
-    bench_worker.py ort         BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (model only, on ready tensors)
+    bench_worker.py ours        BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (default schedule: a batch per core)
+    bench_worker.py ours1       BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (parallel_batches=1: decode pool + one stream)
+    bench_worker.py decode      BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (decode + preprocess only)
+    bench_worker.py ort         BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (model only, on ready tensors: the better of
+                                                                          one THREADS-thread stream and THREADS
+                                                                          one-thread streams)
     bench_worker.py paddlex     MODEL_DIR   BATCH THREADS IMAGE_LIST ENGINE MODEL_NAME   (PaddleX's venv)
 """
 from __future__ import annotations
@@ -23,11 +27,13 @@ def main() -> None:
     batch, threads = int(batch), int(threads)
     paths = [p for p in open(image_list).read().splitlines() if p]
     warm = paths[: max(8, batch)]
-    if mode == "ours":
+    extra = {}
+    if mode in ("ours", "ours1"):
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
         from imgcls_onnx import Classifier
 
-        clf = Classifier.from_dir(model_dir, device="cpu", threads=threads)
+        clf = Classifier.from_dir(model_dir, device="cpu", threads=threads,
+                                  parallel_batches=1 if mode == "ours1" else None)
         for _ in clf.predict(warm, batch_size=batch):
             pass
         start = time.perf_counter()
@@ -58,18 +64,34 @@ def main() -> None:
 
         bundle = load_bundle(model_dir)
         tensors = np.stack([bundle.config.preprocess(load_image(p)) for p in paths])
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(str(bundle.onnx_path), so, providers=["CPUExecutionProvider"])
-        name = sess.get_inputs()[0].name
         batches = [tensors[i:i + batch] for i in range(0, len(tensors), batch)]
+
+        def session(intra):
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = intra
+            so.inter_op_num_threads = 1
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            return ort.InferenceSession(str(bundle.onnx_path), so, providers=["CPUExecutionProvider"])
+
+        sess = session(threads)
+        name = sess.get_inputs()[0].name
         sess.run(None, {name: batches[0]})
         start = time.perf_counter()
         for b in batches:
             sess.run(None, {name: b})
-        seconds = time.perf_counter() - start
+        seq = len(tensors) / (time.perf_counter() - start)
+        del sess
+        from concurrent.futures import ThreadPoolExecutor
+
+        sess = session(1)
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(lambda b: sess.run(None, {name: b}), batches[:threads]))
+            start = time.perf_counter()
+            list(pool.map(lambda b: sess.run(None, {name: b}), batches))
+            par = len(tensors) / (time.perf_counter() - start)
+        extra = {"img_s_one_stream": seq, "img_s_parallel_streams": par}
+        seconds = len(tensors) / max(seq, par)
         n = len(tensors)
     elif mode == "paddlex":
         engine, model_name = sys.argv[6:8]
@@ -87,7 +109,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
     else:
         raise SystemExit(f"unknown mode {mode}")
-    print(json.dumps({"images": n, "seconds": seconds, "img_s": n / seconds, "peak_rss_mb": peak_rss_mb()}))
+    print(json.dumps({"images": n, "seconds": seconds, "img_s": n / seconds, "peak_rss_mb": peak_rss_mb(), **extra}))
 
 
 if __name__ == "__main__":
