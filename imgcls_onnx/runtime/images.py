@@ -84,8 +84,28 @@ def describe_source(source: object, index: int | None = None) -> str:
     return f"<{type(source).__name__}{suffix}>"
 
 
-def load_image(source: ImageSource, limits: ImageLimits = DEFAULT_LIMITS, name: str | None = None) -> np.ndarray:
-    """Return the image as RGB uint8 HWC (C-contiguous). Raise an ImageLoadError subclass on any failure."""
+def jpeg_reduction(width: int, height: int, min_side: int | None) -> int:
+    """The largest libjpeg DCT scale-down (8, 4, 2, else 1) that keeps the short side at least ``min_side``."""
+    if not min_side:
+        return 1
+    short = min(width, height)
+    return next((d for d in (8, 4, 2) if -(-short // d) >= min_side), 1)
+
+
+def _reduced_flags(factor: int) -> int:
+    reduced = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+    if _DECODES_TO_RGB:
+        reduced = (reduced & ~cv2.IMREAD_COLOR) | cv2.IMREAD_COLOR_RGB
+    return reduced | cv2.IMREAD_IGNORE_ORIENTATION
+
+
+def load_image(
+    source: ImageSource, limits: ImageLimits = DEFAULT_LIMITS, name: str | None = None, min_side: int | None = None
+) -> np.ndarray:
+    """Return the image as RGB uint8 HWC (C-contiguous). Raise an ImageLoadError subclass on any failure.
+
+    ``min_side`` (opt-in, not PaddleX-exact): a large JPEG may be decoded at 1/2, 1/4 or 1/8 scale in the DCT domain
+    (libjpeg's scaled IDCT, several times less work) as long as its short side stays at least ``min_side``."""
     label = name or describe_source(source)
     if isinstance(source, np.ndarray):
         return _from_bgr_array(source, label)
@@ -95,9 +115,9 @@ def load_image(source: ImageSource, limits: ImageLimits = DEFAULT_LIMITS, name: 
         data = bytes(source)
         if len(data) > limits.max_bytes:
             raise ImageTooLargeError(label, f"{len(data)} bytes exceed the limit of {limits.max_bytes} bytes")
-        return decode_image_bytes(data, limits, label)
+        return decode_image_bytes(data, limits, label, min_side)
     if isinstance(source, (str, os.PathLike)):
-        return decode_image_bytes(read_image_file(Path(os.fspath(source)), limits, label), limits, label)
+        return decode_image_bytes(read_image_file(Path(os.fspath(source)), limits, label), limits, label, min_side)
     raise ImageLoadError(
         label,
         f"unsupported input type {type(source).__name__}; pass a path, bytes, a numpy array (BGR) or a PIL image",
@@ -172,10 +192,12 @@ def _explain_not_an_image(data: bytes) -> str:
     return f"not an image (unrecognised first bytes {hexed}); supported: {SUPPORTED_FORMATS}"
 
 
-def decode_image_bytes(data: bytes, limits: ImageLimits = DEFAULT_LIMITS, label: str = "<bytes>") -> np.ndarray:
+def decode_image_bytes(
+    data: bytes, limits: ImageLimits = DEFAULT_LIMITS, label: str = "<bytes>", min_side: int | None = None
+) -> np.ndarray:
     """Decode encoded image bytes to RGB uint8 HWC, applying EXIF orientation. Raises only ImageLoadError."""
     try:
-        return _decode(data, limits, label)
+        return _decode(data, limits, label, min_side)
     except ImageLoadError:
         raise
     except MemoryError as e:
@@ -184,7 +206,7 @@ def decode_image_bytes(data: bytes, limits: ImageLimits = DEFAULT_LIMITS, label:
         raise ImageDecodeError(label, f"cannot decode ({type(e).__name__}: {e})") from e
 
 
-def _decode(data: bytes, limits: ImageLimits, label: str) -> np.ndarray:
+def _decode(data: bytes, limits: ImageLimits, label: str, min_side: int | None = None) -> np.ndarray:
     if not data:
         raise ImageDecodeError(label, "empty file (0 bytes)")
     header = _read_header(data, label)
@@ -201,10 +223,14 @@ def _decode(data: bytes, limits: ImageLimits, label: str) -> np.ndarray:
         if header.format == "JPEG" and data.rfind(b"\xff\xd9") < 0:
             raise ImageDecodeError(label, "truncated JPEG (no end-of-image marker)")
     bgr = None
+    flags = _IMREAD_FLAGS
+    if min_side and header is not None and header.format == "JPEG":
+        factor = jpeg_reduction(header.width, header.height, min_side)
+        flags = _reduced_flags(factor) if factor > 1 else flags
     if header is None or (header.format != "GIF" and header.n_frames <= 1):
         buf = np.frombuffer(data, dtype=np.uint8)
         try:
-            bgr = cv2.imdecode(buf, _IMREAD_FLAGS)
+            bgr = cv2.imdecode(buf, flags)
         except cv2.error:
             bgr = None
     if bgr is not None:

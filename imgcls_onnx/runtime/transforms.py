@@ -352,6 +352,15 @@ class PreprocessSpec:
         return [op.to_yml() for op in self.ops]
 
     @property
+    def decode_min_side(self) -> int | None:
+        """The smallest short side the first op can start from without upscaling (``resize_short``), else None:
+        how far an opt-in reduced JPEG decode may go."""
+        first = self.ops[0]
+        if isinstance(first, ResizeImage) and first.resize_short is not None:
+            return int(first.resize_short)
+        return None
+
+    @property
     def output_hw(self) -> tuple[int, int] | None:
         """The (height, width) of every output when a crop or fixed resize fixes it, else None."""
         hw = None

@@ -166,3 +166,17 @@ def test_models_without_crop_batch_by_shape_in_both_schedules(tmp_path):
         for r, s in zip(results, singles):
             assert r.class_ids == s.class_ids
             assert r.scores == pytest.approx(s.scores, abs=1e-5)
+
+
+def test_fast_decode_is_exact_when_there_is_nothing_to_skip(tmp_path):
+    """fast_decode only touches JPEGs at least twice the first resize's short side; smaller inputs are bit-exact."""
+    d = tiny_bundle(tmp_path / "m", num_classes=5, seed=3)  # resize_short 36
+    small = [str(write_jpeg(tmp_path / f"s{i}.jpg", structured_image(50 + i, 71, seed=i))) for i in range(5)]
+    large = [str(write_jpeg(tmp_path / f"l{i}.jpg", structured_image(400, 300 + 9 * i, seed=i))) for i in range(5)]
+    with Classifier.from_dir(d, device="cpu", threads=1) as exact, \
+            Classifier.from_dir(d, device="cpu", threads=1, fast_decode=True) as fast:
+        assert fast.fast_decode and not exact.fast_decode
+        for a, b in zip(exact.predict(small), fast.predict(small)):
+            assert (a.class_ids, a.scores) == (b.class_ids, b.scores)
+        differs = [a.scores != b.scores for a, b in zip(exact.predict(large), fast.predict(large))]
+        assert any(differs)  # 300+ px short side vs 36: decoded at 1/8 scale

@@ -50,6 +50,18 @@ def test_predict_all_good_exit_0_and_save_path(tmp_path, images):
     assert all(len(json.loads(line)["class_ids"]) == 2 for line in r.stdout.splitlines())
 
 
+def test_predict_fast_decode_flag(tmp_path):
+    model = tiny_bundle(tmp_path / "m")
+    big = write_jpeg(tmp_path / "big.jpg", structured_image(420, 560, seed=9))
+    runs = {}
+    for flag in ([], ["--fast-decode"]):
+        r = CliRunner().invoke(cli, ["predict", "-m", str(model), "--device", "cpu", *flag, str(big)])
+        assert r.exit_code == 0, r.output
+        runs[bool(flag)] = json.loads(r.stdout)
+    assert runs[True]["input_path"] == runs[False]["input_path"] == str(big)
+    assert runs[True]["scores"] != runs[False]["scores"]  # decoded at 1/8 scale (short side 420 vs resize 36)
+
+
 def test_usage_errors_exit_2(tmp_path):
     r = CliRunner().invoke(cli, ["predict", "x.jpg"])  # no --model
     assert r.exit_code == 2

@@ -138,3 +138,46 @@ def test_byte_limit(tmp_path):
     p.write_bytes(_encode(structured_image(20, 20)))
     with pytest.raises(ImageTooLargeError, match="bytes exceed"):
         load_image(p, limits=ImageLimits(max_bytes=10))
+
+
+def test_jpeg_reduction_never_goes_below_min_side():
+    from imgcls_onnx.runtime.images import jpeg_reduction
+
+    assert jpeg_reduction(1600, 1200, 256) == 4  # 1200/4 = 300 >= 256, 1200/8 = 150 < 256
+    assert jpeg_reduction(1200, 1600, 256) == 4  # the short side decides, whatever the orientation
+    assert jpeg_reduction(512, 700, 256) == 2
+    assert jpeg_reduction(511, 700, 256) == 2  # libjpeg rounds scaled sides up: ceil(511 / 2) = 256
+    assert jpeg_reduction(510, 700, 256) == 1  # ceil(510 / 2) = 255 < 256
+    assert jpeg_reduction(500, 400, 256) == 1
+    assert jpeg_reduction(4000, 3000, 224) == 8
+    assert jpeg_reduction(4000, 3000, None) == 1
+
+
+def test_fast_decode_reduces_large_jpegs_only(tmp_path):
+    from conftest import write_jpeg
+
+    big = structured_image(1100, 1500, seed=2)
+    jpg = write_jpeg(tmp_path / "big.jpg", big)
+    png = tmp_path / "big.png"
+    cv2.imwrite(str(png), big[:, :, ::-1])
+    exact = load_image(jpg)
+    assert exact.shape == (1100, 1500, 3)
+    reduced = load_image(jpg, min_side=256)
+    assert reduced.shape == (275, 375, 3)  # 1/4 scale: ceil(1100/4), ceil(1500/4)
+    assert load_image(jpg.read_bytes(), min_side=256).shape == (275, 375, 3)
+    # a scaled IDCT is close to an area average of the exact decode, not equal to it
+    area = cv2.resize(exact, (375, 275), interpolation=cv2.INTER_AREA).astype(np.int16)
+    assert float(np.abs(area - reduced).mean()) < 3.0
+    assert not np.array_equal(area, reduced)
+    assert load_image(png, min_side=256).shape == (1100, 1500, 3)  # PNG has no scaled decode
+    assert load_image(jpg, min_side=600).shape == (1100, 1500, 3)  # 1100/2 = 550 < 600: full size
+
+
+def test_fast_decode_keeps_exif_orientation(tmp_path):
+    img = Image.fromarray(structured_image(600, 1000, seed=5))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise to display
+    path = tmp_path / "rotated.jpg"
+    img.save(path, exif=exif.tobytes(), quality=92)
+    assert load_image(path).shape == (1000, 600, 3)
+    assert load_image(path, min_side=256).shape == (500, 300, 3)
