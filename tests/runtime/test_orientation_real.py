@@ -81,4 +81,4 @@ def test_fast_decode_keeps_the_real_model_right(orientation_bundle, tmp_path):
         assert [r.label_names[0] for r in results] == [c[1] for c in cases], f"fast_decode={fast}"
     exact, fast = np.array([r.scores[0] for r in runs[False]]), np.array([r.scores[0] for r in runs[True]])
     assert not np.array_equal(exact, fast)  # the decoder really took the reduced path
-    assert float(np.abs(exact - fast).max()) < 0.1
+    assert float(np.abs(exact - fast).max()) < 0.1, np.abs(exact - fast)
