@@ -60,7 +60,7 @@ def cli() -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
 @click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--topk", "-k", default=None, type=click.IntRange(min=1), help="Top-k to return [default: the model's inference.yml].")
-@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores]; on the CPU each runs its own batch.")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores]; on the CPU up to 4 batches run at once.")
 @click.option("--save-path", default=None, type=click.Path(file_okay=False), help="Write <stem>_res.json per image here (atomically).")
 @click.option("--save-img", is_flag=True, help="With --save-path: also write the image with the top-1 label drawn.")
 @click.option("--resume", is_flag=True, help="With --save-path: skip inputs whose <stem>_res.json already exists.")

@@ -38,6 +38,9 @@ from .results import Prediction
 from .session import SessionOptions, create_session, session_device
 
 
+MAX_DEFAULT_PARALLEL_BATCHES = 4
+
+
 def _cpu_count() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))  # the cores this process may use (containers, taskset)
@@ -70,8 +73,9 @@ class Classifier:
         fast_decode: bool = False,
     ):
         """``threads``: CPU threads in all (default: the cores this process may use). ``parallel_batches``: batches
-        run at once on the CPU, each on ``threads // parallel_batches`` onnxruntime threads (default: ``threads``,
-        i.e. one core per batch, best throughput; 1 gives one batch all threads, lowest single-batch latency).
+        run at once on the CPU, each on ``threads // parallel_batches`` onnxruntime threads (default: ``threads`` up
+        to 4, i.e. one core per batch on small machines, best throughput; 1 gives one batch all threads, lowest
+        single-batch latency).
         ``workers``: decode threads when batches run one at a time. ``fast_decode`` (opt-in, NOT PaddleX-exact):
         decode large JPEGs at 1/2, 1/4 or 1/8 scale in the DCT domain, never below the first resize's short side."""
         self.bundle = bundle
@@ -89,7 +93,8 @@ class Classifier:
             raise ValueError(f"parallel_batches must be >= 1, got {parallel_batches}")
         total = int(threads) if threads else _cpu_count()
         if parallel_batches is None:
-            parallel_batches = total if session_options is None else 1
+            # every batch in flight holds its own activations: past a few streams, give the cores to intra-op threads
+            parallel_batches = min(total, MAX_DEFAULT_PARALLEL_BATCHES) if session_options is None else 1
         parallel_batches = max(1, min(int(parallel_batches), total))
         options = session_options or SessionOptions(intra_op_num_threads=max(1, total // parallel_batches))
         self.session = create_session(bundle.onnx_path, self.device_request, options)
