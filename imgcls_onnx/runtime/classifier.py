@@ -48,6 +48,10 @@ def _cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _copy_into(staged: np.ndarray, out: np.ndarray) -> None:
+    out[...] = staged
+
+
 @dataclass
 class _Prepared:
     item: InputItem
@@ -227,11 +231,9 @@ class Classifier:
         if buf is None or buf.shape != shape or buf.dtype != dtype:
             buf = np.empty(shape, dtype=dtype)
             self._buffers.batch = buf
+        fill = _copy_into if self.fused_input else self.preprocess.fill  # fused: uint8 NHWC, the graph normalises
         for row, s in zip(buf, staged):
-            if self.fused_input:
-                row[...] = s
-            else:
-                self.preprocess.fill(s, row)
+            fill(s, row)
         return buf
 
     def model_input(self, image_hwc: np.ndarray) -> np.ndarray:
@@ -297,19 +299,25 @@ class Classifier:
         if self.num_classes is not None:
             k = min(k, self.num_classes)
         items = iter_inputs(inputs)
-        if self.parallel_batches > 1:
-            yield from self._predict_parallel(items, bs, k, keep_images, prefetch_batches)
-            return
-        pool = self._executor()
+        # one streaming loop for both schedules; they differ in what a batch in flight is and how it is finished
+        if self.parallel_batches > 1:  # a whole batch (decode ... top-k) per worker
+            pool = self._batch_executor()
+            ahead = self.parallel_batches + max(0, prefetch_batches - 1)
+            start = lambda chunk: [pool.submit(self._run_chunk, chunk, k, keep_images)]  # noqa: E731
+            finish = lambda futures: futures[0].result()  # noqa: E731
+        else:  # items decoded in the pool, the model run here
+            pool = self._executor()
+            ahead = prefetch_batches
+            start = lambda chunk: [pool.submit(self._prepare, it, keep_images) for it in chunk]  # noqa: E731
+            finish = lambda futures: self._finish([f.result() for f in futures], k)  # noqa: E731
         pending: deque[list[Future]] = deque()
         try:
             while True:
                 chunk = list(islice(items, bs))
                 if chunk:
-                    pending.append([pool.submit(self._prepare, it, keep_images) for it in chunk])
-                if pending and (len(pending) > prefetch_batches or not chunk):
-                    futures = pending.popleft()
-                    yield from self._finish([f.result() for f in futures], k)
+                    pending.append(start(chunk))
+                if pending and (len(pending) > ahead or not chunk):
+                    yield from finish(pending.popleft())
                 if not chunk and not pending:
                     return
         finally:
@@ -319,23 +327,6 @@ class Classifier:
 
     def _run_chunk(self, chunk: Sequence[InputItem], k: int, keep_images: bool) -> list[Prediction]:
         return self._finish([self._prepare(it, keep_images) for it in chunk], k)
-
-    def _predict_parallel(self, items, bs: int, k: int, keep_images: bool, prefetch_batches: int):
-        pool = self._batch_executor()
-        pending: deque[Future] = deque()
-        in_flight = self.parallel_batches + max(0, prefetch_batches - 1)
-        try:
-            while True:
-                chunk = list(islice(items, bs))
-                if chunk:
-                    pending.append(pool.submit(self._run_chunk, chunk, k, keep_images))
-                if pending and (len(pending) > in_flight or not chunk):
-                    yield from pending.popleft().result()
-                if not chunk and not pending:
-                    return
-        finally:
-            for f in pending:
-                f.cancel()
 
     def evaluate(self, dataset: "str | os.PathLike[str]", split: str = "val", batch_size: int | None = None):
         """Accuracy on a PaddleX ClsDataset split: returns an EvalResult (top1, top5, per-class, confusion matrix)."""
