@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import operator
 import os
 import resource
 import sys
@@ -38,6 +37,11 @@ def timed(one_pass) -> tuple[int, float]:
             return n, seconds
 
 
+def rate(one_pass) -> float:
+    n, seconds = timed(one_pass)
+    return n / seconds
+
+
 def main() -> None:
     mode, model_dir, batch, threads, image_list = sys.argv[1:6]
     batch, threads = int(batch), int(threads)
@@ -52,19 +56,12 @@ def main() -> None:
                                   parallel_batches=1 if mode == "ours1" else None)
         for _ in clf.predict(warm, batch_size=batch):
             pass
-        first: list = []
-
-        def one_pass() -> int:
-            results = [r for r in clf.predict(paths, batch_size=batch) if r.ok]
-            first[:] = first or results
-            return len(results)
-
-        n, seconds = timed(one_pass)
-        results = first
+        n, seconds = timed(lambda: sum(1 for r in clf.predict(paths, batch_size=batch) if r.ok))
         if mode == "oursfast":  # untimed: how often the opt-in decode changes the answer
             rss = peak_rss_mb()  # before the second classifier below
+            top1 = lambda c: [r.class_ids[0] if r.ok else None for r in c.predict(paths, batch_size=batch)]  # noqa: E731
             exact = Classifier.from_dir(model_dir, device="cpu", threads=threads)
-            same = sum(a.class_ids[0] == b.class_ids[0] for a, b in zip(results, exact.predict(paths, batch_size=batch)))
+            same = sum(a == b for a, b in zip(top1(clf), top1(exact)))
             extra = {"top1_agreement_with_exact": same / len(paths), "peak_rss_mb": rss}
     elif mode == "decode":
         # decode + preprocess only, in the same thread pool as predict(): the ceiling of the end-to-end path
@@ -108,15 +105,19 @@ def main() -> None:
                 sess.run(None, {name: b})
             return len(tensors)
 
-        seq = operator.truediv(*timed(stream))
+        seq = rate(stream)
         del sess
         from concurrent.futures import ThreadPoolExecutor
 
         sess = session(1)
         with ThreadPoolExecutor(threads) as pool:
+
+            def streams() -> int:
+                list(pool.map(lambda b: sess.run(None, {name: b}), batches))
+                return len(tensors)
+
             list(pool.map(lambda b: sess.run(None, {name: b}), batches[:threads]))
-            par = operator.truediv(*timed(lambda: len(list(pool.map(lambda b: sess.run(None, {name: b}), batches)))
-                                          and len(tensors)))
+            par = rate(streams)
         extra = {"img_s_one_stream": seq, "img_s_parallel_streams": par}
         seconds = len(tensors) / max(seq, par)
         n = len(tensors)
