@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..runtime.images import load_image
-from ..runtime.transforms import CropImage, NormalizeImage, PreprocessSpec, ResizeImage, ToCHWImage
+from ..runtime.transforms import CropImage, NormalizeImage, PreprocessSpec, ResizeImage
 from .architectures import ConversionError
 from .deps import import_onnx
 from .verify import onnxruntime_outputs
@@ -20,15 +20,11 @@ from .verify import onnxruntime_outputs
 
 def split_preprocess(spec: PreprocessSpec) -> tuple[tuple, NormalizeImage]:
     """The uint8 part (resize, crop) and the NormalizeImage that the graph will take over."""
-    ops = list(spec.ops)
-    kinds = [type(op) for op in ops]
-    norm = [op for op in ops if isinstance(op, NormalizeImage)]
-    if len(norm) != 1 or kinds[-2:] != [NormalizeImage, ToCHWImage] or norm[0].order != "hwc":
+    if spec.normalize_tail is None:
         raise ConversionError("--fuse-preprocess needs an op list ending in NormalizeImage (hwc) then ToCHWImage")
-    head = tuple(op for op in ops[:-2])
-    if not all(isinstance(op, (ResizeImage, CropImage)) for op in head):
+    if not all(isinstance(op, (ResizeImage, CropImage)) for op in spec.image_ops):
         raise ConversionError("--fuse-preprocess supports ResizeImage and CropImage before NormalizeImage")
-    return head, norm[0]
+    return spec.image_ops, spec.normalize_tail
 
 
 def fuse_preprocess(model, norm: NormalizeImage):

@@ -281,7 +281,7 @@ class PreprocessSpec:
 
     ops: tuple[Op, ...]
     image_ops: tuple[Op, ...] = field(init=False, repr=False, compare=False)
-    _lut: np.ndarray | None = field(init=False, repr=False, compare=False)
+    normalize_tail: NormalizeImage | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.ops:
@@ -291,10 +291,12 @@ class PreprocessSpec:
         cut = next((i for i, op in enumerate(self.ops) if isinstance(op, NormalizeImage)), len(self.ops))
         # the ops that keep a uint8 HWC image (resize, crop); a fused-preprocessing model takes their output
         object.__setattr__(self, "image_ops", tuple(self.ops[:cut]))
+        # the usual list ends in NormalizeImage (hwc), ToCHWImage: that tail is one table lookup per channel (fill),
+        # and what a fused-preprocessing graph takes over; None for any other tail
         tail = self.ops[cut:]
-        fast = len(tail) == 2 and isinstance(tail[0], NormalizeImage) and tail[0].order == "hwc"
-        fast = fast and isinstance(tail[1], ToCHWImage)
-        object.__setattr__(self, "_lut", tail[0].lut if fast else None)
+        usual = len(tail) == 2 and isinstance(tail[0], NormalizeImage) and tail[0].order == "hwc"
+        usual = usual and isinstance(tail[1], ToCHWImage)
+        object.__setattr__(self, "normalize_tail", tail[0] if usual else None)
 
     def stage(self, image_hwc: np.ndarray) -> np.ndarray:
         """The per-image part that :meth:`fill` completes: the resized, cropped uint8 HWC image when the op list ends
@@ -302,7 +304,7 @@ class PreprocessSpec:
         x = image_hwc
         for op in self.image_ops:
             x = op(x)
-        if self._lut is not None and x.dtype == np.uint8 and x.ndim == 3 and x.shape[2] == 3:
+        if self.normalize_tail is not None and x.dtype == np.uint8 and x.ndim == 3 and x.shape[2] == 3:
             return x
         for op in self.ops[len(self.image_ops):]:
             x = op(x)
@@ -318,7 +320,7 @@ class PreprocessSpec:
         """Write the model input for a :meth:`stage` result into ``out_chw`` (float32 CHW, e.g. a batch row)."""
         if staged.dtype == np.uint8:
             for c in range(3):
-                np.take(self._lut[c], staged[:, :, c], out=out_chw[c])
+                np.take(self.normalize_tail.lut[c], staged[:, :, c], out=out_chw[c])
         else:
             out_chw[...] = staged
 

@@ -56,3 +56,17 @@ def test_int8_without_calibration_images_is_refused(tmp_path):
     proc = run_cli("convert", "--onnx", str(src), "--preset", "PP-LCNet_x1_0", "--precision", "int8",
                    "--out", str(tmp_path / "o"))
     assert proc.returncode == 1 and "--calibration-images" in proc.stderr
+
+
+def test_split_preprocess_takes_the_shared_normalize_tail():
+    from imgcls_onnx.converter.architectures import ConversionError
+    from imgcls_onnx.converter.variants import split_preprocess
+    from imgcls_onnx.runtime.transforms import CropImage, NormalizeImage, PreprocessSpec, ResizeImage, ToCHWImage
+
+    spec = PreprocessSpec.imagenet()
+    head, norm = split_preprocess(spec)
+    assert head == spec.ops[:2] and norm is spec.ops[2]
+    chw_first = PreprocessSpec((ResizeImage(resize_short=40), CropImage((32, 32)), ToCHWImage(),
+                                NormalizeImage(order="chw")))
+    with pytest.raises(ConversionError, match="ending in NormalizeImage"):
+        split_preprocess(chw_first)
