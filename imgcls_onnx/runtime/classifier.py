@@ -213,12 +213,9 @@ class Classifier:
             return _Prepared(item, error=ImageLoadError(item.label, f"unexpected {type(e).__name__}: {e}"))
 
     def _stage(self, image_hwc: np.ndarray) -> np.ndarray:
-        if not self.fused_input:
-            return self.preprocess.stage(image_hwc)
-        x = image_hwc
-        for op in self.preprocess.image_ops:
-            x = op(x)
-        return x
+        if self.fused_input:
+            return self.preprocess.apply_image_ops(image_hwc)
+        return self.preprocess.stage(image_hwc)
 
     def _input_shape(self, staged: np.ndarray) -> tuple[int, ...]:
         return tuple(staged.shape) if self.fused_input else self.preprocess.staged_shape(staged)

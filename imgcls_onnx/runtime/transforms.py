@@ -298,12 +298,17 @@ class PreprocessSpec:
         usual = usual and isinstance(tail[1], ToCHWImage)
         object.__setattr__(self, "normalize_tail", tail[0] if usual else None)
 
-    def stage(self, image_hwc: np.ndarray) -> np.ndarray:
-        """The per-image part that :meth:`fill` completes: the resized, cropped uint8 HWC image when the op list ends
-        in ``NormalizeImage, ToCHWImage`` (the usual case), else the finished float32 CHW tensor."""
+    def apply_image_ops(self, image_hwc: np.ndarray) -> np.ndarray:
+        """Resize/crop: the uint8 HWC image before normalisation (what a fused-preprocessing model takes)."""
         x = image_hwc
         for op in self.image_ops:
             x = op(x)
+        return x
+
+    def stage(self, image_hwc: np.ndarray) -> np.ndarray:
+        """The per-image part that :meth:`fill` completes: the resized, cropped uint8 HWC image when the op list ends
+        in ``NormalizeImage, ToCHWImage`` (the usual case), else the finished float32 CHW tensor."""
+        x = self.apply_image_ops(image_hwc)
         if self.normalize_tail is not None and x.dtype == np.uint8 and x.ndim == 3 and x.shape[2] == 3:
             return x
         for op in self.ops[len(self.image_ops):]:
