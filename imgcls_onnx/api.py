@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator
 
+from .hub import obtain_model
 from .runtime.classifier import Classifier
-from .runtime.manifest import resolve_model
 from .runtime.results import Prediction
 
 
@@ -32,6 +32,12 @@ class Model:
 
     __call__ = predict
 
+    def evaluate(self, dataset: "str | os.PathLike[str]", split: str = "val", batch_size: int | None = None):
+        """Accuracy on a PaddleX ClsDataset split: an EvalResult (top1, top5, per-class, confusion matrix)."""
+        from .datasets import evaluate
+
+        return evaluate(self.classifier, dataset, split, batch_size or self.classifier.batch_size)[0]
+
     def close(self) -> None:
         self.classifier.close()
 
@@ -43,7 +49,9 @@ def create_model(
     topk: int | None = None,
     **kwargs: Any,
 ) -> Model:
-    """Load a zoo model (converted locally) or a model folder. ``device``: 'cpu', 'gpu', 'gpu:N' or None (auto)."""
-    directory = resolve_model(model_dir if model_dir is not None else model_name)
+    """Load a zoo model, a model folder or a bundle archive (file or URL). A zoo model with no bundle in the cache is
+    fetched from PaddleX and converted once when the converter is installed (a notice goes to stderr), as PaddleX's
+    ``create_model`` downloads it. ``device``: 'cpu', 'gpu', 'gpu:N' or None (auto)."""
+    directory = obtain_model(model_dir if model_dir is not None else model_name)
     kwargs.pop("engine", None)  # PaddleX's engine switch: here it is always onnxruntime
     return Model(Classifier.from_dir(directory, device=device or "auto", topk=topk, **kwargs))

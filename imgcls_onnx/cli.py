@@ -56,7 +56,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--model", "-m", "model", required=True, help="Zoo model name or a model folder (inference.onnx + inference.yml).")
+@click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
 @click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1))
 @click.option("--topk", "-k", default=None, type=click.IntRange(min=1), help="Top-k to return [default: the model's inference.yml].")
@@ -70,16 +70,16 @@ def cli() -> None:
 @click.argument("inputs", nargs=-1, required=True)
 def predict(model, device, batch_size, topk, threads, save_path, save_img, resume, quiet, fast_decode, inputs) -> None:
     """Classify INPUTS (files, folders, glob patterns) and print one JSON line per image."""
+    from .hub import obtain_model
     from .runtime.classifier import Classifier
     from .runtime.inputs import iter_inputs
-    from .runtime.manifest import resolve_model
     from .runtime.results import result_stem
 
     if (save_img or resume) and not save_path:
         raise click.UsageError("--save-img and --resume need --save-path")
     _quiet_opencv()
     try:
-        clf = Classifier.from_dir(resolve_model(model), device=device, threads=threads, batch_size=batch_size, topk=topk,
+        clf = Classifier.from_dir(obtain_model(model), device=device, threads=threads, batch_size=batch_size, topk=topk,
                                   fast_decode=fast_decode)
     except ImgclsError as e:
         raise _fail(str(e)) from None
@@ -133,29 +133,52 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--family", default=None, help="Only this family (e.g. PP-LCNet).")
 def models(as_json: bool, family: str | None) -> None:
-    """List the 80 zoo models: name, family, input size, top-1, whether converted locally."""
-    from .runtime.manifest import load_zoo, model_dir
+    """List the zoo models: name, family, input size, PaddleX's top-1, and the local bundle's weights
+    (official, user, random) or '-' when there is none."""
+    from .runtime.manifest import load_zoo
 
     rows = []
     for m in load_zoo().models:
         if family and m.family.lower() != family.lower():
             continue
-        local = model_dir(m.name)
+        weights, bundle = _local_weights(m.name)
         rows.append({
             "name": m.name,
             "family": m.family,
+            "module": m.module,
             "input": f"{m.input_hw[0]}x{m.input_hw[1]}",
             "top1": m.reference.top1,
-            "converted": (local / "inference.onnx").is_file(),
+            "converted": bundle is not None,
+            "weights": weights,
+            "bundle": bundle,
         })
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
     w = max(len(r["name"]) for r in rows) if rows else 10
-    click.echo(f"{'name':<{w}}  {'family':<18}  {'input':>7}  {'top1':>6}  converted")
+    click.echo(f"{'name':<{w}}  {'family':<18}  {'input':>7}  {'top1':>6}  local bundle")
     for r in rows:
         top1 = f"{r['top1']:.2f}" if r["top1"] is not None else "-"
-        click.echo(f"{r['name']:<{w}}  {r['family']:<18}  {r['input']:>7}  {top1:>6}  {'yes' if r['converted'] else 'no'}")
+        local = "-"
+        if r["bundle"]:
+            local = f"{r['weights'] or 'unknown'} weights"
+            if Path(r["bundle"]).name != r["name"]:
+                local += f" (as {Path(r['bundle']).name})"
+        click.echo(f"{r['name']:<{w}}  {r['family']:<18}  {r['input']:>7}  {top1:>6}  {local}")
+
+
+def _local_weights(name: str) -> "tuple[str | None, str | None]":
+    """(official / user / random, bundle folder) of the local bundle for a zoo name, or its _random twin."""
+    from .runtime.bundle import load_bundle
+    from .runtime.manifest import model_dir
+
+    for folder in (model_dir(name), model_dir(f"{name}_random")):
+        if (folder / "inference.onnx").is_file():
+            try:
+                return load_bundle(folder, verify_checksum=False).weights, str(folder)
+            except ImgclsError:
+                return "unreadable", str(folder)
+    return None, None
 
 
 @cli.command(context_settings={"ignore_unknown_options": False})
@@ -164,7 +187,12 @@ def models(as_json: bool, family: str | None) -> None:
 @click.option("--preset", default=None, help="Preprocessing preset: a zoo model name whose preprocessing to use.")
 @click.option("--yml", "yml_file", type=click.Path(exists=True, dir_okay=False), help="inference.yml to use.")
 @click.option("--weights", type=click.Path(exists=True, dir_okay=False), help=".pdparams weights for a zoo architecture.")
-@click.option("--random-init", is_flag=True, help="Random weights (for tests and benchmarks).")
+@click.option("--random-init", is_flag=True,
+              help="Random weights (for tests and benchmarks); the bundle is named NAME_random unless --name/--out.")
+@click.option("--source", "official_source", default=None,
+              help="Where PaddleX's official model comes from: a mirror base URL, one archive's URL, a downloaded "
+                   "NAME_infer.tar, an extracted model folder, or a folder of archives [default: "
+                   "$IMGCLS_ONNX_MODEL_SOURCE, else PaddleX's server].")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--class-num", type=click.IntRange(min=1), default=None, help="Number of classes (default: the zoo's).")
 @click.option("--labels", "labels_file", type=click.Path(exists=True, dir_okay=False), help="Label file (one name per line, or 'index name').")
@@ -181,10 +209,17 @@ def models(as_json: bool, family: str | None) -> None:
               help="fp16 weights (for CUDA) or int8 static quantisation (CPU), measured against fp32.")
 @click.option("--calibration-images", type=click.Path(exists=True, file_okay=False),
               help="Folder of images to calibrate int8 quantisation on.")
-def convert(source, onnx_file, preset, yml_file, weights, random_init, seed, class_num, labels_file, model_name, opset,
+def convert(source, onnx_file, preset, yml_file, weights, random_init, official_source, seed, class_num, labels_file, model_name, opset,
             out_dir, overwrite, tolerance, verify_images, fuse_preprocess, precision, calibration_images) -> None:
-    """Convert a zoo model (SOURCE = name), a Paddle inference folder (SOURCE = dir) or an ONNX file (--onnx)
-    into a verified bundle. Needs the convert extra."""
+    """Convert a model into a verified bundle (parity against Paddle is part of it). Needs the convert extra.
+
+    \b
+    Three forms:
+      convert NAME                   PaddleX's official weights for a zoo model, fetched once (--source: a mirror)
+      convert NAME --weights W.pdparams | --random-init
+      convert PADDLE_DIR             a Paddle inference folder (e.g. PaddleX's output/best_model/inference)
+      convert --onnx FILE (--yml FILE | --preset ZOO_MODEL)
+    """
     try:
         from .converter.pipeline import ConvertRequest, run_convert
     except ImportError as e:
@@ -194,6 +229,7 @@ def convert(source, onnx_file, preset, yml_file, weights, random_init, seed, cla
         random_init=random_init, seed=seed, class_num=class_num, labels_file=labels_file, model_name=model_name,
         opset=opset, out_dir=out_dir, overwrite=overwrite, tolerance=tolerance, verify_images=tuple(verify_images),
         fuse_preprocess=fuse_preprocess, precision=precision, calibration_images=calibration_images,
+        official_source=official_source,
     )
     try:
         with _stdout_to_stderr():  # paddle / ppcls log to stdout; stdout carries only the JSON report
@@ -243,6 +279,8 @@ def check_dataset_cmd(dataset: str, output: str | None) -> None:
         raise _fail(str(e), code=EXIT_SOME_FAILED) from None
     for line in iter_problem_lines(result.problems):
         click.echo(line)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     attrs = result.result["attributes"]
     click.echo(f"{attrs['num_classes']} classes, {attrs['train_samples']} train and {attrs['val_samples']} val "
                f"images usable; {len(result.problems)} problem(s); wrote {Path(out) / 'check_dataset_result.json'}",
@@ -270,7 +308,7 @@ def split_dataset_cmd(dataset: str, val_percent: float, seed: int) -> None:
 
 
 @cli.command()
-@click.option("--model", "-m", "model", required=True, help="Zoo model name or a model folder.")
+@click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
 @click.option("--dataset", "-d", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
 @click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1))
@@ -283,13 +321,14 @@ def split_dataset_cmd(dataset: str, val_percent: float, seed: int) -> None:
               help="Decode large JPEGs at 1/2-1/8 scale in the DCT domain (faster; NOT bit-exact to PaddleX).")
 def evaluate(model, dataset, split, batch_size, device, threads, output, paddle_dir, fast_decode) -> None:
     """Top-1/top-5, per-class accuracy and a confusion matrix of MODEL on a PaddleX ClsDataset split."""
-    from .datasets import DatasetError, evaluate as run_evaluate, write_evaluation
+    from .datasets import DatasetError, write_evaluation
+    from .datasets import evaluate as run_evaluate
+    from .hub import obtain_model
     from .runtime.classifier import Classifier
-    from .runtime.manifest import resolve_model
 
     _quiet_opencv()
     try:
-        clf = Classifier.from_dir(resolve_model(model), device=device, threads=threads, batch_size=batch_size,
+        clf = Classifier.from_dir(obtain_model(model), device=device, threads=threads, batch_size=batch_size,
                                   fast_decode=fast_decode)
     except ImgclsError as e:
         raise _fail(str(e)) from None
@@ -321,7 +360,7 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, paddle_
 
 
 @cli.command()
-@click.option("--model", "-m", "model", required=True, help="Zoo model name or a model folder.")
+@click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--device", default="auto", show_default=True)
@@ -341,16 +380,16 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
         from .serving.app import ServeSettings, create_app
     except ImportError as e:
         raise _fail(f"serving needs the serve extra ({e}); install it with: pip install 'imgcls-onnx[serve]'") from None
-    from .runtime.classifier import Classifier
-    from .runtime.manifest import resolve_model
-
     import logging
+
+    from .hub import obtain_model
+    from .runtime.classifier import Classifier
 
     logging.basicConfig(level=log_level.upper(), format="%(message)s")
     _quiet_opencv()
     try:
         # the server's batcher runs one batch at a time: give it every intra-op thread
-        clf = Classifier.from_dir(resolve_model(model), device=device, threads=threads, parallel_batches=1)
+        clf = Classifier.from_dir(obtain_model(model), device=device, threads=threads, parallel_batches=1)
     except ImgclsError as e:
         raise _fail(str(e)) from None
     settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
@@ -360,8 +399,29 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=30)
 
 
+@cli.command()
+@click.argument("model")
+@click.option("--output", "-o", "out_file", required=True, type=click.Path(dir_okay=False),
+              help="The archive to write (FILE.tar.gz).")
+def pack(model: str, out_file: str) -> None:
+    """Write MODEL (a zoo name, a bundle folder or archive) as one deterministic .tar.gz for machines without Paddle.
+
+    The same bundle always gives the same bytes; the sha256 printed goes after '#sha256=' in --model FILE_OR_URL."""
+    from .hub import obtain_model
+    from .runtime.archive import pack_bundle
+    from .runtime.bundle import sha256_file
+
+    try:
+        folder = obtain_model(model)
+        out = pack_bundle(folder, out_file)
+    except ImgclsError as e:
+        raise _fail(str(e)) from None
+    click.echo(json.dumps({"archive": str(out), "sha256": sha256_file(out), "bytes": out.stat().st_size,
+                           "bundle": str(folder)}, indent=1))
+
+
 @cli.command("export-triton")
-@click.option("--model", "-m", "model", required=True, help="Zoo model name or a model folder.")
+@click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
 @click.option("--out", "repo", required=True, type=click.Path(file_okay=False), help="Triton model repository.")
 @click.option("--name", default=None, help="Model name in the repository [default: the bundle's].")
 @click.option("--max-batch-size", default=32, show_default=True, type=click.IntRange(min=1))
@@ -369,34 +429,20 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
 @click.option("--kind", default="KIND_CPU", show_default=True, type=click.Choice(["KIND_CPU", "KIND_GPU"]))
 def export_triton_cmd(model, repo, name, max_batch_size, instances, kind) -> None:
     """Write a Triton model repository (REPO/NAME/1/model.onnx + config.pbtxt) and a client for it."""
-    from .runtime.manifest import resolve_model
+    from .hub import obtain_model
     from .serving.triton import export_triton
 
     try:
-        target = export_triton(resolve_model(model), Path(repo), name, max_batch_size, instances, kind)
+        target = export_triton(obtain_model(model), Path(repo), name, max_batch_size, instances, kind)
     except (ImgclsError, ValueError) as e:
         raise _fail(str(e)) from None
     click.echo(str(target))
 
 
-class _stdout_to_stderr:
-    """Point file descriptor 1 at stderr for the duration (catches loggers bound to the original sys.stdout)."""
+def _stdout_to_stderr():
+    from .hub import stdout_to_stderr
 
-    def __enter__(self):
-        import os
-
-        sys.stdout.flush()
-        self.saved = os.dup(1)
-        os.dup2(2, 1)
-        return self
-
-    def __exit__(self, *exc):
-        import os
-
-        sys.stdout.flush()
-        os.dup2(self.saved, 1)
-        os.close(self.saved)
-        return False
+    return stdout_to_stderr()
 
 
 def main() -> None:

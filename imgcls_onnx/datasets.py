@@ -142,6 +142,7 @@ class CheckResult:
     dataset: Dataset
     problems: list[Problem]
     result: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
 
 
 def check_dataset(root: "str | os.PathLike[str]", output: "str | os.PathLike[str] | None" = None,
@@ -181,9 +182,13 @@ def check_dataset(root: "str | os.PathLike[str]", output: "str | os.PathLike[str
                                     f"{s.rel_path!r} has the same content as train image {train_hashes[h]!r}",
                                     s.rel_path))
     counts = {split: Counter(s.label for s in rows) for split, rows in good.items()}
-    for idx, name in sorted(ds.labels.items()):
-        if not counts.get("train", Counter())[idx] and not counts.get("val", Counter())[idx]:
-            problems.append(Problem("empty_class", "label.txt", None, f"class {idx} ({name!r}) has no samples"))
+    # classes without samples are normal (a small labelled subset of an ImageNet model's 1000 classes): one warning
+    empty = [(idx, name) for idx, name in sorted(ds.labels.items())
+             if not counts.get("train", Counter())[idx] and not counts.get("val", Counter())[idx]]
+    warnings = []
+    if empty:
+        shown = ", ".join(f"{i} ({n!r})" for i, n in empty[:5]) + (", ..." if len(empty) > 5 else "")
+        warnings.append(f"{len(empty)} of {len(ds.labels)} classes in label.txt have no samples: {shown}")
     check_pass = not problems
     result: dict[str, Any] = {
         "check_pass": check_pass,
@@ -200,6 +205,8 @@ def check_dataset(root: "str | os.PathLike[str]", output: "str | os.PathLike[str
         "show_type": "image",
         "dataset_type": "ClsDataset",
         "problems": [asdict(p) for p in problems],
+        "warnings": warnings,
+        "empty_classes": [i for i, _ in empty],
         "class_counts": {split: {str(k): int(v) for k, v in sorted(c.items())} for split, c in counts.items()},
     }
     if output is not None:
@@ -218,7 +225,7 @@ def check_dataset(root: "str | os.PathLike[str]", output: "str | os.PathLike[str
             result["analysis"]["histogram"] = str(hist.relative_to(out))
         atomic_write_bytes(out / "check_dataset_result.json",
                            (json.dumps(result, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-    return CheckResult(check_pass, ds, problems, result)
+    return CheckResult(check_pass, ds, problems, result, warnings)
 
 
 def _save_labelled_sample(src: Path, text: str, target: Path) -> None:
@@ -250,7 +257,7 @@ def _plot_histogram(ds: Dataset, counts: dict[str, Counter], target: Path) -> bo
 
     idx = sorted(ds.labels)
     x = np.arange(len(idx))
-    fig, ax = plt.subplots(figsize=(max(6, len(idx) * 0.25), 4))
+    fig, ax = plt.subplots(figsize=(min(16, max(6, len(idx) * 0.25)), 4))  # bounded for any class count
     ax.bar(x - 0.2, [counts.get("train", Counter())[i] for i in idx], 0.4, label="train")
     ax.bar(x + 0.2, [counts.get("val", Counter())[i] for i in idx], 0.4, label="val")
     ax.set_xlabel("class")
@@ -303,6 +310,9 @@ def split_dataset(root: "str | os.PathLike[str]", val_percent: float, seed: int 
     return {"train": len(train), "val": len(val)}
 
 
+DENSE_JSON_CLASSES = 100  # evaluate_result.json keeps the dense confusion matrix up to this many classes
+
+
 @dataclass
 class EvalResult:
     split: str
@@ -324,7 +334,10 @@ class EvalResult:
             "num_unreadable": self.num_unreadable,
             "per_class_accuracy": self.per_class_accuracy,
             "labels": {str(k): v for k, v in sorted(labels.items())},
-            "confusion_matrix": self.confusion_matrix,
+            **({"confusion_matrix": self.confusion_matrix} if len(self.confusion_matrix) <= DENSE_JSON_CLASSES
+               else {}),
+            "confusion_sparse": [[i, j, int(c)] for i, row in enumerate(self.confusion_matrix)
+                                 for j, c in enumerate(row) if c],
             "misclassified": self.misclassified,
             "unreadable": self.unreadable,
             "seconds": round(self.seconds, 3),
@@ -382,29 +395,52 @@ def write_evaluation(result: EvalResult, ds: Dataset, output: "str | os.PathLike
         data.update(extra)
     written = [out / "evaluate_result.json"]
     atomic_write_bytes(written[0], (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    # the dense matrix is n x n (8 MB of JSON text for 1000 classes): its own file; the result JSON keeps it only for
+    # small label sets and always has the sparse form (non-zero cells)
     cm = out / "confusion_matrix.json"
     atomic_write_bytes(cm, json.dumps({"labels": data["labels"], "matrix": result.confusion_matrix}).encode("utf-8"))
     written.append(cm)
     if matplotlib_available():
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        m = np.array(result.confusion_matrix)
-        fig, ax = plt.subplots(figsize=(max(4, len(m) * 0.4), max(4, len(m) * 0.4)))
-        ax.imshow(m, cmap="Blues")
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        if len(m) <= 30:
-            for i in range(len(m)):
-                for j in range(len(m)):
-                    ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "confusion_matrix.png", dpi=100)
-        plt.close(fig)
-        written.append(out / "confusion_matrix.png")
+        png = out / "confusion_matrix.png"
+        _plot_confusion(np.array(result.confusion_matrix), ds.labels, png)
+        written.append(png)
     return written
+
+
+MAX_PLOT_CLASSES = 30
+
+
+def _plot_confusion(m: np.ndarray, labels: dict[int, str], target: Path) -> None:
+    """At most MAX_PLOT_CLASSES rows and columns (the classes with the most true or predicted images) in a figure of
+    at most 10 x 10 inches: memory and time stay bounded for any class count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(m)
+    keep = np.arange(n)
+    if n > MAX_PLOT_CLASSES:
+        weight = m.sum(axis=0) + m.sum(axis=1)
+        keep = np.sort(np.argsort(-weight, kind="stable")[:MAX_PLOT_CLASSES])
+    sub = m[np.ix_(keep, keep)]
+    side = min(10.0, max(4.0, len(keep) * 0.35))
+    fig, ax = plt.subplots(figsize=(side, side))
+    ax.imshow(sub, cmap="Blues")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    names = [str(labels.get(int(i), int(i)))[:18] for i in keep]
+    ax.set_xticks(range(len(keep)), names, rotation=90, fontsize=6)
+    ax.set_yticks(range(len(keep)), names, fontsize=6)
+    if n > MAX_PLOT_CLASSES:
+        ax.set_title(f"{len(keep)} of {n} classes (most images); full matrix in confusion_matrix.json", fontsize=8)
+    for i in range(len(keep)):
+        for j in range(len(keep)):
+            if sub[i, j]:
+                ax.text(j, i, str(sub[i, j]), ha="center", va="center", fontsize=6)
+    fig.tight_layout()
+    fig.savefig(target, dpi=100)
+    plt.close(fig)
 
 
 def iter_problem_lines(problems: Iterable[Problem]) -> Iterable[str]:

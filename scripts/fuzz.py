@@ -18,6 +18,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from corpus import fuzz_seeds, mutate  # noqa: E402
+
 from imgcls_onnx.runtime.errors import ImgclsError  # noqa: E402
 from imgcls_onnx.runtime.images import ImageLimits, load_image  # noqa: E402
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate the supported-models table in README.md from imgcls_onnx/zoo_manifest.json (+ the zoo report)."""
+"""Regenerate the supported-models table in docs/models.md from imgcls_onnx/zoo_manifest.json (+ the zoo report)."""
 from __future__ import annotations
 
 import json
@@ -24,7 +24,8 @@ def main() -> None:
              "|---|---|---|---|---|---|"]
     for m in load_zoo().models:
         resize = next(op for op in m.preprocess.ops if isinstance(op, ResizeImage))
-        how = f"short {resize.resize_short}, {resize.interpolation} ({resize.backend})"
+        side = f"short {resize.resize_short}" if resize.resize_short else f"size {resize.size_wh[0]}x{resize.size_wh[1]}"
+        how = f"{side}, {resize.interpolation} ({resize.backend})"
         r = status.get(m.name)
         if r is None:
             conv = "not run"
@@ -34,12 +35,12 @@ def main() -> None:
             conv = f"**{r['status']}**"
         top1 = f"{m.reference.top1:.2f}" if m.reference.top1 is not None else "-"
         lines.append(f"| {m.name} | {m.family} | {m.input_hw[0]}x{m.input_hw[1]} | {how} | {top1} | {conv} |")
-    readme = ROOT / "README.md"
+    readme = ROOT / "docs" / "models.md"
     text = readme.read_text()
     new = re.sub(r"(<!-- models:start -->\n).*?(<!-- models:end -->)", lambda mo: mo.group(1) + "\n".join(lines) + "\n" + mo.group(2),
                  text, flags=re.S)
     readme.write_text(new)
-    print(f"{len(lines) - 2} models written to the README table")
+    print(f"{len(lines) - 2} models written to the docs/models.md table")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,38 @@ def scale_of(text) -> float:
     return float(Fraction(num.strip()) / Fraction(den.strip())) if den else float(num)
 
 
+IMAGENET_NORM = {"NormalizeImage": {"channel_num": 3, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                                    "scale": 0.00392156862745098, "order": ""}}
+# PaddleX's PP-LCNet classifiers of other modules (PaddleClas PULC configs in the paddleclas 2.6.0 wheel,
+# deploy/configs/PULC/, and PaddleX's module docs). Their official archives carry their own inference.yml, which is
+# what a conversion uses; these entries name the models and serve --weights / --random-init. Top-1 is on PaddleX's
+# internal test sets (only where PaddleX publishes it).
+PULC_MODULES = [
+    {"name": "PP-LCNet_x1_0_doc_ori", "family": "PP-LCNet", "module": "doc_text_orientation", "arch": "PPLCNet_x1_0",
+     "class_num": 4, "input_hw": [224, 224],
+     "transform_ops": [{"ResizeImage": {"resize_short": 256}}, {"CropImage": {"size": 224}}, IMAGENET_NORM,
+                       {"ToCHWImage": None}],
+     "topk": 1, "labels": ["0", "90", "180", "270"],
+     "reference": {"top1": None, "gpu_ms_t4_fp32": None, "cpu_ms_xeon5117_8t_fp32": None, "size": "7 M"}},
+    {"name": "PP-LCNet_x0_25_textline_ori", "family": "PP-LCNet", "module": "textline_orientation",
+     "arch": "PPLCNet_x0_25", "class_num": 2, "input_hw": [80, 160],
+     "transform_ops": [{"ResizeImage": {"size": [160, 80]}}, IMAGENET_NORM, {"ToCHWImage": None}],
+     "topk": 1, "labels": ["0_degree", "180_degree"],
+     "reference": {"top1": 98.85, "gpu_ms_t4_fp32": None, "cpu_ms_xeon5117_8t_fp32": None, "size": "0.96 M"}},
+    {"name": "PP-LCNet_x1_0_textline_ori", "family": "PP-LCNet", "module": "textline_orientation",
+     "arch": "PPLCNet_x1_0", "class_num": 2, "input_hw": [80, 160],
+     "transform_ops": [{"ResizeImage": {"size": [160, 80]}}, IMAGENET_NORM, {"ToCHWImage": None}],
+     "topk": 1, "labels": ["0_degree", "180_degree"],
+     "reference": {"top1": None, "gpu_ms_t4_fp32": None, "cpu_ms_xeon5117_8t_fp32": None, "size": None}},
+    {"name": "PP-LCNet_x1_0_table_cls", "family": "PP-LCNet", "module": "table_classification",
+     "arch": "PPLCNet_x1_0", "class_num": 2, "input_hw": [224, 224],
+     "transform_ops": [{"ResizeImage": {"resize_short": 256}}, {"CropImage": {"size": 224}}, IMAGENET_NORM,
+                       {"ToCHWImage": None}],
+     "topk": 1, "labels": ["wired_table", "wireless_table"],
+     "reference": {"top1": 94.2, "gpu_ms_t4_fp32": None, "cpu_ms_xeon5117_8t_fp32": None, "size": "6.6 M"}},
+]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reference", default=str(ROOT.parent / "shared" / "reference"))
@@ -80,6 +112,7 @@ def main() -> None:
             "labels": "imagenet1k",
             "reference": {k: f.get(k) for k in ("top1", "gpu_ms_t4_fp32", "cpu_ms_xeon5117_8t_fp32", "size")},
         })
+    models.extend(PULC_MODULES)
     models.sort(key=lambda d: (d["family"], [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", d["name"])]))
     out = {
         "source": "PaddleX per-model configs (Infer section) and PaddleX image-classification model table, "

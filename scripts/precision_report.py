@@ -71,6 +71,7 @@ def speed(bundle: Path, images: list[Path], threads: int = 2) -> float:
 
 def main() -> int:
     from imgcls_onnx import Classifier
+    from imgcls_onnx.datasets import evaluate
 
     tmp = Path(tempfile.mkdtemp(prefix="imgcls-precision-"))
     models = []
@@ -102,7 +103,7 @@ def main() -> int:
         results = {}
         for prec, bundle in bundles.items():
             with Classifier.from_dir(bundle, device="cpu", threads=2) as clf:
-                ev = {split: clf.evaluate(eval_ds, split) for split in ("train", "val")}
+                ev = {split: evaluate(clf, eval_ds, split, 8)[0] for split in ("train", "val")}
                 preds = [r.class_ids[0] for r in clf.predict([str(p) for p in eval_images])]
             correct = sum(e.top1 * (e.num_images - e.num_unreadable) for e in ev.values())
             total = sum(e.num_images - e.num_unreadable for e in ev.values())

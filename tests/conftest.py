@@ -28,6 +28,41 @@ sys.meta_path.insert(0, _Block())
 """
 
 
+# Under ./scripts/test (and so in CI) a skip is a failure: missing ../shared or a missing optional dependency must not
+# pass quietly. IMGCLS_ALLOW_SKIP=1 is the explicit opt-out, refused in CI. A skip whose reason starts with
+# "not applicable:" (a check that cannot exist on this machine, e.g. the no-CUDA error on a CUDA build) stays a skip.
+NO_SKIP = os.environ.get("IMGCLS_NO_SKIP") == "1" and (os.environ.get("IMGCLS_ALLOW_SKIP") != "1" or
+                                                      os.environ.get("CI") == "true")
+NOT_APPLICABLE = "not applicable:"
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _strict(report) -> None:
+    if NO_SKIP and report.skipped and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report)
+        if NOT_APPLICABLE not in reason:
+            report.outcome = "failed"
+            report.longrepr = (f"skipped under ./scripts/test, where a skip is a failure (IMGCLS_NO_SKIP=1): {reason}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _strict(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _strict(outcome.get_result())
+
+
 def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (real test material lives in ../shared; see shared/realdata/README.md)")
@@ -38,6 +73,8 @@ def need(path: Path) -> Path:
 def _isolated_home(tmp_path_factory, monkeypatch):
     """Never touch the user's model cache."""
     monkeypatch.setenv("IMGCLS_ONNX_HOME", str(tmp_path_factory.getbasetemp() / "home"))
+    # no test may reach PaddleX's server: official fetches go to a closed loopback port unless a test serves them
+    monkeypatch.setenv("IMGCLS_ONNX_MODEL_SOURCE", "http://127.0.0.1:9/no-network-in-tests")
 
 
 @pytest.fixture(scope="session")

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
-
 from conftest import structured_image
+from PIL import Image
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from conftest import ORIENTATION_LABELS, REALDATA, need
-
 
 TEXTLINE_YML = """Global:
   model_name: ch_ppocr_mobile_v2.0_cls
@@ -24,8 +22,8 @@ PostProcess:
 def write_dataset(root: Path, labels, train, val):
     root.mkdir(parents=True, exist_ok=True)
     (root / "label.txt").write_text("".join(f"{i} {n}\n" for i, n in enumerate(labels)))
-    (root / "train.txt").write_text("".join(f"{p} {l}\n" for p, l in train))
-    (root / "val.txt").write_text("".join(f"{p} {l}\n" for p, l in val))
+    (root / "train.txt").write_text("".join(f"{p} {lab}\n" for p, lab in train))
+    (root / "val.txt").write_text("".join(f"{p} {lab}\n" for p, lab in val))
     return root
 
 

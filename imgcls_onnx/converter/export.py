@@ -117,8 +117,8 @@ def repair_scalar_concat(model) -> int:
     which is what the legacy program meant.
     """
     onnx = import_onnx()
-    from onnx import helper, numpy_helper
     import numpy as np
+    from onnx import helper, numpy_helper
 
     ranks = _ranks(model)
     fixes = 0

@@ -12,17 +12,27 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..runtime.bundle import BundleConfig, read_label_file, read_yml, write_bundle
-from ..runtime.errors import ManifestError
+from ..runtime.errors import ImgclsError
 from ..runtime.manifest import load_zoo, model_dir
 from ..runtime.postprocess import softmax
 from .architectures import ConversionError, build_architecture, load_weights, randomize_for_parity
 from .deps import import_onnx, versions
 from .export import (
-    append_softmax, drop_unused_initializers, jit_save, logits_module, output_ends_in_softmax, paddle_to_onnx, repair_scalar_concat,
+    append_softmax,
+    drop_unused_initializers,
+    jit_save,
+    logits_module,
+    output_ends_in_softmax,
+    paddle_to_onnx,
+    repair_scalar_concat,
     set_dynamic_batch,
 )
 from .verify import (
-    DEFAULT_TOLERANCE, compare, onnxruntime_outputs, paddle_dygraph_fp64_outputs, paddle_dygraph_outputs,
+    DEFAULT_TOLERANCE,
+    compare,
+    onnxruntime_outputs,
+    paddle_dygraph_fp64_outputs,
+    paddle_dygraph_outputs,
     paddle_inference_outputs,
     verification_batch,
 )
@@ -48,6 +58,7 @@ class ConvertRequest:
     fuse_preprocess: bool = False
     precision: str = "fp32"  # fp32 | fp16 | int8
     calibration_images: str | None = None
+    official_source: str | None = None  # --source: mirror URL, archive or folder for the official weights
 
 
 def _labels(request: ConvertRequest, default: tuple[str, ...] | None, class_num: int | None) -> tuple[str, ...] | None:
@@ -110,9 +121,16 @@ def _variant(request, onnx_model, config, manifest, log):
     """Apply --precision and --fuse-preprocess, measured against the float32 model on the verification inputs."""
     if request.precision == "fp32" and not request.fuse_preprocess:
         return onnx_model
+    from .variants import (
+        calibration_list,
+        fuse_preprocess,
+        measure_variant,
+        split_preprocess,
+        to_fp16,
+        to_int8,
+        uint8_batch,
+    )
     from .verify import verification_images
-    from .variants import (calibration_list, fuse_preprocess, measure_variant, split_preprocess, to_fp16, to_int8,
-                           uint8_batch)
 
     images = verification_images(request.verify_images, n=8, seed=request.seed)
     float_batch = config.preprocess.batch(images)
@@ -159,18 +177,53 @@ def _write(request, target, onnx_model, config, manifest, log) -> dict:
     return {"bundle": str(out), **json.loads((out / "manifest.json").read_text(encoding="utf-8"))}
 
 
+def _convert_official(request: ConvertRequest, spec, log, started: float) -> dict:
+    """PaddleX's official inference model: fetched (or taken from --source), converted as a Paddle folder; the
+    archive's own inference.yml decides preprocessing and labels, as in PaddleX."""
+    from dataclasses import replace
+
+    from .official import fetch_official
+
+    if request.class_num or request.labels_file:
+        raise ConversionError("--class-num and --labels apply to --weights or --random-init; an official model "
+                              "brings its own classes and labels")
+    name = request.model_name or spec.name
+    target = Path(request.out_dir) if request.out_dir else model_dir(name)
+    if target.exists() and not request.overwrite:
+        from ..runtime.bundle import load_bundle
+
+        try:
+            existing = load_bundle(target)
+        except ImgclsError:
+            existing = None
+        if existing is not None and existing.weights == "official":
+            log(f"{name}: the official model is already converted in {target} (no download; --overwrite redoes it)")
+            return {"bundle": str(target), "cached": True, **dict(existing.manifest or {})}
+    _target(request, name)  # refuse an existing bundle before downloading anything
+    with fetch_official(spec.name, request.official_source, log) as fetched:
+        inner = replace(request, source=str(fetched.folder), model_name=name)
+        if inner.out_dir is None:
+            inner = replace(inner, out_dir=str(model_dir(name)))
+        return _convert_paddle_dir(inner, log, started, provenance={**fetched.provenance, "zoo_name": spec.name})
+
+
 def _convert_zoo(request: ConvertRequest, log, started: float) -> dict:
     spec = load_zoo().get(request.source)
+    if request.official_source and (request.weights or request.random_init):
+        raise ConversionError("--source names where the official model comes from; it does not go with --weights "
+                              "or --random-init")
     if not request.weights and not request.random_init:
-        raise ConversionError(
-            f"no weights for {spec.name}: pass --weights {spec.name}_pretrained.pdparams (PaddleClas/PaddleX weights), "
-            "or --random-init for a test model with random weights"
-        )
+        return _convert_official(request, spec, log, started)
     class_num = request.class_num or spec.class_num
     default_labels = spec.label_names() if class_num == spec.class_num else None
     if class_num != spec.class_num and not request.labels_file:
         log(f"note: class_num {class_num} differs from the zoo's; labels will be class ids (pass --labels)")
-    config = BundleConfig(request.model_name or spec.name, spec.preprocess, min(spec.topk, class_num),
+    name = request.model_name or spec.name
+    if request.random_init and not request.model_name and not request.out_dir:
+        # random weights never take the official name unless the user says so (--name or --out)
+        name = f"{spec.name}_random"
+        log(f"random weights: the bundle is named {name} (pass --name {spec.name} to use the official name)")
+    config = BundleConfig(name, spec.preprocess, min(spec.topk, class_num),
                           _labels(request, default_labels, class_num))
     target = _target(request, config.model_name)
     tolerance = request.tolerance or DEFAULT_TOLERANCE
@@ -180,10 +233,12 @@ def _convert_zoo(request: ConvertRequest, log, started: float) -> dict:
     batch, names = verification_batch(spec.preprocess, request.verify_images, n=8, seed=request.seed)
     if request.weights:
         info = load_weights(model, request.weights)
-        source = {"kind": "zoo", "arch": spec.arch, "weights": os.path.abspath(request.weights), **info}
+        source = {"kind": "zoo", "zoo_name": spec.name, "arch": spec.arch,
+                  "weights": os.path.abspath(request.weights), **info}
     else:
         info = randomize_for_parity(model, request.seed, batch)
-        source = {"kind": "zoo", "arch": spec.arch, "weights": None, "random_init_seed": request.seed, **info}
+        source = {"kind": "zoo", "zoo_name": spec.name, "arch": spec.arch, "weights": None,
+                  "random_init_seed": request.seed, **info}
     net = logits_module(model)
     reference = paddle_dygraph_outputs(net, batch)
     with tempfile.TemporaryDirectory(prefix="imgcls-convert-") as tmp:
@@ -224,7 +279,7 @@ def _find_paddle_files(folder: Path) -> tuple[Path, Path]:
     )
 
 
-def _convert_paddle_dir(request: ConvertRequest, log, started: float) -> dict:
+def _convert_paddle_dir(request: ConvertRequest, log, started: float, provenance: dict | None = None) -> dict:
     folder = Path(request.source)
     model_file, params_file = _find_paddle_files(folder)
     yml = folder / "inference.yml"
@@ -252,6 +307,8 @@ def _convert_paddle_dir(request: ConvertRequest, log, started: float) -> dict:
         raise ConversionError(f"label_list has {len(config.label_list)} names, the model outputs {got.shape[1]} classes")
     source = {"kind": "paddle-inference-folder", "folder": str(folder.resolve()), "model_file": model_file.name,
               "format": "pir-json" if model_file.suffix == ".json" else "legacy-pdmodel"}
+    if provenance is not None:  # official weights: where they came from, not the temporary folder
+        source = {**provenance, "model_file": model_file.name, "format": source["format"]}
     manifest = _manifest(source, onnx_model, parity, repairs, names, request, started, kind)
     return _write(request, target, onnx_model, config, manifest, log)
 
@@ -292,6 +349,18 @@ def _check(parity, name: str) -> None:
             f"equal. Use trained weights, or --random-init (which re-draws BatchNorm statistics and the head). "
             f"Report: {json.dumps(parity.as_dict())}"
         )
+    depends = (parity.input_dependence > 0 and parity.input_dependence >= 100 * parity.max_abs_error
+               and parity.input_dependence >= parity.tolerance * parity.reference_range)
+    if not depends:
+        why = ("the graph ends in Softmax and its probabilities are saturated (one-hot) on the verification inputs"
+               if parity.compared == "probabilities" else "the logits barely change from input to input")
+        raise ConversionError(
+            f"{name}: parity cannot be proven: the reference outputs do not depend on the input (input dependence "
+            f"{parity.input_dependence:.3g}, max error {parity.max_abs_error:.3g}, {parity.distinct_top1} distinct "
+            f"top-1 class(es) over {parity.batch} inputs): {why}, so a conversion that ignored its input would "
+            f"compare equal. Pass real images with --verify-images (photos of the classes the model knows), or check "
+            f"the weights. Report: {json.dumps(parity.as_dict())}"
+        )
     if not parity.passed:
         raise ConversionError(
             f"{name}: parity check FAILED: relative logit error {parity.relative_error:.3g} (tolerance "
@@ -310,6 +379,8 @@ def _manifest(source, onnx_model, parity, repairs, names, request, started, outp
     inp = onnx_model.graph.input[0]
     shape = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
     return {
+        "weights": "official" if source.get("kind") == "official" else (
+            "random" if "random_init_seed" in source else "user"),
         "output": output_kind,
         "input": {"name": inp.name, "layout": "NCHW", "dtype": "float32", "shape": shape},
         "opset": opset,

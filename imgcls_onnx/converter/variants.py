@@ -15,7 +15,6 @@ from ..runtime.images import load_image
 from ..runtime.transforms import CropImage, NormalizeImage, PreprocessSpec, ResizeImage
 from .architectures import ConversionError
 from .deps import import_onnx
-from .verify import onnxruntime_outputs
 
 
 def split_preprocess(spec: PreprocessSpec) -> tuple[tuple, NormalizeImage]:

@@ -1,8 +1,11 @@
-"""The runtime: numpy, OpenCV, Pillow, PyYAML and onnxruntime only. Never imports paddle, click or the converter."""
+"""The runtime: numpy, OpenCV, Pillow, PyYAML, onnxruntime (and requests + tqdm for downloads) only. Never imports
+paddle, click, the converter or anything above it (docs/architecture.md; tests/runtime/test_layering.py)."""
 from __future__ import annotations
 
 from .errors import (
+    ArchiveError,
     ChecksumError,
+    DownloadError,
     ImageDecodeError,
     ImageLoadError,
     ImageNotFoundError,
@@ -10,13 +13,16 @@ from .errors import (
     ImgclsError,
     ManifestError,
     MissingExtraError,
+    ModelNotConvertedError,
     PreprocessError,
     ProviderError,
     UnknownModelError,
 )
 
 __all__ = [
+    "ArchiveError",
     "ChecksumError",
+    "DownloadError",
     "ImageDecodeError",
     "ImageLoadError",
     "ImageNotFoundError",
@@ -24,6 +30,7 @@ __all__ = [
     "ImgclsError",
     "ManifestError",
     "MissingExtraError",
+    "ModelNotConvertedError",
     "PreprocessError",
     "ProviderError",
     "UnknownModelError",

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import yaml
 
@@ -82,15 +82,27 @@ class Bundle:
     directory: Path
     config: BundleConfig
     manifest: Mapping[str, Any] | None = field(default=None, compare=False)
-    onnx_file: Path | None = None  # set when the ONNX lives outside the folder (Classifier.from_files)
 
     @property
     def onnx_path(self) -> Path:
-        return self.onnx_file if self.onnx_file is not None else self.directory / ONNX_FILE
+        return self.directory / ONNX_FILE
 
     @property
     def name(self) -> str:
         return self.config.model_name or self.directory.name
+
+    @property
+    def weights(self) -> str | None:
+        """Where the weights came from: 'official' (PaddleX's), 'user' (a file or folder the user gave) or 'random'
+        (``convert --random-init``: predictions mean nothing); None when manifest.json does not say."""
+        m = self.manifest or {}
+        kind = m.get("weights")
+        if kind in ("official", "user", "random"):
+            return kind
+        source = m.get("source") or {}
+        if "random_init_seed" in source:
+            return "random"
+        return "user" if source else None
 
     @property
     def output_is_probabilities(self) -> bool | None:
@@ -219,7 +231,3 @@ def read_label_file(path: "str | os.PathLike[str]") -> tuple[str, ...]:
         else:
             return tuple(ln.strip() for ln in lines)
     return tuple(indexed)
-
-
-def labels_for(names: Sequence[str] | None, count: int) -> list[str]:
-    return list(names) if names is not None else [str(i) for i in range(count)]

@@ -16,13 +16,14 @@ A bad input yields a Prediction with ``error`` set; it never stops the others.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -30,13 +31,11 @@ from .bundle import Bundle, BundleConfig, load_bundle
 from .errors import ImageLoadError, ImgclsError, ManifestError, PreprocessError
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
 from .inputs import InputItem, iter_inputs
-from .manifest import resolve_model
-from .onnx_graph import inspect_onnx
+from .model_io import ModelIO
 from .postprocess import softmax, top_k
 from .providers import DeviceRequest, parse_device
 from .results import Prediction
 from .session import SessionOptions, create_session, session_device
-
 
 MAX_DEFAULT_PARALLEL_BATCHES = 4
 
@@ -58,6 +57,22 @@ class _Prepared:
     staged: np.ndarray | None = None  # PreprocessSpec.stage() output, or the uint8 HWC image for fused bundles
     image: np.ndarray | None = None
     error: ImgclsError | None = None
+
+
+_WARNED_RANDOM: set = set()
+
+
+def _warn_if_random(bundle: Bundle) -> None:
+    """Once per bundle and process, on stderr (stdout stays pure results)."""
+    if bundle.weights != "random":
+        return
+    key = str(Path(bundle.directory).resolve())
+    if key in _WARNED_RANDOM:
+        return
+    _WARNED_RANDOM.add(key)
+    sys.stderr.write(f"warning: model {bundle.name!r} ({bundle.directory}) has RANDOM weights (made with "
+                     "`convert --random-init` for tests and benchmarks): its predictions mean nothing\n")
+    sys.stderr.flush()
 
 
 class Classifier:
@@ -83,6 +98,7 @@ class Classifier:
         ``workers``: decode threads when batches run one at a time. ``fast_decode`` (opt-in, NOT PaddleX-exact):
         decode large JPEGs at 1/2, 1/4 or 1/8 scale in the DCT domain, never below the first resize's short side."""
         self.bundle = bundle
+        _warn_if_random(bundle)
         self.config: BundleConfig = bundle.config
         self.preprocess = bundle.config.preprocess
         self.limits = limits
@@ -104,24 +120,13 @@ class Classifier:
         self.session = create_session(bundle.onnx_path, self.device_request, options)
         # a GPU session runs one batch at a time; the decode pool keeps it fed
         self.parallel_batches = parallel_batches if session_device(self.session) == "cpu" else 1
-        inputs = self.session.get_inputs()
-        outputs = self.session.get_outputs()
-        if len(inputs) != 1:
-            raise ManifestError(f"{bundle.onnx_path}: expected one input, the model has {len(inputs)}")
-        self.input_name = inputs[0].name
-        self.output_name = outputs[0].name
-        shape = inputs[0].shape
+        self.io = ModelIO.from_session(self.session, bundle)
+        self.input_name = self.io.input_name
+        self.output_name = self.io.output_name
         # a bundle made with `convert --fuse-preprocess` takes the resized, cropped uint8 NHWC batch: we run only the
         # ops before NormalizeImage, the graph does the rest
-        self.fused_input = inputs[0].type == "tensor(uint8)" and len(shape) == 4 and shape[-1] == 3
-        if self.fused_input:
-            shape = [shape[0], 3, shape[1], shape[2]]
-        elif inputs[0].type != "tensor(float)" or len(shape) != 4:
-            raise ManifestError(
-                f"{bundle.onnx_path}: expected a float32 NCHW (or fused uint8 NHWC) input, got {inputs[0].type} "
-                f"of shape {shape}"
-            )
-        self.num_classes = outputs[0].shape[-1] if isinstance(outputs[0].shape[-1], int) else None
+        self.fused_input = self.io.fused_preprocess
+        self.num_classes = self.io.num_classes
         labels = bundle.config.label_list
         if labels is not None and self.num_classes is not None and len(labels) != self.num_classes:
             raise ManifestError(
@@ -129,14 +134,13 @@ class Classifier:
                 f"{self.num_classes} classes; fix PostProcess.Topk.label_list"
             )
         expected_hw = self.preprocess.output_hw
-        model_hw = tuple(shape[2:])
-        if expected_hw and all(isinstance(d, int) for d in model_hw) and tuple(model_hw) != expected_hw:
+        model_hw = (self.io.height, self.io.width)
+        if expected_hw and None not in model_hw and model_hw != tuple(expected_hw):
             raise ManifestError(
                 f"{bundle.directory}: preprocessing produces {expected_hw[0]}x{expected_hw[1]} images but the model "
                 f"takes {model_hw[0]}x{model_hw[1]}"
             )
-        recorded = bundle.output_is_probabilities
-        self.applies_softmax = not recorded if recorded is not None else not inspect_onnx(bundle.onnx_path).ends_in_softmax
+        self.applies_softmax = not self.io.outputs_probabilities
         self.workers = int(workers) if workers else max(1, min(4, _cpu_count()))
         self._pool: ThreadPoolExecutor | None = None
         self._batch_pool: ThreadPoolExecutor | None = None
@@ -147,19 +151,6 @@ class Classifier:
     @classmethod
     def from_dir(cls, directory: "str | os.PathLike[str]", verify_checksum: bool = True, **kwargs: Any) -> "Classifier":
         return cls(load_bundle(directory, verify_checksum=verify_checksum), **kwargs)
-
-    @classmethod
-    def from_zoo(cls, name: str, **kwargs: Any) -> "Classifier":
-        return cls.from_dir(resolve_model(name), **kwargs)
-
-    @classmethod
-    def from_files(cls, onnx_path: "str | os.PathLike[str]", yml_path: "str | os.PathLike[str]", **kwargs: Any) -> "Classifier":
-        """Run an ONNX file with a separate inference.yml (no checksum: there is no manifest)."""
-        from .bundle import read_yml
-
-        config = read_yml(Path(yml_path))
-        bundle = Bundle(directory=Path(onnx_path).parent, config=config, manifest=None, onnx_file=Path(onnx_path))
-        return cls(bundle, **kwargs)
 
     @property
     def device(self) -> str:
@@ -207,7 +198,7 @@ class Classifier:
             return _Prepared(item, staged=staged, image=image if keep_image else None)
         except ImgclsError as e:
             return _Prepared(item, error=e)
-        except MemoryError as e:
+        except MemoryError:
             return _Prepared(item, error=ImageLoadError(item.label, "out of memory while decoding"))
         except Exception as e:  # a decoder bug must not take the other inputs down
             return _Prepared(item, error=ImageLoadError(item.label, f"unexpected {type(e).__name__}: {e}"))
@@ -325,17 +316,5 @@ class Classifier:
     def _run_chunk(self, chunk: Sequence[InputItem], k: int, keep_images: bool) -> list[Prediction]:
         return self._finish([self._prepare(it, keep_images) for it in chunk], k)
 
-    def evaluate(self, dataset: "str | os.PathLike[str]", split: str = "val", batch_size: int | None = None):
-        """Accuracy on a PaddleX ClsDataset split: returns an EvalResult (top1, top5, per-class, confusion matrix)."""
-        from ..datasets import evaluate
-
-        return evaluate(self, dataset, split, batch_size or self.batch_size)[0]
-
     def predict_one(self, source: Any, topk: int | None = None) -> Prediction:
         return next(iter(self.predict([source], batch_size=1, topk=topk)))
-
-
-def classify(inputs: Iterable[Any], model: str, **kwargs: Any) -> list[Prediction]:
-    """One-shot convenience: load ``model`` (zoo name or folder) and return all predictions."""
-    with Classifier.from_dir(resolve_model(model), **kwargs) as clf:
-        return list(clf.predict(inputs))

@@ -39,10 +39,6 @@ class ImageTooLargeError(ImageLoadError):
     """The image exceeds the configured byte or pixel limit (refused before decoding)."""
 
 
-class ImageTooSmallError(ImageLoadError):
-    """The image is smaller than the model's crop after resizing (PaddleX raises here too)."""
-
-
 class PreprocessError(ImgclsError):
     """An image could not be preprocessed with the model's op list."""
 
@@ -61,3 +57,20 @@ class MissingExtraError(ImgclsError):
             f"{purpose} needs the Python package '{package}', which is not installed. "
             f"Install it with: pip install 'imgcls-onnx[{extra}]'"
         )
+
+
+class ModelNotConvertedError(UnknownModelError):
+    """A zoo model has no bundle in the cache yet. ``name`` is the zoo name (something above the runtime may fetch
+    and convert it)."""
+
+    def __init__(self, name: str, message: str):
+        self.name = name
+        super().__init__(message)
+
+
+class DownloadError(ImgclsError):
+    """A download failed (after its retries); the message names the URL, the reason and the manual route."""
+
+
+class ArchiveError(ImgclsError):
+    """An archive is broken, unsafe (absolute paths, '..', links, devices, too large) or not what it should be."""

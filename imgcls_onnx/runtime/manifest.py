@@ -1,4 +1,5 @@
-"""The zoo manifest: the 80 PaddleX image-classification models, parsed into frozen dataclasses."""
+"""The zoo: PaddleX's 80 image-classification models and its 4 PP-LCNet classifiers of other modules (document
+and text-line orientation, table type), parsed into frozen dataclasses."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ManifestError, UnknownModelError
+from .errors import ManifestError, ModelNotConvertedError, UnknownModelError
 from .transforms import PreprocessSpec
 
 ENV_HOME = "IMGCLS_ONNX_HOME"
@@ -34,8 +35,9 @@ class ModelSpec:
     input_hw: tuple[int, int]
     preprocess: PreprocessSpec
     topk: int
-    labels: str  # label set id, e.g. "imagenet1k"
+    labels: "str | tuple[str, ...]"  # a label set id ("imagenet1k") or the names themselves
     reference: ReferenceFigures
+    module: str = "image_classification"  # PaddleX's module (doc_text_orientation, table_classification, ...)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
@@ -49,18 +51,21 @@ class ModelSpec:
                 input_hw=(int(d["input_hw"][0]), int(d["input_hw"][1])),
                 preprocess=PreprocessSpec.from_yml_ops(d["transform_ops"]),
                 topk=int(d.get("topk", 5)),
-                labels=str(d["labels"]),
+                labels=tuple(str(x) for x in d["labels"]) if isinstance(d["labels"], list) else str(d["labels"]),
                 reference=ReferenceFigures(
                     top1=ref.get("top1"),
                     gpu_ms_t4_fp32=ref.get("gpu_ms_t4_fp32"),
                     cpu_ms_xeon5117_8t_fp32=ref.get("cpu_ms_xeon5117_8t_fp32"),
                     size=ref.get("size"),
                 ),
+                module=str(d.get("module", "image_classification")),
             )
         except (KeyError, TypeError, ValueError, IndexError) as e:
             raise ManifestError(f"zoo manifest entry {d.get('name', '?')!r} is invalid: {e!r}") from e
 
     def label_names(self) -> tuple[str, ...]:
+        if isinstance(self.labels, tuple):
+            return self.labels
         return label_set(self.labels)
 
 
@@ -123,11 +128,30 @@ def model_dir(name: str) -> Path:
 
 
 def resolve_model(name_or_dir: "str | os.PathLike[str]") -> Path:
-    """A folder path is used as is; a zoo name resolves to $IMGCLS_ONNX_HOME/models/NAME, which must exist."""
-    p = Path(os.fspath(name_or_dir)).expanduser()
+    """Where a ``--model`` value points, in this order:
+
+    * ``http(s)://.../FILE.tar.gz[#sha256=HEX]``: a bundle archive, downloaded once, verified, installed in the cache;
+    * ``FILE.tar.gz`` / ``.tgz`` / ``.tar`` [``#sha256=HEX``]: a local bundle archive, verified and installed;
+    * a folder: used as is;
+    * a name: ``$IMGCLS_ONNX_HOME/models/NAME``, which must exist (``ModelNotConvertedError`` for a zoo model that
+      has no bundle yet: the CLI and ``create_model`` then fetch and convert it when the converter is installed).
+    """
+    from .archive import install_archive, is_archive_name
+    from .download import is_url, split_sha256
+
+    text = os.fspath(name_or_dir)
+    base, sha = split_sha256(text) if "#" in text else (text, None)
+    if is_url(base):
+        return _model_from_url(base, sha)
+    p = Path(base).expanduser()
+    if p.is_file() and is_archive_name(p.name):
+        return install_archive(p, expected_sha256=sha).bundle_dir
+    if sha is not None:
+        raise UnknownModelError(f"{text!r}: '#sha256=' applies to a bundle archive (.tar.gz, .tgz, .tar) only")
     if p.is_dir():
         return p
-    text = os.fspath(name_or_dir)
+    if is_archive_name(base):
+        raise UnknownModelError(f"bundle archive {base!r} does not exist")
     if os.sep in text or (os.altsep and os.altsep in text) or text.startswith("."):
         raise UnknownModelError(f"model folder {text!r} does not exist")
     local = model_dir(text)
@@ -140,8 +164,44 @@ def resolve_model(name_or_dir: "str | os.PathLike[str]") -> Path:
     local = model_dir(spec.name)
     if local.is_dir():
         return local
-    raise UnknownModelError(
-        f"zoo model {spec.name!r} has not been converted on this machine (looked in {str(local)!r}). Make it with:\n"
-        f"  imgcls-onnx convert {spec.name} --weights {spec.name}_pretrained.pdparams\n"
-        f"(needs `pip install 'imgcls-onnx[convert]'`; use --random-init instead of --weights for a test model)"
+    raise ModelNotConvertedError(
+        spec.name,
+        f"zoo model {spec.name!r} has no bundle on this machine (looked in {str(local)!r}). Either:\n"
+        f"  pip install 'imgcls-onnx[convert]'   then `imgcls-onnx convert {spec.name}` (or just use it: PaddleX's "
+        f"official weights are fetched and converted once), or\n"
+        f"  --model {spec.name}.tar.gz           a bundle archive made with `imgcls-onnx pack {spec.name}` on a machine "
+        f"that has the converter (a local file or an http(s) URL, optionally with #sha256=...)",
     )
+
+
+def _model_from_url(url: str, sha: str | None) -> Path:
+    """Download a bundle archive once. With #sha256 the cache is keyed by it (no request when present); without, by
+    the URL (a second use makes no request either; delete the cache entry to fetch it again)."""
+    import hashlib
+
+    from .archive import archives_home, cached_archive, install_archive
+    from .download import download
+
+    if sha is not None:
+        hit = cached_archive(sha)
+        if hit is not None:
+            return hit
+    index = archives_home() / "by-url" / (hashlib.sha256(url.encode("utf-8")).hexdigest() + ".json")
+    if sha is None and index.is_file():
+        try:
+            hit = cached_archive(json.loads(index.read_text(encoding="utf-8"))["sha256"])
+        except (OSError, ValueError, KeyError, TypeError):
+            hit = None
+        if hit is not None:
+            return hit
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="imgcls-download-") as tmp_root:
+        got = download(url, tmp_root, expected_sha256=sha,
+                       manual_hint="Download it by hand and pass the file: --model FILE.tar.gz")
+        installed = install_archive(got.path, expected_sha256=sha, origin=url, sha256=got.sha256)
+    index.parent.mkdir(parents=True, exist_ok=True)
+    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"url": url, "sha256": installed.sha256}) + "\n", encoding="utf-8")
+    os.replace(tmp, index)
+    return installed.bundle_dir

@@ -21,7 +21,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..runtime.errors import ImageLoadError, ImgclsError, PreprocessError
+from ..runtime.errors import ImageLoadError, PreprocessError
 from ..runtime.images import ImageLimits, load_image
 from ..runtime.postprocess import top_k
 from .batcher import DynamicBatcher, QueueFull
@@ -41,6 +41,61 @@ class ServeSettings:
     allow_url_fetch: bool = False
     url_timeout_s: float = 10.0
     decode_workers: int = 4
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, received: int, limit: int):
+        super().__init__(f"request body exceeds {limit} bytes (received {received} so far)")
+        self.received = received
+        self.limit = limit
+
+
+class _BodyLimit:
+    """ASGI middleware that counts body bytes as they arrive, so a chunked body (no Content-Length) is capped too."""
+
+    def __init__(self, app, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        received = 0
+        too_large: _BodyTooLarge | None = None
+        replaced = False
+
+        async def counting_receive():
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    too_large = _BodyTooLarge(received, self.limit)
+                    raise too_large  # FastAPI turns this into its own 400: tracking_send answers 413 instead
+            return message
+
+        async def answer_413():
+            body = json.dumps({"logId": str(uuid.uuid4()), "errorCode": 413, "errorMsg": str(too_large)}).encode()
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
+                                    (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+        async def tracking_send(message):
+            nonlocal replaced
+            if too_large is not None:
+                if not replaced and message["type"] == "http.response.start":
+                    replaced = True
+                    await answer_413()
+                return  # whatever the app answered about the broken body is dropped
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not replaced:
+                replaced = True
+                await answer_413()
 
 
 class _ClientError(Exception):
@@ -115,6 +170,11 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
             else:
                 response = await call_next(request)
                 status = response.status_code
+        except _BodyTooLarge as e:  # a body without Content-Length (chunked) that grew past the limit
+            status = 413
+            response = JSONResponse(error_body(log_id, 413, f"{e}; the limit is --max-body-mb "
+                                                             f"{settings.max_body_mb:g}"), status_code=413,
+                                    headers={"Connection": "close"})
         except Exception:  # our fault
             error_log.exception("logId=%s unhandled error", log_id)
             response = JSONResponse(error_body(log_id, 500, "internal error; see the server log for this logId"),
@@ -128,6 +188,8 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
                                     "status": status, "ms": round(elapsed * 1000, 2),
                                     "client": request.client.host if request.client else None}))
         return response
+
+    app.add_middleware(_BodyLimit, limit=int(settings.max_body_mb * 1024 * 1024))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

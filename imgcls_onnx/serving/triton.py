@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from ..runtime.bundle import Bundle, load_bundle
@@ -14,8 +15,8 @@ max_batch_size: {max_batch_size}
 input [
   {{
     name: "{input_name}"
-    data_type: TYPE_FP32
-    dims: [ 3, {height}, {width} ]
+    data_type: {input_type}
+    dims: [ {input_dims} ]
   }}
 ]
 output [
@@ -59,10 +60,24 @@ META = json.loads((HERE / "imgcls_client.json").read_text())
 
 def request_body(images):
     config = BundleConfig.from_yml_dict(META["inference_yml"])
-    batch = config.preprocess.batch([load_image(p) for p in images])
-    return {"inputs": [{"name": META["input_name"], "shape": list(batch.shape), "datatype": "FP32",
+    rgb = [load_image(p) for p in images]
+    if META.get("input_layout") == "NHWC":  # a --fuse-preprocess bundle: resized, cropped uint8, normalised in-graph
+        batch = np.stack([config.preprocess.apply_image_ops(img) for img in rgb]).astype(np.uint8)
+        datatype = "UINT8"
+    else:
+        batch = config.preprocess.batch(rgb)
+        datatype = "FP32"
+    return {"inputs": [{"name": META["input_name"], "shape": list(batch.shape), "datatype": datatype,
                         "data": batch.reshape(-1).tolist()}],
             "outputs": [{"name": META["output_name"]}]}
+
+
+def scores_from(out):
+    values = np.asarray(out["data"], np.float32).reshape(out["shape"])
+    if META.get("output_is_probabilities", True):
+        return values
+    e = np.exp(values - values.max(axis=1, keepdims=True))  # the model returns logits: softmax as the runtime does
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def main():
@@ -76,7 +91,7 @@ def main():
                                  headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=60) as resp:
         out = json.loads(resp.read())["outputs"][0]
-    probs = np.asarray(out["data"], np.float32).reshape(out["shape"])
+    probs = scores_from(out)
     ids, scores = top_k(probs, min(args.topk, probs.shape[1]))
     labels = META["labels"]
     for path, row_ids, row_scores in zip(args.images, ids, scores):
@@ -95,27 +110,31 @@ def export_triton(bundle_dir, repo: Path, name: str | None = None, max_batch_siz
 
     bundle: Bundle = load_bundle(bundle_dir)
     clf = Classifier(bundle, device="cpu")
-    inp = clf.session.get_inputs()[0]
-    out = clf.session.get_outputs()[0]
-    h, w = (inp.shape[2], inp.shape[3])
-    if not (isinstance(h, int) and isinstance(w, int)):
+    io = clf.io
+    if io.height is None or io.width is None:
         hw = bundle.config.preprocess.output_hw
         if hw is None:
+            clf.close()
             raise ValueError("the model has no fixed input size; Triton needs one (add a CropImage or a fixed resize)")
-        h, w = hw
-    classes = out.shape[-1] if isinstance(out.shape[-1], int) else clf.num_classes
+        io = replace(io, height=hw[0], width=hw[1])
+    if io.num_classes is None:
+        clf.close()
+        raise ValueError("the model's class count is not fixed in the graph; Triton needs it")
+    input_type, input_dims = io.triton_input()
     model_name = (name or bundle.name).replace("/", "_")
     target = repo / model_name
     (target / "1").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(bundle.onnx_path, target / "1" / "model.onnx")
     preferred = ", ".join(str(b) for b in (4, 8, 16, 32) if b <= max_batch_size) or str(max_batch_size)
     (target / "config.pbtxt").write_text(CONFIG_TEMPLATE.format(
-        name=model_name, max_batch_size=max_batch_size, input_name=inp.name, output_name=out.name, height=h,
-        width=w, classes=classes, preferred=preferred, delay_us=max_queue_delay_us, instances=instances, kind=kind))
+        name=model_name, max_batch_size=max_batch_size, input_name=io.input_name, output_name=io.output_name,
+        input_type=input_type, input_dims=", ".join(str(d) for d in input_dims), classes=io.num_classes,
+        preferred=preferred, delay_us=max_queue_delay_us, instances=instances, kind=kind))
     (target / "client.py").write_text(CLIENT)
     (target / "imgcls_client.json").write_text(json.dumps({
-        "model": model_name, "input_name": inp.name, "output_name": out.name,
-        "inference_yml": bundle.config.to_yml_dict(), "labels": list(bundle.config.label_list or []),
-        "output_is_probabilities": not clf.applies_softmax}, indent=1))
+        "model": model_name, "input_name": io.input_name, "output_name": io.output_name,
+        "input_layout": io.layout, "inference_yml": bundle.config.to_yml_dict(),
+        "labels": list(bundle.config.label_list or []), "output_is_probabilities": io.outputs_probabilities},
+        indent=1))
     clf.close()
     return target

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-
 from conftest import convert_ok, structured_image
-from imgcls_onnx.runtime.manifest import load_zoo
 
+from imgcls_onnx.runtime.manifest import load_zoo
 
 
 def _size_mb(m) -> float:
@@ -19,6 +17,8 @@ def _size_mb(m) -> float:
 def smallest_per_family():
     best = {}
     for m in load_zoo().models:
+        if m.module != "image_classification":
+            continue
         if m.family not in best or _size_mb(m) < _size_mb(best[m.family]):
             best[m.family] = m
     return sorted(best.values(), key=lambda m: m.family)

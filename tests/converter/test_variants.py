@@ -1,10 +1,8 @@
 """convert --fuse-preprocess / --precision: measured against fp32, and the runtime runs every variant."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
-
-from conftest import REALDATA, convert_ok, structured_image, tiny_onnx_model, write_jpeg
+from conftest import convert_ok, structured_image, tiny_onnx_model, write_jpeg
 
 
 @pytest.mark.convert

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import convert_ok, require_convert_extra, run_cli, tiny_onnx_model
 
 
@@ -99,14 +98,18 @@ def test_parity_failure_is_loud_and_writes_nothing(tmp_path):
     assert not (tmp_path / "b").exists() and not list(tmp_path.glob(".b.*"))
 
 
-def test_no_weights_no_random_init_is_refused(tmp_path):
+def test_no_weights_means_the_official_model_and_offline_says_how(tmp_path):
+    """Without --weights/--random-init, convert fetches PaddleX's model; here (conftest) the source is a closed
+    loopback port, so it must fail with the URL and the manual route, and write nothing."""
     proc = run_cli("convert", "PP-LCNet_x0_25", "--out", str(tmp_path / "b"))
-    assert proc.returncode == 1 and "--random-init" in proc.stderr and "--weights" in proc.stderr
+    assert proc.returncode == 1
+    assert "http://127.0.0.1:9/no-network-in-tests/PP-LCNet_x0_25_infer.tar" in proc.stderr
+    assert "--source" in proc.stderr and not (tmp_path / "b").exists()
 
 
 def test_repair_unsqueezes_scalar_concat_inputs(tmp_path):
     """A Reshape whose shape is Concat([0-D batch, 1-D 200]) -- paddle2onnx's broken pattern -- loads after repair."""
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import REALDATA, convert_ok, need, structured_image, tiny_bundle, write_jpeg
-from imgcls_onnx.cli import cli
 from material import TEXTLINE_YML, orientation_dataset, textline_dataset, write_dataset
+
+from imgcls_onnx.cli import cli
+
 
 def broken_dataset(root: Path) -> Path:
     imgs = root / "imgs"
@@ -38,7 +37,7 @@ def broken_dataset(root: Path) -> Path:
 EXPECTED_BROKEN = {
     ("missing_file", "train.txt", 3), ("undecodable", "train.txt", 4), ("duplicate_entry", "train.txt", 5),
     ("label_out_of_range", "train.txt", 6), ("label_not_integer", "train.txt", 7), ("malformed_line", "train.txt", 8),
-    ("train_val_overlap", "val.txt", 1), ("empty_class", "label.txt", None),
+    ("train_val_overlap", "val.txt", 1),
 }
 
 
@@ -51,6 +50,8 @@ def test_broken_dataset_every_problem_reported(tmp_path):
     got = {(p["kind"], p["file"], p["line"]) for p in result["problems"]}
     assert got == EXPECTED_BROKEN
     assert result["check_pass"] is False and result["dataset_type"] == "ClsDataset"
+    assert result["empty_classes"] == [2]  # 'bird' has no samples: a warning, not a problem
+    assert "1 of 3 classes in label.txt have no samples: 2 ('bird')" in r.stderr
     for kind, file, line in EXPECTED_BROKEN:
         where = f"{file}:{line}" if line else file
         assert f"{where}: {kind}:" in r.stdout
@@ -101,7 +102,7 @@ def test_split_dataset_is_stratified_and_deterministic(tmp_path):
     assert r.exit_code == 0, r.output
     first = ((root / "train.txt").read_text(), (root / "val.txt").read_text())
     val = [ln.split() for ln in first[1].splitlines()]
-    per_class = {c: sum(1 for _, l in val if int(l) == c) for c in range(3)}
+    per_class = {c: sum(1 for _, lab in val if int(lab) == c) for c in range(3)}
     assert per_class == {0: 2, 1: 4, 2: 6}  # 20 % of 10, 20, 30
     assert (root / "train.txt.bak").exists() and (root / "val.txt.bak").exists()
     assert len(first[0].splitlines()) + len(val) == len(rows)
@@ -141,8 +142,9 @@ def test_evaluate_equals_hand_count(tmp_path):
     assert sum(map(sum, full["confusion_matrix"])) == 12
     assert len(full["misclassified"]) == round(12 * (1 - hand_top1))
     assert "error:" in r.stderr and "bad.jpg" in r.stderr
-    with Classifier.from_dir(model, device="cpu") as clf:
-        api = clf.evaluate(root)
+    from imgcls_onnx import create_model
+
+    api = create_model(str(model), device="cpu").evaluate(root)
     assert api.top1 == pytest.approx(hand_top1) and api.num_unreadable == 1
 
 

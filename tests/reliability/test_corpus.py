@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from conftest import tiny_bundle
 from corpus import build_corpus
+
 from imgcls_onnx import Classifier
 from imgcls_onnx.runtime import errors
 from imgcls_onnx.runtime.images import load_image

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+from corpus import fuzz_seeds, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus import fuzz_seeds, mutate
 from imgcls_onnx.runtime.errors import ImgclsError
 from imgcls_onnx.runtime.images import ImageLimits, load_image
 

@@ -10,7 +10,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import ROOT, structured_image, tiny_bundle, write_jpeg
 
 

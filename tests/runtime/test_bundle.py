@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import tiny_bundle
+
 from imgcls_onnx import Classifier
 from imgcls_onnx.runtime.bundle import load_bundle
 from imgcls_onnx.runtime.errors import ChecksumError, ManifestError

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import structured_image, tiny_bundle, write_jpeg
+
 from imgcls_onnx import Classifier
 from imgcls_onnx.runtime.errors import ProviderError
 from imgcls_onnx.runtime.providers import Device, parse_device
@@ -90,7 +90,7 @@ def test_explicit_gpu_without_cuda_raises_with_fix(tmp_path):
     import onnxruntime as ort
 
     if "CUDAExecutionProvider" in ort.get_available_providers():
-        pytest.skip("this onnxruntime has CUDA; the no-CUDA error path cannot be shown here")
+        pytest.skip("not applicable: this onnxruntime has CUDA; the no-CUDA error path cannot be shown here")
     d = tiny_bundle(tmp_path / "m")
     with pytest.raises(ProviderError, match="imgcls-onnx\\[gpu\\]"):
         Classifier.from_dir(d, device="gpu:0")
@@ -149,6 +149,7 @@ def test_models_without_crop_batch_by_shape_in_both_schedules(tmp_path):
     """No crop: every aspect ratio gives another input size; batches are split by shape, results match singles."""
     onnx = pytest.importorskip("onnx", reason="building test models needs the onnx package (convert extra)")
     from conftest import tiny_onnx_model
+
     from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
     from imgcls_onnx.runtime.transforms import NormalizeImage, PreprocessSpec, ResizeImage, ToCHWImage
 

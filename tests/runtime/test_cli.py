@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import ROOT, structured_image, tiny_bundle, write_jpeg
+
 from imgcls_onnx.cli import cli
 
 

@@ -7,9 +7,9 @@ import os
 import cv2
 import numpy as np
 import pytest
+from conftest import structured_image
 from PIL import Image
 
-from conftest import structured_image
 from imgcls_onnx.runtime.errors import ImageDecodeError, ImageNotFoundError, ImageTooLargeError
 from imgcls_onnx.runtime.images import ImageLimits, load_image
 

@@ -7,6 +7,7 @@ import textwrap
 
 from conftest import BLOCKER, ROOT, structured_image, tiny_bundle, write_jpeg
 
+
 def test_runtime_runs_with_paddle_and_click_blocked(tmp_path):
     model = tiny_bundle(tmp_path / "m")
     img = write_jpeg(tmp_path / "a.jpg", structured_image(40, 50))

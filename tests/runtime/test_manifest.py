@@ -1,11 +1,12 @@
-"""zoo_manifest.json: 80 models, every entry a valid PreprocessSpec, consistent with the shared reference."""
+"""zoo_manifest.json: 80 ImageNet models + 4 PaddleX PP-LCNet classifiers of other modules, every entry a valid
+PreprocessSpec, consistent with the shared reference."""
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from conftest import REFERENCE, ROOT
+
 from imgcls_onnx.runtime.errors import UnknownModelError
 from imgcls_onnx.runtime.manifest import load_zoo, resolve_model
 from imgcls_onnx.runtime.transforms import CropImage, PreprocessSpec, ResizeImage
@@ -15,10 +16,21 @@ FAMILIES = {"PP-LCNet", "PP-LCNetV2", "PP-HGNet", "PP-HGNetV2", "ResNet", "ResNe
             "StarNet", "FasterNet"}
 
 
-def test_eighty_models_sixteen_families():
+PULC = {"PP-LCNet_x1_0_doc_ori": ("0", "90", "180", "270"), "PP-LCNet_x0_25_textline_ori": ("0_degree", "180_degree"),
+        "PP-LCNet_x1_0_textline_ori": ("0_degree", "180_degree"),
+        "PP-LCNet_x1_0_table_cls": ("wired_table", "wireless_table")}
+
+
+def test_eighty_imagenet_models_sixteen_families_and_four_pulc_modules():
     zoo = load_zoo()
-    assert len(zoo.models) == 80
+    assert len(zoo.models) == 84
+    assert len([m for m in zoo.models if m.module == "image_classification"]) == 80
     assert {m.family for m in zoo.models} == FAMILIES
+    for name, labels in PULC.items():
+        m = zoo.get(name)
+        assert m.label_names() == labels and m.class_num == len(labels) and m.module != "image_classification"
+    # PaddleClas PULC text-line orientation: a plain resize to 160x80 (w x h), no crop
+    assert zoo.get("PP-LCNet_x0_25_textline_ori").preprocess.output_hw == (80, 160)
 
 
 @pytest.mark.parametrize("name", load_zoo().names())
@@ -26,7 +38,10 @@ def test_entry_is_valid(name):
     m = load_zoo().get(name)
     assert isinstance(m.preprocess, PreprocessSpec)
     assert m.preprocess.output_hw == m.input_hw
-    assert m.class_num == 1000 and len(m.label_names()) == 1000
+    if name in PULC:
+        assert m.class_num == len(m.label_names()) == len(PULC[name])
+    else:
+        assert m.class_num == 1000 and len(m.label_names()) == 1000
     assert m.reference.top1 is None or 40 < m.reference.top1 < 100
     assert m.arch and m.arch[0].isupper()
 

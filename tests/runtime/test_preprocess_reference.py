@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 import pytest
+from conftest import REALDATA, REFERENCE
 
-from conftest import REFERENCE, REALDATA
 from imgcls_onnx.runtime.images import load_image
 from imgcls_onnx.runtime.transforms import PreprocessSpec
 

@@ -5,9 +5,9 @@ import json
 
 import numpy as np
 import pytest
+from conftest import structured_image, tiny_bundle, write_jpeg
 from PIL import Image
 
-from conftest import structured_image, tiny_bundle, write_jpeg
 from imgcls_onnx.runtime.postprocess import softmax, top_k
 from imgcls_onnx.runtime.results import Prediction
 

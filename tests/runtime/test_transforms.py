@@ -2,11 +2,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import structured_image
+
 from imgcls_onnx.runtime.errors import ManifestError, PreprocessError
 from imgcls_onnx.runtime.transforms import (
-    CropImage, NormalizeImage, PreprocessSpec, ResizeImage, ToCHWImage, op_from_yml, parse_scale,
+    CropImage,
+    NormalizeImage,
+    PreprocessSpec,
+    ResizeImage,
+    ToCHWImage,
+    op_from_yml,
+    parse_scale,
 )
 
 

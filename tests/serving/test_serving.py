@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -12,8 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
+import numpy as np
 import pytest
-
 from conftest import REALDATA, ROOT, need
 
 httpx = pytest.importorskip("httpx", reason="serving tests need httpx (test extra)")
@@ -169,6 +168,36 @@ def test_413_and_ssrf_refused(orientation_bundle, docs):
                     "http://169.254.169.254/latest/meta-data", "http://[::1]/x.jpg"):
             r = s.post({"image": url})
             assert r.status_code == 400 and "non-public" in r.json()["errorMsg"], (url, r.text)
+    finally:
+        s.stop()
+
+
+@pytest.mark.realdata
+def test_chunked_body_is_capped_while_it_arrives(orientation_bundle, docs):
+    """Defect: only Content-Length was checked, so a chunked body was read without limit."""
+    s = Server(orientation_bundle, "--max-body-mb", "0.05")
+    sent = {"bytes": 0}
+
+    def chunks():  # a generator body: httpx sends it chunked, with no Content-Length
+        yield b'{"image": "'
+        for _ in range(200):  # 200 x 8 KB = 1.6 MB, 32x the limit
+            sent["bytes"] += 8192
+            yield b"A" * 8192
+        yield b'"}'
+
+    try:
+        try:
+            r = httpx.post(s.url + "/image-classification", content=chunks(), timeout=30,
+                           headers={"Content-Type": "application/json"})
+            assert "content-length" not in {k.lower() for k in r.request.headers}
+            assert r.status_code == 413 and r.json()["errorCode"] == 413, r.text
+        except httpx.HTTPError:
+            pass  # the server may close the connection before the client has finished sending: also refused
+        small = cv2.resize(cv2.imdecode(np.frombuffer(base64.b64decode(docs[0][0]), np.uint8), cv2.IMREAD_COLOR),
+                           (160, 120))
+        r = s.post({"image": b64_array(small)})  # a request under the limit still works after
+        assert r.status_code == 200, r.text
+        assert "Traceback" not in s.stderr()
     finally:
         s.stop()
 

@@ -1,0 +1,182 @@
+"""Downloads: requests for the transfer, tqdm for the progress bar on stderr.
+
+Streamed to a temporary file next to its destination, with connect/read timeouts, a few retries with backoff, and
+resume of an interrupted transfer with an HTTP Range request when the server allows it. A final failure removes the
+temporary file and raises one ``DownloadError`` naming the URL and the reason. Only http and https URLs.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DownloadError, MissingExtraError
+
+#: the largest download we accept unless told otherwise (PaddleX's largest classification archive is ~1.2 GB)
+DEFAULT_MAX_BYTES = 4 << 30
+CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    url: str
+    path: Path
+    sha256: str
+    size: int
+
+
+def is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def split_sha256(ref: str) -> tuple[str, str | None]:
+    """``URL_OR_FILE#sha256=HEX`` -> (URL_OR_FILE, hex). A fragment of another kind is refused."""
+    base, sep, fragment = ref.partition("#")
+    if not sep:
+        return ref, None
+    key, _, value = fragment.partition("=")
+    value = value.strip().lower()
+    if key.strip().lower() != "sha256" or len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise DownloadError(f"{ref!r}: the only fragment understood is '#sha256=<64 hex digits>'")
+    return base, value
+
+
+def _requests():
+    try:
+        import requests
+    except ImportError as e:  # pragma: no cover - requests is a runtime dependency
+        raise MissingExtraError("requests", "cpu", "downloading") from e
+    return requests
+
+
+def _progress(total: int | None, desc: str, enabled: bool):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a runtime dependency
+        return None
+    import sys
+
+    # disable=None: tqdm draws only when stderr is a terminal
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, file=sys.stderr, leave=False,
+                disable=None if enabled else True)
+
+
+def download(
+    url: str,
+    dest_dir: "str | os.PathLike[str]",
+    *,
+    expected_sha256: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: tuple[float, float] = (10.0, 60.0),
+    retries: int = 3,
+    backoff_s: float = 0.5,
+    progress: bool = True,
+    manual_hint: str = "",
+) -> Downloaded:
+    """Download ``url`` into a new temporary file under ``dest_dir`` (the caller owns it: move or delete it)."""
+    if not is_url(url):
+        raise DownloadError(f"{url!r} is not an http(s) URL")
+    requests = _requests()
+    dest_dir = Path(dest_dir)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=dest_dir)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    hint = f" {manual_hint}" if manual_hint else ""
+    try:
+        _fetch(requests, url, tmp, max_bytes, timeout, retries, backoff_s, progress, hint)
+        digest = _sha256(tmp)
+        size = tmp.stat().st_size
+        if expected_sha256 and digest != expected_sha256.lower():
+            raise DownloadError(f"{url}: sha256 is {digest}, expected {expected_sha256.lower()}: the file was changed "
+                                f"or damaged in transit; nothing was kept.{hint}")
+        return Downloaded(url=url, path=tmp, sha256=digest, size=size)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fetch(requests, url, tmp: Path, max_bytes, timeout, retries, backoff_s, progress, hint) -> None:
+    done = 0
+    ranges_ok = False  # the server said Accept-Ranges: bytes
+    total: int | None = None
+    bar = None
+    last_error = "no attempt made"
+    try:
+        with requests.Session() as session:
+            for attempt in range(retries + 1):
+                if attempt:
+                    time.sleep(backoff_s * (2 ** (attempt - 1)))
+                headers = {"Accept-Encoding": "identity"}
+                if done and not ranges_ok:
+                    done = 0  # no resume without ranges: start again
+                    if bar is not None:
+                        bar.reset()
+                if done:
+                    headers["Range"] = f"bytes={done}-"
+                try:
+                    with session.get(url, stream=True, timeout=timeout, headers=headers, allow_redirects=True) as r:
+                        if r.status_code in (408, 429) or r.status_code >= 500:
+                            last_error = f"HTTP {r.status_code} {r.reason}"
+                            continue
+                        if r.status_code >= 400:
+                            raise DownloadError(f"cannot download {url}: HTTP {r.status_code} {r.reason}.{hint}")
+                        ranges_ok = ranges_ok or r.headers.get("Accept-Ranges", "").lower() == "bytes"
+                        if done and r.status_code != 206:
+                            done = 0  # the server ignored the Range header: start again
+                            if bar is not None:
+                                bar.reset()
+                        length = r.headers.get("Content-Length")
+                        if length is not None and length.isdigit():
+                            expected_total = done + int(length)
+                            if expected_total > max_bytes:
+                                raise DownloadError(f"cannot download {url}: it is {expected_total} bytes, over the "
+                                                    f"limit of {max_bytes} bytes.{hint}")
+                            total = expected_total
+                        if bar is None:
+                            bar = _progress(total, Path(url.split("?")[0]).name or url, progress)
+                        elif total is not None and bar.total != total:
+                            bar.total = total
+                        with open(tmp, "r+b" if done else "wb") as f:
+                            f.seek(done)
+                            f.truncate()
+                            for block in r.iter_content(CHUNK):
+                                done += len(block)
+                                if done > max_bytes:
+                                    raise DownloadError(f"cannot download {url}: more than {max_bytes} bytes "
+                                                        f"(the limit).{hint}")
+                                f.write(block)
+                                if bar is not None:
+                                    bar.update(len(block))
+                        if total is not None and done < total:
+                            last_error = f"the connection ended after {done} of {total} bytes"
+                            continue
+                        return
+                except DownloadError:
+                    raise
+                except requests.RequestException as e:
+                    last_error = _reason(e)
+                    continue
+    finally:
+        if bar is not None:
+            bar.close()
+    raise DownloadError(f"cannot download {url} after {retries + 1} attempts: {last_error}.{hint}")
+
+
+def _reason(e: Exception) -> str:
+    name = type(e).__name__
+    text = str(e)
+    if len(text) > 200:
+        text = text[:200] + "..."
+    return f"{name}: {text}" if text else name
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

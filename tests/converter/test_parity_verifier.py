@@ -1,0 +1,59 @@
+"""The parity verdict itself, on hand-made outputs: every known-wrong conversion must fail, including the ones a
+check on probabilities alone would let through (outputs that ignore the input, a saturated softmax)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("paddle", reason="the converter needs the convert extra")
+from imgcls_onnx.converter.verify import compare  # noqa: E402 - after the extra check
+
+RNG = np.random.default_rng(7)
+LOGITS = RNG.normal(0, 3, (8, 10)).astype(np.float32)  # 8 inputs, 10 classes, input-dependent
+
+
+def softmax(x):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_a_faithful_conversion_passes():
+    noisy = LOGITS + RNG.normal(0, 1e-6, LOGITS.shape).astype(np.float32)
+    assert compare(LOGITS, noisy, "logits", "hand").passed
+    assert compare(softmax(LOGITS), softmax(noisy), "probabilities", "hand", require_spread=False).passed
+
+
+def test_output_that_ignores_its_input_fails():
+    constant = np.repeat(LOGITS.mean(axis=0, keepdims=True), len(LOGITS), axis=0)
+    assert not compare(LOGITS, constant, "logits", "hand").passed
+
+
+def test_two_swapped_classes_fail():
+    top = LOGITS.argmax(axis=1)[0]
+    other = (top + 1) % LOGITS.shape[1]
+    swapped = LOGITS.copy()
+    swapped[:, [top, other]] = swapped[:, [other, top]]
+    report = compare(LOGITS, swapped, "logits", "hand")
+    assert not report.passed and report.top1_agreement < 1.0
+
+
+def test_noise_above_tolerance_fails():
+    noisy = LOGITS + RNG.normal(0, 1e-2, LOGITS.shape).astype(np.float32)
+    report = compare(LOGITS, noisy, "logits", "hand", tolerance=1e-4)
+    assert not report.passed and report.relative_error > 1e-4
+
+
+@pytest.mark.parametrize("require_spread", [True, False])
+def test_saturated_softmax_cannot_pass(require_spread):
+    """Defect: a Softmax-ended graph whose output is the same one-hot row for every input was reported passed."""
+    one_hot = np.zeros((8, 10), np.float32)
+    one_hot[:, 3] = 1.0
+    report = compare(one_hot, one_hot.copy(), "probabilities", "hand", require_spread=require_spread)
+    assert report.input_dependence == 0.0 and report.distinct_top1 == 1
+    assert report.passed is False
+
+
+def test_nearly_constant_outputs_cannot_pass():
+    base = np.repeat(LOGITS[:1], 8, axis=0)
+    wiggle = base + RNG.normal(0, 1e-9, base.shape)
+    assert not compare(wiggle, base, "logits", "hand", require_spread=False).passed

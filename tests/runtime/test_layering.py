@@ -1,0 +1,58 @@
+"""The layering rule of docs/architecture.md, read from the source: no module of a layer imports anything above it
+(lazy imports inside functions count too)."""
+from __future__ import annotations
+
+import ast
+
+import pytest
+from conftest import ROOT
+
+PKG = ROOT / "imgcls_onnx"
+ABOVE_RUNTIME = ("imgcls_onnx.converter", "imgcls_onnx.serving", "imgcls_onnx.datasets", "imgcls_onnx.cli",
+                 "imgcls_onnx.hub", "imgcls_onnx.api", "click", "paddle", "paddle2onnx", "ppcls", "paddleclas",
+                 "onnx", "fastapi", "uvicorn", "matplotlib")
+RULES = {
+    "runtime": ABOVE_RUNTIME,
+    "converter": ("imgcls_onnx.serving", "imgcls_onnx.cli", "imgcls_onnx.api", "imgcls_onnx.hub", "click",
+                  "fastapi"),
+    "serving": ("imgcls_onnx.converter", "imgcls_onnx.cli", "imgcls_onnx.datasets", "paddle", "click"),
+}
+
+
+def imports_of(path):
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            yield module
+            for a in node.names:  # `from . import x` names a module too
+                yield f"{module}.{a.name}"
+
+
+def _forbidden(module, banned):
+    return any(module == b or module.startswith(b + ".") for b in banned)
+
+
+@pytest.mark.parametrize("layer", sorted(RULES))
+def test_no_module_imports_above_its_layer(layer):
+    files = sorted((PKG / layer).glob("*.py"))
+    assert files
+    bad = [(f.name, m) for f in files for m in imports_of(f) if _forbidden(m, RULES[layer])]
+    assert bad == []
+
+
+def test_the_rule_catches_a_violation(tmp_path):
+    """The checker itself: a relative import of the converter from a runtime-like file is found."""
+    fake = ROOT / "imgcls_onnx" / "runtime" / "_layering_probe.py"
+    try:
+        fake.write_text("def f():\n    from ..converter.pipeline import run_convert\n    import click\n")
+        found = [m for m in imports_of(fake) if _forbidden(m, ABOVE_RUNTIME)]
+        assert "imgcls_onnx.converter.pipeline" in found and "click" in found
+    finally:
+        fake.unlink()
