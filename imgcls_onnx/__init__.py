@@ -25,7 +25,7 @@ _LAZY = {
     "create_model": "imgcls_onnx.api",
     "load_bundle": "imgcls_onnx.runtime.bundle",
     "load_image": "imgcls_onnx.runtime.images",
-    "load_zoo": "imgcls_onnx.runtime.manifest",
+    "load_zoo": "imgcls_onnx.runtime.zoo",
     "write_bundle": "imgcls_onnx.runtime.bundle",
 }
 

@@ -135,7 +135,7 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
 def models(as_json: bool, family: str | None) -> None:
     """List the zoo models: name, family, input size, PaddleX's top-1, and the local bundle's weights
     (official, user, random) or '-' when there is none."""
-    from .runtime.manifest import load_zoo
+    from .runtime.zoo import load_zoo
 
     rows = []
     for m in load_zoo().models:
@@ -170,7 +170,7 @@ def models(as_json: bool, family: str | None) -> None:
 def _local_weights(name: str) -> "tuple[str | None, str | None]":
     """(official / user / random, bundle folder) of the local bundle for a zoo name, or its _random twin."""
     from .runtime.bundle import load_bundle
-    from .runtime.manifest import model_dir
+    from .runtime.zoo import model_dir
 
     for folder in (model_dir(name), model_dir(f"{name}_random")):
         if (folder / "inference.onnx").is_file():

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .runtime.errors import ModelNotConvertedError, UnknownModelError
-from .runtime.manifest import model_dir, resolve_model
+from .runtime.zoo import model_dir, resolve_model
 
 CONVERTER_MODULES = ("paddle", "paddle2onnx", "onnx")
 

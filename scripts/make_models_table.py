@@ -10,8 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from imgcls_onnx.runtime.manifest import load_zoo  # noqa: E402
 from imgcls_onnx.runtime.transforms import ResizeImage  # noqa: E402
+from imgcls_onnx.runtime.zoo import load_zoo  # noqa: E402
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..runtime.bundle import BundleConfig, read_label_file, read_yml, write_bundle
 from ..runtime.errors import ImgclsError
-from ..runtime.manifest import load_zoo, model_dir
 from ..runtime.postprocess import softmax
+from ..runtime.zoo import load_zoo, model_dir
 from .architectures import ConversionError, build_architecture, load_weights, randomize_for_parity
 from .deps import import_onnx, versions
 from .export import (

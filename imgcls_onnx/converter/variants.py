@@ -151,6 +151,10 @@ def to_int8(model, spec: PreprocessSpec, calibration_images: Sequence[str], per_
         def get_next(self):
             return next(self.items, None)
 
+    # nodes_to_exclude below matches by name: an unnamed Softmax would exclude every unnamed node (nothing quantised)
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            node.name = f"{node.op_type}_{i}"
     with tempfile.TemporaryDirectory(prefix="imgcls-int8-") as tmp:
         src, pre, dst = (Path(tmp) / f for f in ("fp32.onnx", "pre.onnx", "int8.onnx"))
         onnx.save(model, str(src))
@@ -162,7 +166,11 @@ def to_int8(model, spec: PreprocessSpec, calibration_images: Sequence[str], per_
         softmax = [n.name for n in model.graph.node if n.op_type == "Softmax"]
         quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=softmax)
-        return onnx.load(str(dst))
+        quantised = onnx.load(str(dst))
+    if not any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in quantised.graph.node):
+        raise ConversionError("int8 quantisation left the graph in float32 (no QuantizeLinear/DequantizeLinear node); "
+                              "nothing was quantised")
+    return quantised
 
 
 def calibration_list(folder: "str | os.PathLike[str] | None", limit: int = 200) -> list[str]:

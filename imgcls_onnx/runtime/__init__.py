@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .errors import (
     ArchiveError,
+    BundleError,
     ChecksumError,
     DownloadError,
     ImageDecodeError,
@@ -13,6 +14,7 @@ from .errors import (
     ImgclsError,
     ManifestError,
     MissingExtraError,
+    ModelLoadError,
     ModelNotConvertedError,
     PreprocessError,
     ProviderError,
@@ -21,6 +23,7 @@ from .errors import (
 
 __all__ = [
     "ArchiveError",
+    "BundleError",
     "ChecksumError",
     "DownloadError",
     "ImageDecodeError",
@@ -30,6 +33,7 @@ __all__ = [
     "ImgclsError",
     "ManifestError",
     "MissingExtraError",
+    "ModelLoadError",
     "ModelNotConvertedError",
     "PreprocessError",
     "ProviderError",

@@ -6,8 +6,17 @@ class ImgclsError(Exception):
     """Base class of every error this package raises on purpose."""
 
 
-class ManifestError(ImgclsError):
-    """A manifest, inference.yml or manifest.json is missing, malformed or inconsistent."""
+class BundleError(ImgclsError):
+    """A bundle is missing, malformed or inconsistent: inference.yml, manifest.json, label list, preprocessing op
+    list, or the zoo's own entries."""
+
+
+#: the old name, kept for code written against it
+ManifestError = BundleError
+
+
+class ModelLoadError(BundleError):
+    """onnxruntime (or the ONNX reader) cannot load the model file: truncated, not ONNX, an unsupported op."""
 
 
 class UnknownModelError(ImgclsError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ManifestError
+from .errors import ModelLoadError
 
 # ModelProto fields
 _MODEL_PRODUCER_NAME = 2
@@ -144,11 +144,11 @@ def inspect_onnx(path: Path) -> OnnxGraphInfo:
     try:
         data = Path(path).read_bytes()
     except OSError as e:
-        raise ManifestError(f"cannot read ONNX model {str(path)!r}: {e.strerror or e}") from e
+        raise ModelLoadError(f"cannot read ONNX model {str(path)!r}: {e.strerror or e}") from e
     try:
         return inspect_onnx_bytes(data)
     except ValueError as e:
-        raise ManifestError(
+        raise ModelLoadError(
             f"{str(path)!r} is not a valid ONNX model ({e}); the file may be truncated or not an ONNX file. "
             "Re-create it with `imgcls-onnx convert`."
         ) from e

@@ -59,9 +59,9 @@ def create_session(onnx_path: Path, request: DeviceRequest, options: SessionOpti
     try:
         session = ort.InferenceSession(os.fspath(onnx_path), sess_options=so, providers=providers)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
-        from .errors import ManifestError
+        from .errors import ModelLoadError
 
-        raise ManifestError(
+        raise ModelLoadError(
             f"onnxruntime cannot load {str(onnx_path)!r}: {str(e).strip().splitlines()[0] if str(e).strip() else e}"
         ) from e
     got = session.get_providers()

@@ -24,7 +24,7 @@ def test_pulc_weights_in_ppcls_lcnet_match_the_original(tmp_path):
         "from pathlib import Path\n"
         "from imgcls_onnx.converter.architectures import build_architecture\n"
         "from imgcls_onnx.converter.onnx_weights import state_dict_from_onnx\n"
-        "from imgcls_onnx.runtime.manifest import load_zoo\n"
+        "from imgcls_onnx.runtime.zoo import load_zoo\n"
         "m = build_architecture(load_zoo().get('PP-LCNet_x1_0'), class_num=4)\n"
         f"sd = state_dict_from_onnx(Path({str(original)!r}), m)\n"
         f"paddle.save({{k: paddle.to_tensor(v) for k, v in sd.items()}}, {str(weights)!r})\n"

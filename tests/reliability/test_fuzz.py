@@ -13,10 +13,18 @@ SEEDS = fuzz_seeds()
 LIMITS = ImageLimits(max_bytes=1 << 20, max_pixels=4_000_000)
 
 
+PROGRAMMING_ERRORS = (NameError, TypeError, AttributeError, KeyError, IndexError, UnboundLocalError)
+
+
 def check(data: bytes) -> None:
     try:
         image = load_image(data, limits=LIMITS)
-    except ImgclsError:
+    except ImgclsError as e:
+        # our error is the right answer to bad bytes, but not when it wraps a bug of ours
+        cause = e.__cause__ or e.__context__
+        while cause is not None:
+            assert not isinstance(cause, PROGRAMMING_ERRORS), f"a programming error behind {e!r}: {cause!r}"
+            cause = cause.__cause__ or cause.__context__
         return
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
     assert image.shape[0] * image.shape[1] <= LIMITS.max_pixels
@@ -32,6 +40,24 @@ def test_mutated_images_raise_only_our_errors(seed_index, mutation_seed):
 @given(st.binary(max_size=512))
 def test_arbitrary_bytes_raise_only_our_errors(data):
     check(data)
+
+
+def test_check_catches_a_wrapped_programming_error(monkeypatch):
+    """The fuzz check itself: a decoder bug turned into our error must fail it."""
+    import pytest
+
+    import imgcls_onnx.runtime.images as images
+
+    def buggy(*args, **kwargs):
+        try:
+            {}["missing"]
+        except KeyError as e:
+            raise images.ImageDecodeError("x", "cannot decode") from e
+
+    monkeypatch.setattr(images, "load_image", buggy)
+    monkeypatch.setitem(globals(), "load_image", buggy)
+    with pytest.raises(AssertionError, match="programming error"):
+        check(b"anything")
 
 
 def test_every_seed_decodes():

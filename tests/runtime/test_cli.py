@@ -75,9 +75,9 @@ def test_models_lists_the_zoo():
     r = CliRunner().invoke(cli, ["models", "--json"])
     assert r.exit_code == 0
     rows = json.loads(r.stdout)
-    assert len(rows) == 80
-    assert {"name", "family", "input", "top1", "converted"} <= set(rows[0])
-    assert not any(row["converted"] for row in rows)
+    assert len(rows) == 84
+    assert {"name", "family", "module", "input", "top1", "converted", "weights", "bundle"} <= set(rows[0])
+    assert not any(row["converted"] for row in rows) and not any(row["weights"] for row in rows)
     table = CliRunner().invoke(cli, ["models"]).stdout
     assert "PP-HGNetV2-B0" in table and "MobileNetV4_hybrid_large" in table and "448x448" in table
 

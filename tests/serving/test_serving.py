@@ -227,8 +227,10 @@ def test_sigterm_drains_in_flight_requests(orientation_bundle, docs):
         for f in futures:
             try:
                 results.append(f.result().status_code)
-            except httpx.HTTPError:
-                results.append("refused")  # arrived after shutdown began: not accepted, not lost in flight
+            except httpx.ConnectError:
+                results.append("refused")  # arrived after shutdown began: never accepted, so nothing was lost
+            except httpx.HTTPError as e:  # accepted, then dropped or cut: a request lost in flight
+                results.append(f"lost: {type(e).__name__}")
     # uvicorn shuts down gracefully, then re-raises the captured SIGTERM: exit status -15 after a clean drain
     assert s.proc.wait(timeout=30) in (0, -signal.SIGTERM)
     assert "Traceback" not in s.stderr()

@@ -70,7 +70,7 @@ class ModelSpec:
 
 
 @dataclass(frozen=True)
-class Manifest:
+class Zoo:
     models: tuple[ModelSpec, ...]
 
     def names(self) -> list[str]:
@@ -92,14 +92,14 @@ class Manifest:
 
 
 @lru_cache(maxsize=1)
-def load_zoo() -> Manifest:
+def load_zoo() -> Zoo:
     text = resources.files("imgcls_onnx").joinpath("zoo_manifest.json").read_text(encoding="utf-8")
     data = json.loads(text)
     models = tuple(ModelSpec.from_dict(d) for d in data["models"])
     names = [m.name for m in models]
     if len(set(names)) != len(names):
         raise ManifestError("zoo manifest has duplicate model names")
-    return Manifest(models)
+    return Zoo(models)
 
 
 @lru_cache(maxsize=4)
