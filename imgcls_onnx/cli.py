@@ -366,7 +366,9 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, paddle_
 @click.option("--device", default="auto", show_default=True)
 @click.option("--threads", default=None, type=click.IntRange(min=1))
 @click.option("--max-batch-size", default=16, show_default=True, type=click.IntRange(min=1))
-@click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0))
+@click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="Cap on how long a batch may wait to fill, used only under heavy load (half a batch already "
+                   "queued); a request that finds the model free runs at once.")
 @click.option("--max-queue", default=256, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-body-mb", default=20.0, show_default=True, type=click.FloatRange(min=0.001))
 @click.option("--allow-url-fetch", is_flag=True, help="Accept http(s) URLs in 'image' (never private addresses).")
@@ -384,12 +386,15 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
 
     from .hub import obtain_model
     from .runtime.classifier import Classifier
+    from .runtime.session import return_freed_memory_to_the_os
 
     logging.basicConfig(level=log_level.upper(), format="%(message)s")
     _quiet_opencv()
+    return_freed_memory_to_the_os()  # with the arena shrinking below: memory returns to its idle level after load
     try:
         # the server's batcher runs one batch at a time: give it every intra-op thread
         clf = Classifier.from_dir(obtain_model(model), device=device, threads=threads, parallel_batches=1)
+        clf.release_memory_after_runs()
     except ImgclsError as e:
         raise _fail(str(e)) from None
     settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,

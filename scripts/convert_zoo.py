@@ -116,7 +116,7 @@ def write_report(rows: list[dict], path_json: Path, path_md: Path, meta: dict) -
         f"- Date: {meta['date']}", "- Relative error = max |ORT - Paddle| / (max - min of Paddle's logits); tolerance 1e-4.",
         "- vs fp64: the same model run by eager Paddle in float64 (exact to float32's eyes). A model passes within 1e-4, or",
         "  up to 1e-3 when ORT is no farther from float64 than 2x Paddle's own float32 run is (float32 noise, not a conversion error).",
-        "- Random init re-draws BatchNorm statistics and the head from the seed so logits spread (DESIGN §4).",
+        "- Random init re-draws BatchNorm statistics and the head from the seed so logits spread (docs/conversion.md).",
         "- Peak RSS: the largest process of that model's conversion (the converter or its paddle2onnx child), in MB.",
         "",
         "| model | status | opset | ONNX MB | convert s | rel. logit err | Paddle-fp32 vs fp64 | ORT vs fp64 | top-1 | top-5 | logit std | peak RSS MB |",

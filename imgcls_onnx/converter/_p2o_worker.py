@@ -17,7 +17,7 @@ def main() -> int:
         import paddle2onnx
 
     # optimize_tool=None: the default (polygraphy) pip-installs packages during the first conversion and
-    # doubles peak memory; the onnxoptimizer option is broken in paddle2onnx 2.1.0 (DESIGN §4).
+    # doubles peak memory; the onnxoptimizer option is broken in paddle2onnx 2.1.0 (docs/conversion.md).
     paddle2onnx.export(
         model_filename=model_file,
         params_filename=params_file,

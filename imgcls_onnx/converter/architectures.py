@@ -41,7 +41,7 @@ def _head(model) -> Any:
 
 
 def randomize_for_parity(model, seed: int, calibration_nchw: np.ndarray | None = None) -> dict[str, int]:
-    """Make random weights produce logits that spread and depend on the input (DESIGN §4: with ppcls' default
+    """Make random weights produce logits that spread and depend on the input (docs/conversion.md: with ppcls' default
     init the softmax is flat, and a comparison on it proves nothing).
 
     * BatchNorm affine parameters are drawn from ``seed``; their running statistics are then set to the batch

@@ -163,7 +163,7 @@ def paddle_dygraph_fp64_outputs(model, batch_nchw: np.ndarray) -> np.ndarray | N
 
 
 def paddle_inference_outputs(model_file: Path, params_file: Path, batch_nchw: np.ndarray) -> np.ndarray:
-    """Paddle Inference on CPU with oneDNN off (oneDNN differs from eager Paddle: DESIGN §4)."""
+    """Paddle Inference on CPU with oneDNN off (oneDNN differs from eager Paddle: docs/conversion.md)."""
     import_paddle()
     from paddle import inference
 

@@ -78,6 +78,44 @@ class BundleConfig:
 
 
 @dataclass(frozen=True)
+class BundleManifest:
+    """What manifest.json says, typed; the format version is checked when a bundle is loaded."""
+
+    format: str | None = None
+    model_name: str | None = None
+    weights: str | None = None  # official | user | random
+    output: str | None = None  # probabilities | logits
+    onnx_sha256: str | None = None
+    source: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], where: str = MANIFEST_FILE) -> "BundleManifest":
+        fmt = d.get("format")
+        if fmt is not None:
+            kind, _, version = str(fmt).partition("/")
+            if kind != BUNDLE_FORMAT.split("/")[0] or not version.isdigit():
+                raise ManifestError(f"{where}: unknown format {fmt!r} (expected {BUNDLE_FORMAT!r})")
+            if int(version) > int(BUNDLE_FORMAT.split("/")[1]):
+                raise ManifestError(f"{where}: format {fmt!r} was written by a newer imgcls-onnx; this one reads "
+                                    f"{BUNDLE_FORMAT!r}. Upgrade imgcls-onnx.")
+        output = d.get("output")
+        if output is not None and output not in ("probabilities", "logits"):
+            raise ManifestError(f"{where}: 'output' must be 'probabilities' or 'logits', not {output!r}")
+        weights = d.get("weights")
+        if weights is not None and weights not in ("official", "user", "random"):
+            raise ManifestError(f"{where}: 'weights' must be 'official', 'user' or 'random', not {weights!r}")
+        source = d.get("source") or {}
+        if not isinstance(source, Mapping):
+            raise ManifestError(f"{where}: 'source' must be an object")
+        onnx_info = d.get("onnx") or {}
+        if not isinstance(onnx_info, Mapping):
+            raise ManifestError(f"{where}: 'onnx' must be an object")
+        if weights is None:  # bundles written before 'weights' existed
+            weights = "random" if "random_init_seed" in source else ("user" if source else None)
+        return cls(fmt, d.get("model_name"), weights, output, onnx_info.get("sha256"), source)
+
+
+@dataclass(frozen=True)
 class Bundle:
     directory: Path
     config: BundleConfig
@@ -92,24 +130,20 @@ class Bundle:
         return self.config.model_name or self.directory.name
 
     @property
+    def info(self) -> BundleManifest:
+        return BundleManifest.from_dict(self.manifest or {})
+
+    @property
     def weights(self) -> str | None:
         """Where the weights came from: 'official' (PaddleX's), 'user' (a file or folder the user gave) or 'random'
         (``convert --random-init``: predictions mean nothing); None when manifest.json does not say."""
-        m = self.manifest or {}
-        kind = m.get("weights")
-        if kind in ("official", "user", "random"):
-            return kind
-        source = m.get("source") or {}
-        if "random_init_seed" in source:
-            return "random"
-        return "user" if source else None
+        return self.info.weights
 
     @property
     def output_is_probabilities(self) -> bool | None:
         """What manifest.json records about the output (None when it does not say)."""
-        if self.manifest and "output" in self.manifest:
-            return self.manifest["output"] == "probabilities"
-        return None
+        output = self.info.output
+        return None if output is None else output == "probabilities"
 
 
 def read_yml(path: Path) -> BundleConfig:
@@ -161,7 +195,7 @@ def load_bundle(directory: "str | os.PathLike[str]", verify_checksum: bool = Tru
             raise ManifestError(f"{str(manifest_path)!r} is not valid JSON: {e}") from e
         if not isinstance(manifest, dict):
             raise ManifestError(f"{str(manifest_path)!r}: expected a JSON object")
-        expected = (manifest.get("onnx") or {}).get("sha256")
+        expected = BundleManifest.from_dict(manifest, str(manifest_path)).onnx_sha256
         if verify_checksum and expected:
             actual = sha256_file(onnx_path)
             if actual != expected:

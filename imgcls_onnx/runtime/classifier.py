@@ -230,9 +230,17 @@ class Classifier:
             return np.ascontiguousarray(self._stage(image_hwc), dtype=np.uint8)
         return self.preprocess(image_hwc)
 
+    def release_memory_after_runs(self) -> None:
+        """Return onnxruntime's CPU arena to the allocator after every run (for long-lived servers whose batch sizes
+        vary: without it the arena keeps the memory of the largest batch ever seen)."""
+        from .session import arena_shrinking_run_options
+
+        self._run_options = arena_shrinking_run_options(self.session)
+
     def run_batch(self, batch_nchw: np.ndarray) -> np.ndarray:
         """Run the model on a float32 NCHW batch and return class probabilities (N, C)."""
-        out = self.session.run([self.output_name], {self.input_name: batch_nchw})[0]
+        out = self.session.run([self.output_name], {self.input_name: batch_nchw},
+                               getattr(self, "_run_options", None))[0]
         out = np.asarray(out, dtype=np.float32).reshape(out.shape[0], -1)
         return softmax(out) if self.applies_softmax else out
 

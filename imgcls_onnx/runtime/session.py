@@ -82,3 +82,30 @@ def create_session(onnx_path: Path, request: DeviceRequest, options: SessionOpti
 
 def session_device(session) -> str:
     return "gpu" if session.get_providers()[0] == CUDA else "cpu"
+
+
+def arena_shrinking_run_options(session):
+    """RunOptions that shrink the CPU memory arena after each run (None when the session has no CPU arena)."""
+    ort = import_onnxruntime()
+    if "CPUExecutionProvider" not in session.get_providers():
+        return None
+    ro = ort.RunOptions()
+    ro.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return ro
+
+
+def return_freed_memory_to_the_os() -> bool:
+    """glibc only: a fixed mmap threshold (128 KiB) instead of the dynamic one, so large freed blocks (a shrunk
+    arena's chunks) go back to the OS instead of staying in the heap. Call before the first large allocation."""
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_mmap_threshold = -3
+        return bool(libc.mallopt(m_mmap_threshold, 128 * 1024))
+    except (OSError, AttributeError):
+        return False

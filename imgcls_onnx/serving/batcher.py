@@ -1,4 +1,9 @@
-"""Dynamic batching: concurrent requests wait at most ``max_wait_ms`` to share one ``session.run``.
+"""Dynamic batching that never costs latency.
+
+A request runs at once when the model is free: there is no batch window to wait out. Batches form from the requests
+that arrived while the model was busy (they are all taken together, up to ``max_batch_size``). Only when the queue is
+at least half full, i.e. under heavy load, may a batch be topped up towards ``max_batch_size`` for at most
+``max_wait_ms``: with few clients nobody else is coming, and waiting would only add latency.
 
 Requests arrive already decoded and preprocessed (that work runs in a thread pool, off the event loop). The queue
 is bounded: a full queue is refused at once (the HTTP layer answers 503 with Retry-After) instead of growing.
@@ -8,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -27,6 +33,16 @@ class _Item:
     enqueued: float = field(default_factory=time.perf_counter)
 
 
+@dataclass(frozen=True)
+class Formation:
+    """How one batch was formed: its size, how many were already queued, whether it waited for more, and how long."""
+
+    size: int
+    queued: int
+    waited: bool
+    wait_s: float
+
+
 class DynamicBatcher:
     def __init__(self, run_batch, max_batch_size: int = 16, max_wait_ms: float = 5.0, max_queue: int = 256,
                  metrics: Metrics | None = None):
@@ -39,6 +55,7 @@ class DynamicBatcher:
         self._task: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgcls-infer")
         self._closing = False
+        self.formations: deque[Formation] = deque(maxlen=1024)  # the latest batch formations (tests, debugging)
 
     def start(self) -> None:
         self._queue = asyncio.Queue()
@@ -59,17 +76,28 @@ class DynamicBatcher:
         return await fut
 
     async def _collect(self) -> list[_Item]:
+        """The next batch. Called only when the model is free, so the first request never waits."""
         first = await self._queue.get()
         items = [first]
-        deadline = time.perf_counter() + self.max_wait_s
-        while len(items) < self.max_batch_size:
-            timeout = deadline - time.perf_counter()
-            if timeout <= 0:
-                break
-            try:
-                items.append(await asyncio.wait_for(self._queue.get(), timeout))
-            except asyncio.TimeoutError:
-                break
+        while len(items) < self.max_batch_size and not self._queue.empty():
+            items.append(self._queue.get_nowait())  # what arrived while the model was busy
+        queued = len(items) - 1
+        waited = False
+        started = time.perf_counter()
+        if 2 * len(items) >= self.max_batch_size and self.max_wait_s > 0 and len(items) < self.max_batch_size:
+            # heavy load (at least half a batch was already waiting): top up within the wait budget. A lighter queue
+            # runs at once: with few clients nobody else is coming, and waiting would only add latency
+            waited = True
+            deadline = started + self.max_wait_s
+            while len(items) < self.max_batch_size:
+                timeout = deadline - time.perf_counter()
+                if timeout <= 0:
+                    break
+                try:
+                    items.append(await asyncio.wait_for(self._queue.get(), timeout))
+                except asyncio.TimeoutError:
+                    break
+        self.formations.append(Formation(len(items), queued, waited, time.perf_counter() - started))
         return items
 
     async def _loop(self) -> None:

@@ -62,4 +62,19 @@ class Metrics:
             lines.append(f"imgcls_batch_size_count {self.batch_count}")
             lines += ["# HELP imgcls_queue_depth Requests waiting for a batch.", "# TYPE imgcls_queue_depth gauge",
                       f"imgcls_queue_depth {self.queue_depth}"]
+            rss = resident_bytes()
+            if rss is not None:
+                lines += ["# HELP process_resident_memory_bytes Resident memory of the server process.",
+                          "# TYPE process_resident_memory_bytes gauge", f"process_resident_memory_bytes {rss}"]
         return "\n".join(lines) + "\n"
+
+
+def resident_bytes() -> int | None:
+    """Current RSS (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            import os
+
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None

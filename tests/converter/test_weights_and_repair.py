@@ -40,7 +40,7 @@ def test_weights_file_converts(lcnet_weights, tmp_path):
 
 @pytest.mark.convert
 def test_flat_weights_cannot_prove_parity(tmp_path):
-    """ppcls' own initialisation gives flat logits (DESIGN §4): the converter refuses to call that proven."""
+    """ppcls' own initialisation gives flat logits (docs/conversion.md): the converter refuses to call that proven."""
     import subprocess
     import sys
 

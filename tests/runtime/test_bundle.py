@@ -77,3 +77,25 @@ def test_softmax_detected_from_graph(tmp_path):
     a, b = with_sm.predict_one(img), without.predict_one(img)
     assert a.class_ids == b.class_ids
     assert a.scores == pytest.approx(b.scores, abs=2e-5)
+
+
+@pytest.mark.parametrize("patch, needle", [
+    ({"format": "imgcls-onnx-bundle/2"}, "newer imgcls-onnx"),
+    ({"format": "something-else/1"}, "unknown format"),
+    ({"output": "probs"}, "'output' must be"),
+    ({"weights": "pretrained"}, "'weights' must be"),
+])
+def test_manifest_is_typed_and_its_format_checked(tmp_path, patch, needle):
+    import json as _json
+
+    from conftest import tiny_bundle
+
+    from imgcls_onnx.runtime.bundle import load_bundle
+    from imgcls_onnx.runtime.errors import BundleError
+
+    model = tiny_bundle(tmp_path / "m")
+    manifest = _json.loads((model / "manifest.json").read_text())
+    manifest.update(patch)
+    (model / "manifest.json").write_text(_json.dumps(manifest))
+    with pytest.raises(BundleError, match=needle):
+        load_bundle(model)

@@ -50,7 +50,7 @@ def test_reference_covers_both_backends():
 
 
 def test_pil_bicubic_differs_from_cv2_cubic():
-    """The trap DESIGN §3 warns about: the two bicubics are not interchangeable."""
+    """The trap docs/preprocessing.md warns about: the two bicubics are not interchangeable."""
     from conftest import structured_image
 
     img = structured_image(300, 400, seed=3)

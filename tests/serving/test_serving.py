@@ -155,6 +155,8 @@ def _batch_stats(server):
         elif line.startswith("imgcls_batch_size_count"):
             values["count"] = float(line.split()[-1])
     assert "imgcls_requests_total" in text and "imgcls_request_latency_seconds_bucket" in text
+    rss = [ln for ln in text.splitlines() if ln.startswith("process_resident_memory_bytes ")]
+    assert len(rss) == 1 and float(rss[0].split()[1]) > 20e6  # a real RSS gauge
     return values
 
 

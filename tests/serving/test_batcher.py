@@ -1,0 +1,111 @@
+"""The batcher's behaviour, from its batch-formation records (not wall time): a lone request is dispatched without
+waiting; requests that arrive while the model is busy form one batch; nothing is lost or answered twice."""
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+
+from imgcls_onnx.serving.batcher import DynamicBatcher
+
+
+class Model:
+    """Returns each input's id (its first value) as the 'probability row', so answers can be matched to requests."""
+
+    def __init__(self):
+        self.calls = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def run_batch(self, batch):
+        self.gate.wait(10)
+        self.calls.append(len(batch))
+        return batch.reshape(len(batch), -1)[:, :1].copy()
+
+
+def tensor(i):
+    return np.full((3, 2, 2), float(i), np.float32)
+
+
+def test_a_lone_request_is_dispatched_without_waiting():
+    async def main():
+        model = Model()
+        b = DynamicBatcher(model.run_batch, max_batch_size=16, max_wait_ms=10_000)  # a huge window: must not apply
+        b.start()
+        for i in range(3):  # one at a time, as a single client sends them
+            row = await b.submit(tensor(i))
+            assert row[0] == i
+        await b.close()
+        return list(b.formations), model.calls
+
+    formations, calls = asyncio.run(main())
+    assert calls == [1, 1, 1]
+    assert all(f.size == 1 and f.queued == 0 and not f.waited for f in formations)
+
+
+def test_requests_arriving_while_busy_form_one_batch():
+    async def main():
+        model = Model()
+        b = DynamicBatcher(model.run_batch, max_batch_size=16, max_wait_ms=0)
+        b.start()
+        model.gate.clear()  # the model is busy with the first request
+        first = asyncio.ensure_future(b.submit(tensor(0)))
+        await asyncio.sleep(0.05)
+        rest = [asyncio.ensure_future(b.submit(tensor(i))) for i in range(1, 6)]
+        await asyncio.sleep(0.05)
+        model.gate.set()
+        rows = await asyncio.gather(first, *rest)
+        await b.close()
+        return rows, list(b.formations), model.calls
+
+    rows, formations, calls = asyncio.run(main())
+    assert [int(r[0]) for r in rows] == list(range(6))
+    assert calls == [1, 5]
+    assert formations[1].size == 5 and formations[1].queued == 4 and not formations[1].waited
+
+
+def test_heavy_load_tops_up_within_the_cap():
+    async def main():
+        model = Model()
+        b = DynamicBatcher(model.run_batch, max_batch_size=8, max_wait_ms=200)
+        b.start()
+        model.gate.clear()
+        first = asyncio.ensure_future(b.submit(tensor(0)))
+        await asyncio.sleep(0.05)
+        burst = [asyncio.ensure_future(b.submit(tensor(i))) for i in range(1, 5)]  # half a batch waiting
+        await asyncio.sleep(0.05)
+        model.gate.set()
+        await asyncio.sleep(0.02)
+        late = [asyncio.ensure_future(b.submit(tensor(i))) for i in range(5, 8)]  # join within the window
+        rows = await asyncio.gather(first, *burst, *late)
+        await b.close()
+        return rows, list(b.formations)
+
+    rows, formations = asyncio.run(main())
+    assert [int(r[0]) for r in rows] == list(range(8))
+    assert formations[1].waited and formations[1].size == 7 and formations[1].wait_s < 0.5
+
+
+def test_64_concurrent_clients_each_answered_once():
+    async def main():
+        model = Model()
+        b = DynamicBatcher(model.run_batch, max_batch_size=16, max_wait_ms=2, max_queue=256)
+        b.start()
+
+        async def client(c):
+            got = []
+            for j in range(5):
+                i = c * 100 + j
+                row = await b.submit(tensor(i))
+                got.append((i, int(row[0])))
+            return got
+
+        answers = await asyncio.gather(*(client(c) for c in range(64)))
+        await b.close()
+        return [pair for client_answers in answers for pair in client_answers], model.calls, list(b.formations)
+
+    pairs, calls, formations = asyncio.run(main())
+    assert len(pairs) == 64 * 5 and all(sent == got for sent, got in pairs)
+    assert sum(calls) == 64 * 5  # every request ran exactly once
+    assert max(calls) > 1  # concurrent requests were batched
