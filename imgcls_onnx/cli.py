@@ -386,14 +386,12 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
 
     from .hub import obtain_model
     from .runtime.classifier import Classifier
-    from .runtime.session import return_freed_memory_to_the_os
-
     logging.basicConfig(level=log_level.upper(), format="%(message)s")
     _quiet_opencv()
-    return_freed_memory_to_the_os()  # with the arena shrinking below: memory returns to its idle level after load
     try:
         # the server's batcher runs one batch at a time: give it every intra-op thread
         clf = Classifier.from_dir(obtain_model(model), device=device, threads=threads, parallel_batches=1)
+        # batch sizes vary under load: without shrinking, onnxruntime's arena keeps the largest batch's memory
         clf.release_memory_after_runs()
     except ImgclsError as e:
         raise _fail(str(e)) from None

@@ -94,9 +94,13 @@ def arena_shrinking_run_options(session):
     return ro
 
 
-def return_freed_memory_to_the_os() -> bool:
-    """glibc only: a fixed mmap threshold (128 KiB) instead of the dynamic one, so large freed blocks (a shrunk
-    arena's chunks) go back to the OS instead of staying in the heap. Call before the first large allocation."""
+_LIBC = None
+
+
+def trim_heap() -> bool:
+    """glibc only: give free heap memory back to the OS (malloc_trim). Cheap when little is free; servers call it
+    when they fall idle, so RSS returns to its idle level after a burst of large requests."""
+    global _LIBC
     import ctypes
     import ctypes.util
     import sys
@@ -104,8 +108,8 @@ def return_freed_memory_to_the_os() -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        m_mmap_threshold = -3
-        return bool(libc.mallopt(m_mmap_threshold, 128 * 1024))
+        if _LIBC is None:
+            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(_LIBC.malloc_trim(0))
     except (OSError, AttributeError):
         return False

@@ -50,52 +50,80 @@ class _BodyTooLarge(Exception):
         self.limit = limit
 
 
-class _BodyLimit:
-    """ASGI middleware that counts body bytes as they arrive, so a chunked body (no Content-Length) is capped too."""
+class _Guard:
+    """Pure ASGI middleware (no per-request task, unlike Starlette's BaseHTTPMiddleware): a log id per request, the
+    body cap (from Content-Length, and counted as it arrives, so a chunked body is capped too), 500 for our own
+    errors, metrics and the access log."""
 
-    def __init__(self, app, limit: int):
+    def __init__(self, app, settings: "ServeSettings", metrics: Metrics):
         self.app = app
-        self.limit = limit
+        self.settings = settings
+        self.metrics = metrics
+        self.limit = int(settings.max_body_mb * 1024 * 1024)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        received = 0
-        too_large: _BodyTooLarge | None = None
-        replaced = False
+        log_id = str(uuid.uuid4())
+        scope.setdefault("state", {})["log_id"] = log_id
+        start = time.perf_counter()
+        state = {"status": 500, "started": False, "received": 0, "too_large": None, "replaced": False}
 
-        async def counting_receive():
-            nonlocal received, too_large
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.limit:
-                    too_large = _BodyTooLarge(received, self.limit)
-                    raise too_large  # FastAPI turns this into its own 400: tracking_send answers 413 instead
-            return message
-
-        async def answer_413():
-            body = json.dumps({"logId": str(uuid.uuid4()), "errorCode": 413, "errorMsg": str(too_large)}).encode()
-            await send({"type": "http.response.start", "status": 413,
-                        "headers": [(b"content-type", b"application/json"), (b"connection", b"close"),
-                                    (b"content-length", str(len(body)).encode())]})
+        async def answer(status: int, message: str, extra_headers=()):
+            body = json.dumps({"logId": log_id, "errorCode": status, "errorMsg": message}).encode()
+            state["status"], state["started"] = status, True
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"), (b"x-log-id", log_id.encode()),
+                                    (b"content-length", str(len(body)).encode()), *extra_headers]})
             await send({"type": "http.response.body", "body": body})
 
-        async def tracking_send(message):
-            nonlocal replaced
-            if too_large is not None:
-                if not replaced and message["type"] == "http.response.start":
-                    replaced = True
-                    await answer_413()
-                return  # whatever the app answered about the broken body is dropped
+        async def counting_receive():
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > self.limit:
+                    state["too_large"] = _BodyTooLarge(state["received"], self.limit)
+                    raise state["too_large"]  # FastAPI turns this into its own 400; guarded_send answers 413
+            return message
+
+        async def guarded_send(message):
+            if state["too_large"] is not None:
+                if not state["replaced"] and message["type"] == "http.response.start":
+                    state["replaced"] = True
+                    await answer(413, f"{state['too_large']}; the limit is --max-body-mb "
+                                      f"{self.settings.max_body_mb:g}", [(b"connection", b"close")])
+                return
+            if message["type"] == "http.response.start":
+                state["status"], state["started"] = message["status"], True
+                message = {**message, "headers": [*message.get("headers", []), (b"x-log-id", log_id.encode())]}
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            length = dict(scope.get("headers") or []).get(b"content-length", b"")
+            if length.isdigit() and int(length) > self.limit:
+                await answer(413, f"request body of {int(length)} bytes exceeds --max-body-mb "
+                                  f"{self.settings.max_body_mb:g}")
+            else:
+                await self.app(scope, counting_receive, guarded_send)
         except _BodyTooLarge:
-            if not replaced:
-                replaced = True
-                await answer_413()
+            if not state["replaced"] and not state["started"]:
+                state["replaced"] = True
+                await answer(413, f"{state['too_large']}; the limit is --max-body-mb {self.settings.max_body_mb:g}",
+                             [(b"connection", b"close")])
+        except Exception:  # our fault
+            error_log.exception("logId=%s unhandled error", log_id)
+            if state["started"]:
+                raise
+            await answer(500, "internal error; see the server log for this logId")
+        finally:
+            elapsed = time.perf_counter() - start
+            if scope.get("path") == "/image-classification":
+                self.metrics.observe_request(state["status"], elapsed)
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                access_log.info(json.dumps({"logId": log_id, "method": scope.get("method"), "path": scope.get("path"),
+                                            "status": state["status"], "ms": round(elapsed * 1000, 2),
+                                            "client": client[0] if client else None}))
 
 
 class _ClientError(Exception):
@@ -113,8 +141,10 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
     from pydantic import BaseModel, Field
 
     metrics = Metrics()
+    from ..runtime.session import trim_heap
+
     batcher = DynamicBatcher(classifier.run_batch, settings.max_batch_size, settings.max_wait_ms,
-                             settings.max_queue, metrics)
+                             settings.max_queue, metrics, on_idle=trim_heap)
     decode_pool = ThreadPoolExecutor(max_workers=settings.decode_workers, thread_name_prefix="imgcls-decode")
     labels = classifier.labels
     limits = ImageLimits(max_bytes=int(settings.max_body_mb * 1024 * 1024))
@@ -154,42 +184,7 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
     def error_body(log_id: str, status: int, message: str) -> dict:
         return {"logId": log_id, "errorCode": status, "errorMsg": message}
 
-    @app.middleware("http")
-    async def guard_and_log(request: Request, call_next):
-        log_id = str(uuid.uuid4())
-        request.state.log_id = log_id
-        start = time.perf_counter()
-        limit = int(settings.max_body_mb * 1024 * 1024)
-        status = 500
-        try:
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > limit:
-                status = 413
-                response = JSONResponse(error_body(log_id, 413, f"request body of {length} bytes exceeds "
-                                                   f"--max-body-mb {settings.max_body_mb:g}"), status_code=413)
-            else:
-                response = await call_next(request)
-                status = response.status_code
-        except _BodyTooLarge as e:  # a body without Content-Length (chunked) that grew past the limit
-            status = 413
-            response = JSONResponse(error_body(log_id, 413, f"{e}; the limit is --max-body-mb "
-                                                             f"{settings.max_body_mb:g}"), status_code=413,
-                                    headers={"Connection": "close"})
-        except Exception:  # our fault
-            error_log.exception("logId=%s unhandled error", log_id)
-            response = JSONResponse(error_body(log_id, 500, "internal error; see the server log for this logId"),
-                                    status_code=500)
-            status = 500
-        elapsed = time.perf_counter() - start
-        response.headers["X-Log-Id"] = log_id
-        if request.url.path == "/image-classification":
-            metrics.observe_request(status, elapsed)
-        access_log.info(json.dumps({"logId": log_id, "method": request.method, "path": request.url.path,
-                                    "status": status, "ms": round(elapsed * 1000, 2),
-                                    "client": request.client.host if request.client else None}))
-        return response
-
-    app.add_middleware(_BodyLimit, limit=int(settings.max_body_mb * 1024 * 1024))
+    app.add_middleware(_Guard, settings=settings, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):

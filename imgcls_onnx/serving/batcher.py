@@ -45,8 +45,10 @@ class Formation:
 
 class DynamicBatcher:
     def __init__(self, run_batch, max_batch_size: int = 16, max_wait_ms: float = 5.0, max_queue: int = 256,
-                 metrics: Metrics | None = None):
+                 metrics: Metrics | None = None, on_idle=None):
         self.run_batch = run_batch
+        self.on_idle = on_idle
+        self._idle_task: asyncio.Task | None = None
         self.max_batch_size = int(max_batch_size)
         self.max_wait_s = float(max_wait_ms) / 1000.0
         self.max_queue = int(max_queue)
@@ -60,6 +62,20 @@ class DynamicBatcher:
     def start(self) -> None:
         self._queue = asyncio.Queue()
         self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._last_batch = time.perf_counter()
+        self._trimmed = True
+        if self.on_idle is not None:
+            self._idle_task = asyncio.get_running_loop().create_task(self._idle_loop())
+
+    async def _idle_loop(self, idle_s: float = 1.0) -> None:
+        """Once the model has been idle for ``idle_s`` after some work, call ``on_idle`` (e.g. return freed memory
+        to the OS) in the inference thread, so it never runs beside a batch."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(idle_s / 2)
+            if not self._trimmed and self._queue.empty() and time.perf_counter() - self._last_batch >= idle_s:
+                self._trimmed = True
+                await loop.run_in_executor(self._executor, self.on_idle)
 
     @property
     def depth(self) -> int:
@@ -125,6 +141,8 @@ class DynamicBatcher:
                 for it, row in zip(group, probs):
                     if not it.future.done():
                         it.future.set_result(row)
+            self._last_batch = time.perf_counter()
+            self._trimmed = False
 
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Stop taking new work and wait until every queued request has its answer."""
@@ -135,6 +153,8 @@ class DynamicBatcher:
 
     async def close(self) -> None:
         await self.drain()
+        if self._idle_task is not None:
+            self._idle_task.cancel()
         if self._task is not None:
             self._task.cancel()
             try:
