@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -23,45 +22,104 @@ def _fail(message: str, code: int = EXIT_USAGE) -> "click.exceptions.Exit":
 
 
 class _Progress:
-    """A one-line counter on stderr, only when stderr is a terminal and the run is not tiny."""
+    """A tqdm bar on stderr (terminals only): count, failures, rate, total and ETA; stdout stays pure JSON lines."""
 
-    def __init__(self, enabled: bool, min_items: int = 8):
-        self.enabled = enabled and sys.stderr.isatty()
-        self.min_items = min_items
+    def __init__(self, enabled: bool, total: int | None = None, unit: str = "img"):
         self.count = 0
         self.failed = 0
-        self.start = time.perf_counter()
-        self.last = 0.0
+        self.bar = None
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)
 
     def update(self, ok: bool) -> None:
         self.count += 1
         self.failed += 0 if ok else 1
-        now = time.perf_counter()
-        if self.enabled and self.count >= self.min_items and now - self.last > 0.2:
-            self.last = now
-            rate = self.count / max(now - self.start, 1e-9)
-            sys.stderr.write(f"\r{self.count} images, {self.failed} failed, {rate:.1f} img/s ")
-            sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.update(1)
+            if not ok:
+                self.bar.set_postfix(failed=self.failed, refresh=False)
+
+    def write(self, message: str) -> None:
+        """A line on stderr that does not break the bar."""
+        if self.bar is not None:
+            self.bar.write(message, file=sys.stderr)
+        else:
+            click.echo(message, err=True)
 
     def close(self) -> None:
-        if self.enabled and self.count >= self.min_items:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.version_option(package_name="imgcls-onnx", prog_name="imgcls-onnx")
-def cli() -> None:
+@click.option("-c", "--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="A PaddleX module config (e.g. PP-LCNet_x1_0.yaml): runs Global.mode (predict, evaluate, "
+                   "check_dataset, export) as `paddlex -c` does.")
+@click.option("-o", "--override", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="With -c: override a config key, PaddleX style (-o Global.mode=predict -o Predict.input=x.jpg).")
+@click.option("--pipeline", default=None,
+              help="PaddleX's pipeline CLI: image_classification or a pipeline YAML (with --input, --save_path).")
+@click.option("--input", "pipeline_input", default=None, help="With --pipeline: the image(s), folder or URL.")
+@click.option("--save_path", "--save-path", "pipeline_save", default=None, type=click.Path(file_okay=False),
+              help="With --pipeline: write <stem>_res.json and the labelled image here.")
+@click.option("--device", "pipeline_device", default=None, help="With --pipeline: cpu, gpu or gpu:N.")
+@click.option("--topk", "pipeline_topk", default=None, type=click.IntRange(min=1), help="With --pipeline: top-k.")
+@click.pass_context
+def cli(ctx, config_file, overrides, pipeline, pipeline_input, pipeline_save, pipeline_device, pipeline_topk) -> None:
     """Run PaddlePaddle / PaddleX image-classification models on onnxruntime, without Paddle."""
+    if ctx.invoked_subcommand is not None:
+        if config_file or pipeline:
+            raise click.UsageError("-c/--pipeline run on their own, not with a command")
+        return
+    if config_file:
+        from .paddlex_config import ConfigRunError, run_config
+
+        try:
+            code = run_config(config_file, overrides)
+        except (ConfigRunError, ImgclsError) as e:
+            raise _fail(str(e)) from None
+        raise click.exceptions.Exit(code)
+    if pipeline:
+        if not pipeline_input:
+            raise click.UsageError("--pipeline needs --input")
+        _run_pipeline(pipeline, pipeline_input, pipeline_save, pipeline_device, pipeline_topk)
+        return
+    click.echo(ctx.get_help())
+
+
+def _run_pipeline(pipeline, inputs, save_path, device, topk) -> None:
+    from .api import create_pipeline
+
+    try:
+        pipe = create_pipeline(pipeline, device=device)
+    except (ImgclsError, ValueError) as e:
+        raise _fail(str(e)) from None
+    failed = 0
+    for res in pipe.predict(inputs, topk=topk):
+        if not res.ok:
+            failed += 1
+            click.echo(f"error: {res.error}", err=True)
+        click.echo(json.dumps(res.json, ensure_ascii=False))
+        if save_path and res.ok:
+            res.save_to_json(save_path)
+            res.save_to_img(save_path)
+    pipe.close()
+    if failed:
+        raise click.exceptions.Exit(EXIT_SOME_FAILED)
 
 
 @cli.command()
 @click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
-@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Images per model run.")
 @click.option("--topk", "-k", default=None, type=click.IntRange(min=1), help="Top-k to return [default: the model's inference.yml].")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores]; on the CPU up to 4 batches run at once.")
-@click.option("--save-path", default=None, type=click.Path(file_okay=False), help="Write <stem>_res.json per image here (atomically).")
+@click.option("--save-path", "--save_path", "save_path", default=None, type=click.Path(file_okay=False), help="Write <stem>_res.json per image here (atomically).")
 @click.option("--save-img", is_flag=True, help="With --save-path: also write the image with the top-1 label drawn.")
 @click.option("--resume", is_flag=True, help="With --save-path: skip inputs whose <stem>_res.json already exists.")
 @click.option("--quiet", "-q", is_flag=True, help="No JSON lines on stdout (failures still go to stderr).")
@@ -99,7 +157,12 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
                     continue
                 yield item.source if item.error is None else item.input_path
         source = not_done(iter_inputs(source))
-    progress = _Progress(enabled=True)
+    total = None
+    if sys.stderr.isatty():  # the bar's total: the inputs are walked once more (names only, no decoding)
+        from .runtime.inputs import iter_inputs as _walk
+
+        total = sum(1 for _ in _walk(list(inputs)))
+    progress = _Progress(enabled=True, total=total)
     failed = 0
     stdout = sys.stdout
     try:
@@ -107,7 +170,7 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
             progress.update(res.ok)
             if not res.ok:
                 failed += 1
-                click.echo(f"error: {res.error}", err=True)
+                progress.write(f"error: {res.error}")
             if not quiet:
                 stdout.write(json.dumps(res.to_dict(), ensure_ascii=False) + "\n")
                 stdout.flush()
@@ -137,9 +200,15 @@ def models(as_json: bool, family: str | None) -> None:
     (official, user, random) or '-' when there is none."""
     from .runtime.zoo import load_zoo
 
+    def norm(text: str) -> str:
+        return text.lower().replace("-", "").replace("_", "")
+
+    families = sorted({m.family for m in load_zoo().models})
+    if family and norm(family) not in {norm(f) for f in families}:
+        raise _fail(f"no family {family!r}; the families are: {', '.join(families)}")
     rows = []
     for m in load_zoo().models:
-        if family and m.family.lower() != family.lower():
+        if family and norm(m.family) != norm(family):
             continue
         weights, bundle = _local_weights(m.name)
         rows.append({
@@ -193,13 +262,15 @@ def _local_weights(name: str) -> "tuple[str | None, str | None]":
               help="Where PaddleX's official model comes from: a mirror base URL, one archive's URL, a downloaded "
                    "NAME_infer.tar, an extracted model folder, or a folder of archives [default: "
                    "$IMGCLS_ONNX_MODEL_SOURCE, else PaddleX's server].")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Seed of --random-init and of the synthetic parity images.")
 @click.option("--class-num", type=click.IntRange(min=1), default=None, help="Number of classes (default: the zoo's).")
 @click.option("--labels", "labels_file", type=click.Path(exists=True, dir_okay=False), help="Label file (one name per line, or 'index name').")
 @click.option("--name", "model_name", default=None, help="Model name written to inference.yml.")
-@click.option("--opset", default=17, show_default=True, type=int)
-@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Bundle folder [default: the models home].")
-@click.option("--overwrite", is_flag=True)
+@click.option("--opset", default=17, show_default=True, type=int, help="ONNX opset paddle2onnx targets.")
+@click.option("--save-path", "--save_path", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Bundle folder [default: $IMGCLS_ONNX_HOME/models/NAME].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing bundle (and fetch official weights again).")
 @click.option("--tolerance", default=None, type=float, help="Max logit error relative to the logit range [default: 1e-4].")
 @click.option("--verify-images", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="Real images to include in the parity batch (repeatable); synthetic ones fill it up to 8.")
@@ -250,29 +321,34 @@ def _quiet_opencv() -> None:
 
 
 def _counter(label: str):
-    """A progress callback writing 'label i/n' on stderr when it is a terminal."""
-    state = {"last": 0.0}
+    """A progress callback (i, n) drawing a tqdm bar with total and ETA on stderr, when it is a terminal."""
+    state: dict = {"bar": None}
 
     def update(i: int, n: int) -> None:
-        now = time.perf_counter()
-        if sys.stderr.isatty() and (now - state["last"] > 0.2 or i == n):
-            state["last"] = now
-            sys.stderr.write(f"\r{label} {i}/{n}" + ("\n" if i == n else ""))
-            sys.stderr.flush()
+        if not sys.stderr.isatty():
+            return
+        if state["bar"] is None:
+            from tqdm import tqdm
+
+            state["bar"] = tqdm(total=n, desc=label, unit="img", file=sys.stderr, dynamic_ncols=True)
+        state["bar"].update(i - state["bar"].n)
+        if i >= n:
+            state["bar"].close()
 
     return update
 
 
 @cli.command("check-dataset")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
-@click.option("--output", "-o", default=None, type=click.Path(file_okay=False),
-              help="Write check_dataset_result.json, the histogram and samples here [default: DATASET/check_output].")
+@click.option("--save-path", "--save_path", "--output", "-o", "output", default="output", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Write check_dataset_result.json, the histogram and samples here (PaddleX's output folder).")
 def check_dataset_cmd(dataset: str, output: str | None) -> None:
     """Check a PaddleX ClsDataset and report every problem with file and line. Exit 0 when it passes, 1 if not."""
     from .datasets import DatasetError, check_dataset, iter_problem_lines, matplotlib_available
 
     _quiet_opencv()
-    out = output or str(Path(dataset) / "check_output")
+    out = output
     try:
         result = check_dataset(dataset, out, progress=_counter("checking"))
     except DatasetError as e:
@@ -295,7 +371,7 @@ def check_dataset_cmd(dataset: str, output: str | None) -> None:
 @cli.command("split-dataset")
 @click.argument("dataset", type=click.Path(exists=True, file_okay=False))
 @click.option("--val-percent", required=True, type=float, help="Share of each class that goes to val.txt.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the shuffle (same seed, same split).")
 def split_dataset_cmd(dataset: str, val_percent: float, seed: int) -> None:
     """Re-split train+val, stratified by class and deterministic; the old lists are kept as *.bak."""
     from .datasets import DatasetError, split_dataset
@@ -309,17 +385,23 @@ def split_dataset_cmd(dataset: str, val_percent: float, seed: int) -> None:
 
 @cli.command()
 @click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
-@click.option("--dataset", "-d", required=True, type=click.Path(exists=True, file_okay=False))
-@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]))
-@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1))
-@click.option("--device", default="auto", show_default=True)
-@click.option("--threads", default=None, type=click.IntRange(min=1))
-@click.option("--output", "-o", default=None, type=click.Path(file_okay=False), help="Write evaluate_result.json etc. here.")
+@click.option("--dataset", "-d", required=True, type=click.Path(exists=True, file_okay=False),
+              help="A PaddleX ClsDataset folder (label.txt, train.txt, val.txt).")
+@click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]),
+              help="Which list to evaluate.")
+@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1),
+              help="Images per model run.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores].")
+@click.option("--save-path", "--save_path", "--output", "-o", "output", default=None, type=click.Path(file_okay=False),
+              help="Write evaluate_result.json, the confusion matrix JSON and PNG here.")
+@click.option("--force", is_flag=True,
+              help="Evaluate even when the model's class count differs from the dataset's label list.")
 @click.option("--compare-paddle", "paddle_dir", default=None, type=click.Path(exists=True, file_okay=False),
               help="The source Paddle inference folder: also report per-image agreement with Paddle (convert extra).")
 @click.option("--fast-decode", is_flag=True,
               help="Decode large JPEGs at 1/2-1/8 scale in the DCT domain (faster; NOT bit-exact to PaddleX).")
-def evaluate(model, dataset, split, batch_size, device, threads, output, paddle_dir, fast_decode) -> None:
+def evaluate(model, dataset, split, batch_size, device, threads, output, force, paddle_dir, fast_decode) -> None:
     """Top-1/top-5, per-class accuracy and a confusion matrix of MODEL on a PaddleX ClsDataset split."""
     from .datasets import DatasetError, write_evaluation
     from .datasets import evaluate as run_evaluate
@@ -332,6 +414,16 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, paddle_
                                   fast_decode=fast_decode)
     except ImgclsError as e:
         raise _fail(str(e)) from None
+    from .datasets import read_dataset
+
+    try:
+        classes = read_dataset(dataset).num_classes
+    except DatasetError as e:
+        raise _fail(str(e)) from None
+    if clf.num_classes is not None and classes != clf.num_classes and not force:
+        raise _fail(f"the model has {clf.num_classes} classes but {dataset}/label.txt lists {classes}: its class ids "
+                    f"would not mean the dataset's labels (an ImageNet model on a 4-class dataset scores 0). Evaluate "
+                    f"a model trained on this label list, or pass --force if the ids do match")
     try:
         result, ds, predictions = run_evaluate(clf, dataset, split, batch_size, progress=_counter("evaluating"))
     except DatasetError as e:
@@ -362,17 +454,20 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, paddle_
 @cli.command()
 @click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--device", default="auto", show_default=True)
-@click.option("--threads", default=None, type=click.IntRange(min=1))
-@click.option("--max-batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
+@click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores].")
+@click.option("--max-batch-size", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Most requests one model run may serve.")
 @click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0),
               help="Cap on how long a batch may wait to fill, used only under heavy load (half a batch already "
                    "queued); a request that finds the model free runs at once.")
-@click.option("--max-queue", default=256, show_default=True, type=click.IntRange(min=1))
-@click.option("--max-body-mb", default=20.0, show_default=True, type=click.FloatRange(min=0.001))
+@click.option("--max-queue", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Requests that may wait; more are answered 503 with Retry-After.")
+@click.option("--max-body-mb", default=20.0, show_default=True, type=click.FloatRange(min=0.001),
+              help="Largest request body (413 above it, chunked bodies included).")
 @click.option("--allow-url-fetch", is_flag=True, help="Accept http(s) URLs in 'image' (never private addresses).")
-@click.option("--log-level", default="info", show_default=True)
+@click.option("--log-level", default="info", show_default=True, help="debug, info, warning or error.")
 def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_queue, max_body_mb, allow_url_fetch,
           log_level) -> None:
     """Serve MODEL over HTTP with PaddleX's image-classification API and dynamic batching (serve extra)."""
@@ -425,11 +520,15 @@ def pack(model: str, out_file: str) -> None:
 
 @cli.command("export-triton")
 @click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
-@click.option("--out", "repo", required=True, type=click.Path(file_okay=False), help="Triton model repository.")
+@click.option("--save-path", "--save_path", "--out", "repo", required=True, type=click.Path(file_okay=False),
+              help="Triton model repository.")
 @click.option("--name", default=None, help="Model name in the repository [default: the bundle's].")
-@click.option("--max-batch-size", default=32, show_default=True, type=click.IntRange(min=1))
-@click.option("--instances", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--kind", default="KIND_CPU", show_default=True, type=click.Choice(["KIND_CPU", "KIND_GPU"]))
+@click.option("--max-batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Triton's max_batch_size.")
+@click.option("--instances", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Model instances (instance_group count).")
+@click.option("--kind", default="KIND_CPU", show_default=True, type=click.Choice(["KIND_CPU", "KIND_GPU"]),
+              help="Where Triton runs the instances.")
 def export_triton_cmd(model, repo, name, max_batch_size, instances, kind) -> None:
     """Write a Triton model repository (REPO/NAME/1/model.onnx + config.pbtxt) and a client for it."""
     from .hub import obtain_model

@@ -40,6 +40,10 @@ class ImageNotFoundError(ImageLoadError):
     """The path does not exist, is a dangling link or is not a regular file."""
 
 
+class ImageFetchError(ImageLoadError):
+    """An http(s) input could not be fetched (offline, refused address, too large, not 200)."""
+
+
 class ImageDecodeError(ImageLoadError):
     """The bytes are not a decodable image."""
 

@@ -29,6 +29,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import (
     ImageDecodeError,
+    ImageFetchError,
     ImageLoadError,
     ImageNotFoundError,
     ImageTooLargeError,
@@ -116,12 +117,28 @@ def load_image(
         if len(data) > limits.max_bytes:
             raise ImageTooLargeError(label, f"{len(data)} bytes exceed the limit of {limits.max_bytes} bytes")
         return decode_image_bytes(data, limits, label, min_side)
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        return decode_image_bytes(fetch_image(source, limits, label), limits, label, min_side)
     if isinstance(source, (str, os.PathLike)):
         return decode_image_bytes(read_image_file(Path(os.fspath(source)), limits, label), limits, label, min_side)
     raise ImageLoadError(
         label,
         f"unsupported input type {type(source).__name__}; pass a path, bytes, a numpy array (BGR) or a PIL image",
     )
+
+
+URL_TIMEOUT_S = 15.0
+
+
+def fetch_image(url: str, limits: ImageLimits, label: str) -> bytes:
+    """An http(s) image input (as in PaddleX's examples), with the service's safety: size and time limits, no
+    redirects, no private or loopback addresses unless $IMGCLS_ONNX_ALLOW_PRIVATE_URLS=1."""
+    from .fetch import FetchError, fetch_url, private_urls_allowed
+
+    try:
+        return fetch_url(url, limits.max_bytes, URL_TIMEOUT_S, allow_private=private_urls_allowed())
+    except FetchError as e:
+        raise ImageFetchError(label, str(e)) from None
 
 
 def read_image_file(path: Path, limits: ImageLimits, label: str) -> bytes:

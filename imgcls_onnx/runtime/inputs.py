@@ -48,6 +48,9 @@ def _walk_dir(root: Path) -> Iterator[str]:
 
 
 def _expand_one(obj: Any) -> Iterator[tuple[Any, str | None, str, ImgclsError | None]]:
+    if isinstance(obj, str) and obj.startswith(("http://", "https://")):
+        yield obj, obj, repr(obj), None  # fetched when loaded; the URL is the result's input_path, as in PaddleX
+        return
     if isinstance(obj, (str, os.PathLike)):
         text = os.fspath(obj)
         path = Path(text)

@@ -9,10 +9,10 @@ are the float32 probabilities rounded to 5 decimals and widened to double, exact
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,47 +44,97 @@ def result_stem(input_path: str | None, index: int) -> str:
     return Path(input_path).stem if input_path else f"res_{index}"
 
 
-@dataclass
-class Prediction:
-    index: int
-    input_path: str | None
-    class_ids: list[int] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    label_names: list[str] = field(default_factory=list)
-    error: ImgclsError | None = None
-    input_img: np.ndarray | None = field(default=None, repr=False)  # RGB HWC, kept only when asked for
-    page_index: int | None = None
+_MEMORY_SEQ = itertools.count()
+
+
+class Prediction(dict):
+    """One input's result. A ``dict`` like PaddleX's results (``res["label_names"]``, ``res["class_ids"]``, ...) with
+    PaddleX's methods (``json``, ``str``, ``img``, ``print``, ``save_to_json``, ``save_to_img``), and attributes for
+    the same fields (``res.label_names``) plus ``ok`` and ``error`` for inputs that failed."""
+
+    _FIELDS = ("input_path", "page_index", "class_ids", "scores", "label_names")
+
+    def __init__(self, index: int, input_path: str | None, class_ids=None, scores=None, label_names=None,
+                 error: ImgclsError | None = None, input_img: np.ndarray | None = None,
+                 page_index: int | None = None):
+        super().__init__()
+        self.index = index
+        # in-memory inputs (arrays, bytes, PIL images) have no file name: a number unique in this process, so
+        # results of several predict() calls never overwrite each other's files
+        self.stem = result_stem(input_path, index) if input_path else f"res_{next(_MEMORY_SEQ)}"
+        self.error = error
+        self.input_img = input_img  # RGB HWC, kept only when asked for
+        self.update(self._public(input_path, page_index, list(class_ids or []), list(scores or []),
+                                 list(label_names or [])))
+
+    def _public(self, input_path, page_index, class_ids, scores, label_names) -> dict[str, Any]:
+        res: dict[str, Any] = {"input_path": input_path, "page_index": page_index}
+        if self.error is not None:
+            res["error"] = {"type": type(self.error).__name__, "message": str(self.error)}
+        else:
+            res.update(class_ids=class_ids, scores=scores, label_names=label_names)
+        return res
+
+    # attribute access to the fields (read-only views of the dict)
+    @property
+    def input_path(self) -> str | None:
+        return self.get("input_path")
+
+    @property
+    def page_index(self) -> int | None:
+        return self.get("page_index")
+
+    @property
+    def class_ids(self) -> list[int]:
+        return self.get("class_ids", [])
+
+    @property
+    def scores(self) -> list[float]:
+        return self.get("scores", [])
+
+    @property
+    def label_names(self) -> list[str]:
+        return self.get("label_names", [])
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
+    def __repr__(self) -> str:
+        return f"Prediction({dict.__repr__(self)})"
+
+    def __reduce__(self):  # pickling (Ray, multiprocessing) keeps the attributes, not only the dict
+        return (_rebuild, (self.index, dict(self), self.error, self.input_img))
+
     def to_dict(self) -> dict[str, Any]:
-        res: dict[str, Any] = {"input_path": self.input_path, "page_index": self.page_index}
-        if self.error is not None:
-            res["error"] = {"type": type(self.error).__name__, "message": str(self.error)}
-        else:
-            res["class_ids"] = list(self.class_ids)
-            res["scores"] = list(self.scores)
-            res["label_names"] = list(self.label_names)
-        return res
+        """The JSON object (a copy): input_path, page_index, then the class fields or ``error``."""
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self.items()}
 
     @property
     def json(self) -> dict[str, Any]:
+        return {"res": self.to_dict()}
+
+    @property
+    def str(self) -> dict[str, Any]:
+        """PaddleX's ``res.str``: ``{"res": <the result>}``."""
         return {"res": self.to_dict()}
 
     def __str__(self) -> str:
         return json.dumps(self.json, indent=4, ensure_ascii=False)
 
     def print(self, json_format: bool = False, indent: int = 4, ensure_ascii: bool = False) -> None:
-        """Print the result JSON (``json_format`` is accepted for PaddleX compatibility; output is always JSON)."""
-        print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii))
+        """PaddleX's print: ``json_format=True`` prints the JSON text; the default prints ``{'res': {...}}`` as a
+        Python dict, as PaddleX does."""
+        if json_format:
+            print(json.dumps(self.json, indent=indent, ensure_ascii=ensure_ascii))
+        else:
+            print({"res": self.to_dict()})
 
     def json_path(self, save_path: "str | os.PathLike[str]") -> Path:
         p = Path(save_path)
         if p.suffix.lower() == ".json":
             return p
-        return p / f"{result_stem(self.input_path, self.index)}_res.json"
+        return p / f"{self.stem}_res.json"
 
     def save_to_json(self, save_path: "str | os.PathLike[str]", indent: int = 4, ensure_ascii: bool = False) -> Path:
         """``save_path`` ending in .json is written as is; otherwise ``<save_path>/<stem>_res.json``. Atomic.
@@ -120,7 +170,7 @@ class Prediction:
         else:
             src_suffix = Path(self.input_path).suffix.lower() if self.input_path else ""
             suffix = src_suffix if src_suffix in image_suffixes else ".png"
-            target = p / f"{result_stem(self.input_path, self.index)}_res{suffix}"
+            target = p / f"{self.stem}_res{suffix}"
         image = self.to_img()
         import io
 
@@ -129,3 +179,9 @@ class Prediction:
         image.save(buf, format=fmt)
         atomic_write_bytes(target, buf.getvalue())
         return target
+
+
+def _rebuild(index, data, error, input_img):
+    p = Prediction(index, data.get("input_path"), data.get("class_ids"), data.get("scores"), data.get("label_names"),
+                   error=error, input_img=input_img, page_index=data.get("page_index"))
+    return p

