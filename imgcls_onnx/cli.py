@@ -125,9 +125,19 @@ def _run_pipeline(pipeline, inputs, save_path, device, topk) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No JSON lines on stdout (failures still go to stderr).")
 @click.option("--fast-decode", is_flag=True,
               help="Decode large JPEGs at 1/2-1/8 scale in the DCT domain (faster; NOT bit-exact to PaddleX).")
+@click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+              help="local: this process; ray: a Ray cluster (the ray extra), results as Parquet shards in --save-path.")
+@click.option("--ray-address", default=None,
+              help="With --engine ray: the cluster to join (e.g. ray://head:10001, auto) [default: start a local one].")
+@click.option("--ray-actors", default=None, type=click.IntRange(min=1),
+              help="With --engine ray: model actors [default: one per CPU of the cluster].")
 @click.argument("inputs", nargs=-1, required=True)
-def predict(model, device, batch_size, topk, threads, save_path, save_img, resume, quiet, fast_decode, inputs) -> None:
-    """Classify INPUTS (files, folders, glob patterns) and print one JSON line per image."""
+def predict(model, device, batch_size, topk, threads, save_path, save_img, resume, quiet, fast_decode, engine,
+            ray_address, ray_actors, inputs) -> None:
+    """Classify INPUTS (files, folders, glob patterns, http(s) URLs) and print one JSON line per image."""
+    if engine == "ray":
+        _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, ray_address, ray_actors, inputs)
+        return
     from .hub import obtain_model
     from .runtime.classifier import Classifier
     from .runtime.inputs import iter_inputs
@@ -189,6 +199,38 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
         click.echo(f"resumed: skipped {skipped} inputs that already had results", err=True)
     if failed:
         click.echo(f"{failed} of {progress.count} inputs failed", err=True)
+        raise click.exceptions.Exit(EXIT_SOME_FAILED)
+
+
+def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, actors, inputs) -> None:
+    try:
+        from . import ray_batch
+
+        ray_batch._ray()
+    except ImgclsError as e:
+        raise _fail(f"{e}; or pip install 'imgcls-onnx[ray]'") from None
+    from .hub import obtain_model
+
+    try:
+        bundle = str(obtain_model(model))
+        rows = ray_batch.run(list(inputs), bundle, save_path=save_path, address=address, actors=actors,
+                             batch_size=batch_size, topk=topk, resume=resume)
+    except ImgclsError as e:
+        raise _fail(str(e)) from None
+    failed = 0
+    if save_path:
+        rows = ray_batch.read_results(save_path)
+        failed = sum(1 for r in rows if r.get("error"))
+        click.echo(f"{len(rows)} results in {save_path} (Parquet), {failed} failed", err=True)
+    else:
+        for row in rows:
+            res = ray_batch.row_to_json(row)
+            if "error" in res:
+                failed += 1
+                click.echo(f"error: {res['error']['message']}", err=True)
+            if not quiet:
+                click.echo(json.dumps(res, ensure_ascii=False))
+    if failed:
         raise click.exceptions.Exit(EXIT_SOME_FAILED)
 
 

@@ -7,25 +7,67 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-# Fonts that cover CJK / wide Unicode, used when installed; else Pillow's bundled scalable font.
+ENV_FONT = "IMGCLS_ONNX_FONT"
+# Fonts tried in order (after $IMGCLS_ONNX_FONT); the first that has a glyph for every character of the label wins,
+# so Chinese labels (PaddleX's own orientation models label 倒置180度-style names) are drawn, not boxes.
 _SYSTEM_FONTS = (
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
     "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
     "/System/Library/Fonts/PingFang.ttc",
     "C:\\Windows\\Fonts\\msyh.ttc",
     "C:\\Windows\\Fonts\\arial.ttf",
 )
+_WARNED: set = set()
 
 
-@lru_cache(maxsize=32)
-def _font(size: int):
-    for path in _SYSTEM_FONTS:
-        if os.path.exists(path):
-            try:
-                return ImageFont.truetype(path, size)
-            except OSError:
-                continue
+def font_paths() -> list[str]:
+    env = os.environ.get(ENV_FONT)
+    return ([env] if env else []) + [p for p in _SYSTEM_FONTS if os.path.exists(p)]
+
+
+@lru_cache(maxsize=64)
+def _load(path: str, size: int):
+    try:
+        return ImageFont.truetype(path, size)
+    except OSError:
+        return None
+
+
+def covers(font, text: str) -> bool:
+    """Whether the font has a glyph for every visible character (a missing one renders as the .notdef box)."""
+    try:
+        notdef = bytes(font.getmask("\U0010fffd"))
+        return all(ch.isspace() or bytes(font.getmask(ch)) != notdef for ch in set(text))
+    except Exception:
+        return False
+
+
+@lru_cache(maxsize=256)
+def _font_path_for(text: str) -> str | None:
+    paths = font_paths()
+    for path in paths:
+        font = _load(path, 24)
+        if font is not None and covers(font, text):
+            return path
+    if any(ord(ch) > 0x2E7F for ch in text) and text not in _WARNED:
+        _WARNED.add(text)
+        import sys
+
+        sys.stderr.write(f"warning: no installed font has every character of {text!r}; it is drawn with boxes. "
+                         f"Install one (Debian: apt-get install fonts-noto-cjk) or set {ENV_FONT}=/path/to/font\n")
+    return paths[0] if paths else None
+
+
+def _font(size: int, text: str = ""):
+    path = _font_path_for(text)
+    font = _load(path, size) if path else None
+    if font is not None:
+        return font
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: bitmap font only
@@ -39,9 +81,9 @@ def draw_top1(image_rgb: np.ndarray, text: str) -> Image.Image:
     width = image.size[0]
     max_size = max(int(width * 0.05), 8)
     min_size = max(int(width * 0.02), 6)
-    font = _font(min_size)
+    font = _font(min_size, text)
     for size in range(max_size, min_size - 1, -1):
-        candidate = _font(size)
+        candidate = _font(size, text)
         left, top, right, bottom = draw.textbbox((0, 0), text, font=candidate)
         if right - left <= width:
             font = candidate

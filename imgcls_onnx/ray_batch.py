@@ -1,0 +1,171 @@
+"""Batch classification on a Ray cluster (the ``ray`` extra): a Ray Dataset of image files in, PaddleX results out.
+
+Files are read with Ray Data's own binary reader (local paths, and any filesystem pyarrow supports, so ``s3://``
+works where credentials exist); decoding and preprocessing run inside the workers with this package's exact
+pipeline (not Ray's image reader, which would change the pixels); each actor of the pool loads the bundle once.
+A file that cannot be decoded becomes a row with an ``error`` field, never a failed job. Results are written as
+Parquet shards (float64 scores stay exact). Actors are restarted and
+their batches retried when a worker dies, so every input gives exactly one row.
+
+From your own Ray program::
+
+    import ray
+    from imgcls_onnx.ray_batch import classify_dataset
+
+    ds = ray.data.read_binary_files("s3://bucket/images/", include_paths=True)
+    results = classify_dataset(ds, "PP-LCNet_x1_0.tar.gz", actors=8, num_gpus=1)
+    results.write_parquet("s3://bucket/results/")
+
+Nothing here is imported by ``import imgcls_onnx`` or by the runtime.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError as e:
+        from .runtime.errors import MissingExtraError
+
+        raise MissingExtraError("ray", "ray", "--engine ray") from e
+    return ray
+
+
+class BundlePredictor:
+    """The actor of the pool: one Classifier per actor, whole batches of (path, bytes) rows in, result rows out."""
+
+    def __init__(self, bundle_dir: str, device: str = "cpu", threads: int = 1, topk: int | None = None,
+                 batch_size: int = 8, throttle_s: float = 0.0):
+        """``throttle_s``: sleep this long per batch (to watch or test fault tolerance on a tiny job)."""
+        from .runtime.classifier import Classifier
+
+        self.throttle_s = float(throttle_s)
+        self.clf = Classifier.from_dir(bundle_dir, device=device, threads=threads, parallel_batches=1,
+                                       batch_size=batch_size, topk=topk)
+        self.batch_size = batch_size
+
+    def __call__(self, batch: dict) -> dict:
+        if self.throttle_s:
+            import time
+
+            time.sleep(self.throttle_s)
+        paths = [str(p) for p in batch["path"]]
+        data = [bytes(b) for b in batch["bytes"]]
+        out: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
+        for path, res in zip(paths, self.clf.predict(data, batch_size=self.batch_size)):
+            out["input_path"].append(path)
+            if res.ok:
+                out["class_ids"].append([int(i) for i in res.class_ids])
+                out["scores"].append([float(s) for s in res.scores])
+                out["label_names"].append([str(n) for n in res.label_names])
+                out["error"].append(None)
+            else:
+                reason = getattr(res.error, "reason", str(res.error))
+                out["class_ids"].append([])
+                out["scores"].append([])
+                out["label_names"].append([])
+                out["error"].append(f"cannot load {path}: {reason}")
+        return out
+
+
+def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor: int = 1, num_gpus: float = 0,
+                     batch_size: int = 8, topk: int | None = None, throttle_s: float = 0.0):
+    """A Ray Dataset of ``{"path", "bytes"}`` rows (``read_binary_files(..., include_paths=True)``) -> result rows
+    (``input_path``, ``class_ids``, ``scores``, ``label_names``, ``error``). ``model``: a bundle folder or archive
+    that every node can read (an archive URL works too)."""
+    from .runtime.zoo import resolve_model
+
+    bundle = str(resolve_model(model))
+    device = "gpu" if num_gpus else "cpu"
+    return dataset.map_batches(
+        BundlePredictor, batch_size=batch_size, concurrency=actors, num_cpus=threads_per_actor,
+        num_gpus=num_gpus or None, fn_constructor_kwargs={"bundle_dir": bundle, "device": device,
+                                                          "threads": threads_per_actor, "topk": topk,
+                                                          "batch_size": batch_size, "throttle_s": throttle_s})
+    # Ray Data restarts a dead actor and retries its batches (max_restarts=-1, max_task_retries=-1 are its defaults
+    # for actor pools): tests/ray kills one mid-run and checks that every input still has exactly one row
+
+
+def done_inputs(out_dir: Path) -> set[str]:
+    """Input paths that already have a row in ``out_dir`` (Parquet shards), for --resume. A shard that cannot be
+    read (cut by a crash) is removed, so its rows are redone and never counted twice."""
+    import pyarrow.parquet as pq
+
+    done: set[str] = set()
+    if not out_dir.is_dir():
+        return done
+    for shard in sorted(out_dir.glob("*.parquet")):
+        try:
+            done.update(pq.read_table(shard, columns=["input_path"]).column("input_path").to_pylist())
+        except Exception:
+            shard.unlink()
+    return done
+
+
+def read_results_file(shard: "str | Path") -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(shard).to_pylist()
+
+
+def read_results(out_dir: "str | Path") -> list[dict]:
+    """Every row written under ``out_dir``."""
+    rows: list[dict] = []
+    for shard in sorted(Path(out_dir).glob("*.parquet")):
+        rows.extend(read_results_file(shard))
+    return rows
+
+
+def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, address: str | None = None,
+        actors: int | None = None, batch_size: int = 8, topk: int | None = None, resume: bool = False,
+        num_cpus: int | None = None, throttle_s: float = 0.0) -> Iterable[dict]:
+    """What ``imgcls-onnx predict --engine ray`` does. Returns the result rows when ``save_path`` is None (printed
+    as JSON lines by the CLI); else writes JSONL shards there and returns the rows written."""
+    ray = _ray()
+    from .runtime.inputs import iter_inputs
+
+    paths = [item.input_path for item in iter_inputs(list(inputs)) if item.input_path]
+    out_dir = Path(save_path) if save_path else None
+    if resume and out_dir is not None:
+        done = done_inputs(out_dir)
+        paths = [p for p in paths if p not in done]
+    if not paths:
+        return []
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    try:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        # reading files is light: it reserves no CPU, so that the model actors can have every core (a reading task
+        # holding a CPU next to one actor per core would wait forever)
+        ds = ray.data.read_binary_files(paths, include_paths=True, num_cpus=0)
+        results = classify_dataset(ds, model, actors=actors or max(1, cpus), batch_size=batch_size, topk=topk,
+                                   throttle_s=throttle_s)
+        if out_dir is None:
+            order = {p: i for i, p in enumerate(paths)}
+            return sorted(results.take_all(), key=lambda r: order.get(r["input_path"], 0))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        results.write_parquet(str(out_dir))  # float64 scores exactly (JSON writers round them)
+        return []
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def row_to_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A result row as the plain engine prints it (``res`` fields; ``error`` instead of them on failure)."""
+    res: dict[str, Any] = {"input_path": row["input_path"], "page_index": None}
+    if row.get("error"):
+        res["error"] = {"type": "ImageLoadError", "message": row["error"]}
+    else:
+        res.update(class_ids=list(row["class_ids"]), scores=list(row["scores"]), label_names=list(row["label_names"]))
+    return res
+
+
+__all__ = ["BundlePredictor", "classify_dataset", "done_inputs", "read_results", "read_results_file", "row_to_json", "run"]

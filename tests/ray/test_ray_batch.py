@@ -1,0 +1,162 @@
+"""Batch classification on a real local Ray cluster gives the same rows as `imgcls-onnx predict`: identical class ids
+and scores keyed by path, broken files as error rows, one row per input even when a worker is killed, and --resume
+writes only what is missing. Ray starts once for the module."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import REALDATA, ROOT, need
+
+ray = pytest.importorskip("ray", reason="the ray extra is needed (./scripts/test installs it)")
+
+from imgcls_onnx import ray_batch  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """200 images cut and scaled from the real photos, plus 10 broken files."""
+    root = tmp_path_factory.mktemp("corpus")
+    photos = [cv2.imread(str(p)) for p in sorted(need(REALDATA).rglob("*.jp*g"))]
+    photos = [p for p in photos if p is not None]
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(200):
+        img = photos[i % len(photos)]
+        h, w = img.shape[:2]
+        ch, cw = int(h * rng.uniform(0.5, 1.0)), int(w * rng.uniform(0.5, 1.0))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        crop = cv2.resize(img[y:y + ch, x:x + cw], None, fx=rng.uniform(0.3, 0.8), fy=rng.uniform(0.3, 0.8))
+        path = root / f"img_{i:03d}.{'png' if i % 10 == 0 else 'jpg'}"
+        cv2.imwrite(str(path), crop)
+        paths.append(str(path))
+    good = (root / "img_001.jpg").read_bytes()
+    for k in range(10):
+        bad = root / f"broken_{k}.jpg"
+        bad.write_bytes(good[: 50 + 200 * k] if k < 5 else os.urandom(300 + k))
+        paths.append(str(bad))
+    return sorted(paths)
+
+
+@pytest.fixture(scope="module")
+def expected(orientation_bundle, corpus):
+    """`imgcls-onnx predict` on the same inputs: the single-machine truth, keyed by path."""
+    proc = subprocess.run([sys.executable, "-m", "imgcls_onnx.cli", "predict", "-m", str(orientation_bundle),
+                           "--device", "cpu", *corpus], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 1  # the broken files failed, the rest succeeded
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(rows) == 210
+    return {r["input_path"]: r for r in rows}
+
+
+def table(rows):
+    out = {}
+    for r in rows:
+        assert r["input_path"] not in out, f"duplicate row for {r['input_path']}"
+        out[r["input_path"]] = r
+    return out
+
+
+def test_same_rows_as_one_machine(cluster, orientation_bundle, corpus, expected, tmp_path):
+    ray_batch.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"), actors=2)
+    got = table(ray_batch.read_results(tmp_path / "out"))
+    assert set(got) == set(expected)
+    for path, want in expected.items():
+        row = got[path]
+        if "error" in want:
+            assert row["error"] and path in row["error"] and row["class_ids"] == []
+        else:
+            assert row["error"] is None
+            assert row["class_ids"] == want["class_ids"] and row["scores"] == want["scores"]
+            assert row["label_names"] == want["label_names"]
+    assert sum(1 for r in got.values() if r["error"]) == 10
+
+
+def model_actor_pids():
+    """Processes of the model actors (Ray titles them ray::MapWorker(MapBatches(BundlePredictor)))."""
+    pids = []
+    for proc in os.listdir("/proc"):
+        if proc.isdigit():
+            try:
+                cmdline = Path(f"/proc/{proc}/cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if "MapWorker" in cmdline and "BundlePredictor" in cmdline:
+                pids.append(int(proc))
+    return pids
+
+
+def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundle, corpus, tmp_path):
+    killed = []
+
+    def killer():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not killed:
+            pids = model_actor_pids()
+            if pids:
+                time.sleep(1.5)  # let it take a few batches first
+                try:
+                    os.kill(pids[0], signal.SIGKILL)
+                    killed.append(pids[0])
+                except ProcessLookupError:
+                    continue
+                return
+            time.sleep(0.1)
+
+    t = threading.Thread(target=killer)
+    t.start()
+    ray_batch.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"), actors=2, batch_size=4,
+                  throttle_s=0.1)
+    t.join()
+    assert killed, "no model actor was found to kill"
+    got = table(ray_batch.read_results(tmp_path / "out"))  # table() fails on a duplicate
+    assert set(got) == set(corpus)
+
+
+def test_resume_writes_only_what_is_missing(cluster, orientation_bundle, corpus, expected, tmp_path):
+    out = tmp_path / "out"
+    ray_batch.run(corpus[:120], str(orientation_bundle), save_path=str(out), actors=2)  # the interrupted run
+    first = {p.name for p in out.glob("*.parquet")}
+    ray_batch.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, resume=True)
+    new_rows = [r for p in out.glob("*.parquet") if p.name not in first
+                for r in ray_batch.read_results_file(p)]
+    assert sorted(r["input_path"] for r in new_rows) == corpus[120:]
+    assert set(table(ray_batch.read_results(out))) == set(expected)
+
+
+def test_cli_engine_ray_prints_json_lines(orientation_bundle, corpus, expected):
+    proc = subprocess.run([sys.executable, "-m", "imgcls_onnx.cli", "predict", "--engine", "ray", "-m",
+                           str(orientation_bundle), *corpus[:12]], capture_output=True, text=True, timeout=600,
+                          cwd=ROOT, env=dict(os.environ, RAY_ADDRESS=""))
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["input_path"] for r in rows] == corpus[:12]
+    for r in rows:
+        want = expected[r["input_path"]]
+        if "error" in want:
+            assert "error" in r
+        else:
+            assert (r["class_ids"], r["scores"]) == (want["class_ids"], want["scores"])
+    assert proc.returncode == (1 if any("error" in expected[p] for p in corpus[:12]) else 0), proc.stderr[-2000:]
+
+
+def test_ray_is_not_imported_by_the_package():
+    proc = subprocess.run([sys.executable, "-c", "import imgcls_onnx, imgcls_onnx.runtime.classifier, sys; "
+                           "print(any(m == 'ray' or m.startswith('ray.') for m in sys.modules))"],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.stdout.strip() == "False"

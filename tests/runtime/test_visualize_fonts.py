@@ -1,0 +1,53 @@
+"""Labels in any script are drawn with a font that has their glyphs (PaddleX's own orientation models use Chinese
+label names); when no installed font covers a label, one warning says what to install."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imgcls_onnx.runtime import visualize
+
+CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"  # installed by ./scripts/test
+DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+LABEL = "倒置180度"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(monkeypatch):
+    monkeypatch.delenv(visualize.ENV_FONT, raising=False)
+    visualize._font_path_for.cache_clear()
+    visualize._WARNED.clear()
+    yield
+    visualize._font_path_for.cache_clear()
+
+
+def test_a_covering_font_is_chosen_for_chinese_labels():
+    import os
+
+    assert os.path.exists(CJK_FONT), "./scripts/test installs fonts-wqy-microhei"
+    path = visualize._font_path_for(LABEL)
+    assert path is not None and visualize.covers(visualize._load(path, 24), LABEL)
+    # the independent check: the default Latin font really lacks these glyphs, so choosing matters
+    assert not visualize.covers(visualize._load(DEJAVU, 24), LABEL)
+    assert visualize._font_path_for("180 degrees") == DEJAVU  # Latin labels keep the first font
+
+
+def test_drawn_label_differs_from_tofu(monkeypatch):
+    image = np.full((200, 400, 3), 255, np.uint8)
+    good = np.asarray(visualize.draw_top1(image, LABEL))
+    monkeypatch.setattr(visualize, "font_paths", lambda: [DEJAVU])
+    visualize._font_path_for.cache_clear()
+    tofu = np.asarray(visualize.draw_top1(image, LABEL))
+    assert not np.array_equal(good[:40], tofu[:40])
+
+
+def test_font_option_and_the_warning_when_nothing_covers(monkeypatch, capsys):
+    monkeypatch.setenv(visualize.ENV_FONT, CJK_FONT)
+    assert visualize.font_paths()[0] == CJK_FONT
+    monkeypatch.delenv(visualize.ENV_FONT)
+    monkeypatch.setattr(visualize, "font_paths", lambda: [DEJAVU])
+    visualize._font_path_for.cache_clear()
+    visualize.draw_top1(np.zeros((100, 200, 3), np.uint8), LABEL)
+    visualize.draw_top1(np.zeros((100, 200, 3), np.uint8), LABEL)
+    err = capsys.readouterr().err
+    assert err.count("no installed font has every character") == 1 and "fonts-noto-cjk" in err
