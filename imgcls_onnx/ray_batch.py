@@ -82,8 +82,10 @@ def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor:
 
     bundle = str(resolve_model(model))
     device = "gpu" if num_gpus else "cpu"
+    ray = _ray()
     return dataset.map_batches(
-        BundlePredictor, batch_size=batch_size, concurrency=actors, num_cpus=threads_per_actor,
+        BundlePredictor, batch_size=batch_size, compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=threads_per_actor,
         num_gpus=num_gpus or None, fn_constructor_kwargs={"bundle_dir": bundle, "device": device,
                                                           "threads": threads_per_actor, "topk": topk,
                                                           "batch_size": batch_size, "throttle_s": throttle_s})

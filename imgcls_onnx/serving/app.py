@@ -139,6 +139,7 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse, PlainTextResponse
     from pydantic import BaseModel, Field
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     metrics = Metrics()
     from ..runtime.session import trim_heap
@@ -189,9 +190,21 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", []) if p != "body")
-        msg = f"invalid request: {where + ': ' if where else ''}{first.get('msg', 'malformed JSON')}"
+        if first.get("type") == "json_invalid":
+            reason = (first.get("ctx") or {}).get("error")
+            msg = f"invalid request: the body is not valid JSON{f' ({reason})' if reason else ''}"
+        else:
+            where = ".".join(str(p) for p in first.get("loc", []) if p != "body" and not isinstance(p, int))
+            msg = f"invalid request: {where + ': ' if where else ''}{first.get('msg', 'malformed JSON')}"
         return JSONResponse(error_body(request.state.log_id, 422, msg), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        # 404, 405, ...: PaddleX's error body, not FastAPI's {"detail": ...}
+        message = {404: f"no such endpoint: {request.url.path}",
+                   405: f"{request.method} is not allowed on {request.url.path}"}.get(exc.status_code, str(exc.detail))
+        return JSONResponse(error_body(request.state.log_id, exc.status_code, message), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(_ClientError)
     async def client_error(request: Request, exc: _ClientError):

@@ -174,6 +174,17 @@ def test_413_and_ssrf_refused(orientation_bundle, docs):
         s.stop()
 
 
+def test_paddlex_error_bodies_for_404_405_and_bad_json(server):
+    r = httpx.get(server.url + "/nope", timeout=10)
+    assert r.status_code == 404 and r.json()["errorCode"] == 404 and "no such endpoint: /nope" in r.json()["errorMsg"]
+    assert set(r.json()) == {"logId", "errorCode", "errorMsg"}
+    r = httpx.get(server.url + "/image-classification", timeout=10)
+    assert r.status_code == 405 and r.json()["errorCode"] == 405 and "GET is not allowed" in r.json()["errorMsg"]
+    r = httpx.post(server.url + "/image-classification", content=b'{"image": "abc"', timeout=10,
+                   headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and "not valid JSON" in r.json()["errorMsg"] and "0:" not in r.json()["errorMsg"]
+
+
 @pytest.mark.realdata
 def test_chunked_body_is_capped_while_it_arrives(orientation_bundle, docs):
     """Defect: only Content-Length was checked, so a chunked body was read without limit."""
