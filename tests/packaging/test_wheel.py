@@ -1,0 +1,124 @@
+"""The package as a user gets it: `python -m build` makes a wheel and an sdist that `twine check` accepts; the wheel,
+installed into a fresh venv with only the `cpu` extra (no checkout on sys.path), predicts with the real demo model;
+a second fresh venv with `cpu,convert` converts a zoo model from the installed wheel. The wheel's file list holds
+every data file the code opens and nothing else (no tests, scripts, caches or reports)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ORIENTATION_LABELS, REALDATA, ROOT, need
+
+pytestmark = pytest.mark.slow
+
+# every data file the code opens through importlib.resources or beside its module
+DATA_FILES = {"imgcls_onnx/zoo_manifest.json", "imgcls_onnx/data/imagenet1k_label_list.txt"}
+
+
+def sh(*cmd, cwd=None, env=None, timeout=1200):
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    return proc
+
+
+def clean_env(tmp: Path) -> dict:
+    """No checkout on sys.path, no user site, a scratch working directory and home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(PYTHONNOUSERSITE="1", HOME=str(tmp), IMGCLS_ONNX_HOME=str(tmp / "cache"))
+    return env
+
+
+def fresh_venv(path: Path, wheel: Path, extras: str) -> Path:
+    sh(sys.executable, "-m", "venv", path)
+    py = path / "bin" / "python"
+    sh(py, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{wheel}[{extras}]")
+    return py
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    # build from a clean copy of the source (git's files, no egg-info/build leftovers that setuptools would reuse:
+    # a stale SOURCES.txt would put a data file in the sdist even after it left the package-data config)
+    src = tmp_path_factory.mktemp("src")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    import shutil
+
+    for rel in files:
+        if (ROOT / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, src / rel)
+    sh(sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", out, src, timeout=900)
+    wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
+    assert len(wheels) == 1 and len(sdists) == 1
+    sh(sys.executable, "-m", "twine", "check", "--strict", *wheels, *sdists)
+    return wheels[0]
+
+
+def test_wheel_file_list(dist):
+    names = set(zipfile.ZipFile(dist).namelist())
+    assert DATA_FILES <= names, DATA_FILES - names
+    package_files = {n for n in names if not n.startswith("imgcls_onnx-")}  # minus the .dist-info folder
+    assert all(n.startswith("imgcls_onnx/") for n in package_files), package_files
+    bad = [n for n in package_files if any(part in n for part in ("tests/", "scripts/", "reports/", ".cache",
+                                                                   "__pycache__", ".pyc", "egg-info"))]
+    assert bad == []
+    # every module of the checkout is in the wheel
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "imgcls_onnx").rglob("*.py")}
+    assert modules <= names, modules - names
+    meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    text = zipfile.ZipFile(dist).read(meta).decode()
+    from imgcls_onnx import __version__
+
+    assert f"Version: {__version__}" in text and "Requires-Python: >=3.10" in text and "License-Expression: Apache-2.0" in text
+
+
+def test_installed_runtime_predicts_the_real_model(dist, orientation_bundle, tmp_path):
+    docs = need(REALDATA / "orientation_images")
+    py = fresh_venv(tmp_path / "venv", dist, "cpu")
+    env = clean_env(tmp_path)
+    sh(py, "-m", "pip", "check", env=env)
+    names = {line.split("==")[0].lower() for line in sh(py, "-m", "pip", "freeze", env=env).stdout.split()}
+    assert "imgcls-onnx" in names and not names & {"paddlepaddle", "paddle2onnx", "onnx", "paddleclas"}
+    where = sh(py, "-c", "import imgcls_onnx, sys; print(imgcls_onnx.__file__)", cwd=tmp_path, env=env).stdout
+    assert str(tmp_path / "venv") in where and str(ROOT) not in where
+    imported = sh(py, "-X", "importtime", "-c", "import imgcls_onnx", cwd=tmp_path, env=env).stderr
+    heavy = {"onnxruntime", "numpy", "cv2", "click", "requests"} & {
+        ln.split("|")[-1].strip().split(".")[0] for ln in imported.splitlines() if "|" in ln}
+    assert heavy == set(), f"import imgcls_onnx imported {heavy}"
+    # the real demo model, as a bundle archive: the way a model reaches a machine without the converter
+    archive = tmp_path / "pulc.tar.gz"
+    cli = tmp_path / "venv" / "bin" / "imgcls-onnx"
+    sh(cli, "pack", orientation_bundle, "-o", archive, cwd=tmp_path, env=env)
+    import cv2
+
+    rot0 = cv2.imread(str(docs / "img_rot0_demo.jpg"))
+    images = {"0": rot0, "180": cv2.imread(str(docs / "img_rot180_demo.jpg")),
+              "90": cv2.rotate(rot0, cv2.ROTATE_90_CLOCKWISE), "270": cv2.rotate(rot0, cv2.ROTATE_90_COUNTERCLOCKWISE)}
+    paths = []
+    for label, img in images.items():
+        paths.append(str(tmp_path / f"doc_{label}.jpg"))
+        cv2.imwrite(paths[-1], img)
+    out = sh(cli, "predict", "--model", archive, "--device", "cpu", *paths, cwd=tmp_path, env=env).stdout
+    got = [json.loads(line)["label_names"][0] for line in out.splitlines()]
+    assert got == list(images) and set(got) == set(ORIENTATION_LABELS)
+
+
+@pytest.mark.convert
+def test_installed_converter_converts_a_zoo_model(dist, tmp_path):
+    py = fresh_venv(tmp_path / "venv", dist, "cpu,convert")
+    sh(py, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-deps", "paddleclas==2.6.0")
+    env = clean_env(tmp_path)
+    proc = sh(tmp_path / "venv" / "bin" / "imgcls-onnx", "convert", "PP-LCNet_x0_25", "--random-init",
+              cwd=tmp_path, env=env)
+    report = json.loads(proc.stdout)
+    assert report["parity"]["passed"] is True and report["weights"] == "random"
+    assert Path(report["bundle"]).name == "PP-LCNet_x0_25_random"
+    assert str(tmp_path / "cache") in report["bundle"]
