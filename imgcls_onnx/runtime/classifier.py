@@ -31,11 +31,11 @@ from .bundle import Bundle, BundleConfig, load_bundle
 from .errors import ImageLoadError, ImgclsError, ManifestError, PreprocessError
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
 from .inputs import InputItem, iter_inputs
-from .model_io import ModelIO
-from .postprocess import softmax, top_k
+from .model_io import LoadedModel
+from .postprocess import top_k
 from .providers import DeviceRequest, parse_device
 from .results import Prediction
-from .session import SessionOptions, create_session, session_device
+from .session import SessionOptions
 
 MAX_DEFAULT_PARALLEL_BATCHES = 4
 
@@ -117,10 +117,11 @@ class Classifier:
             parallel_batches = min(total, MAX_DEFAULT_PARALLEL_BATCHES) if session_options is None else 1
         parallel_batches = max(1, min(int(parallel_batches), total))
         options = session_options or SessionOptions(intra_op_num_threads=max(1, total // parallel_batches))
-        self.session = create_session(bundle.onnx_path, self.device_request, options)
+        self.model = LoadedModel(bundle, self.device_request, options)
+        self.session = self.model.session
         # a GPU session runs one batch at a time; the decode pool keeps it fed
-        self.parallel_batches = parallel_batches if session_device(self.session) == "cpu" else 1
-        self.io = ModelIO.from_session(self.session, bundle)
+        self.parallel_batches = parallel_batches if self.model.device == "cpu" else 1
+        self.io = self.model.io
         self.input_name = self.io.input_name
         self.output_name = self.io.output_name
         # a bundle made with `convert --fuse-preprocess` takes the resized, cropped uint8 NHWC batch: we run only the
@@ -154,7 +155,7 @@ class Classifier:
 
     @property
     def device(self) -> str:
-        return session_device(self.session)
+        return self.model.device
 
     @property
     def labels(self) -> tuple[str, ...] | None:
@@ -231,18 +232,12 @@ class Classifier:
         return self.preprocess(image_hwc)
 
     def release_memory_after_runs(self) -> None:
-        """Return onnxruntime's CPU arena to the allocator after every run (for long-lived servers whose batch sizes
-        vary: without it the arena keeps the memory of the largest batch ever seen)."""
-        from .session import arena_shrinking_run_options
-
-        self._run_options = arena_shrinking_run_options(self.session)
+        """See LoadedModel.release_memory_after_runs."""
+        self.model.release_memory_after_runs()
 
     def run_batch(self, batch_nchw: np.ndarray) -> np.ndarray:
         """Run the model on a float32 NCHW batch and return class probabilities (N, C)."""
-        out = self.session.run([self.output_name], {self.input_name: batch_nchw},
-                               getattr(self, "_run_options", None))[0]
-        out = np.asarray(out, dtype=np.float32).reshape(out.shape[0], -1)
-        return softmax(out) if self.applies_softmax else out
+        return self.model.run(batch_nchw)
 
     def _finish(self, prepared: Sequence[_Prepared], k: int) -> list[Prediction]:
         good = [p for p in prepared if p.staged is not None]

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from .bundle import Bundle
 from .errors import ManifestError
 from .onnx_graph import inspect_onnx
+from .postprocess import softmax
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,35 @@ class ModelIO:
         probs = recorded if recorded is not None else inspect_onnx(bundle.onnx_path).ends_in_softmax
         return cls(inputs[0].name, outputs[0].name, layout, dtype, h if isinstance(h, int) else None,
                    w if isinstance(w, int) else None, classes, bool(probs))
+
+
+class LoadedModel:
+    """A bundle's onnxruntime session and its contract, loaded once: the one object that runs the network. The
+    Classifier schedules batches over it; serving and the Triton export read its contract."""
+
+    def __init__(self, bundle: Bundle, device_request, options=None):
+        from .session import SessionOptions, create_session
+
+        self.bundle = bundle
+        self.session = create_session(bundle.onnx_path, device_request, options or SessionOptions())
+        self.io = ModelIO.from_session(self.session, bundle)
+        self._run_options = None
+
+    @property
+    def device(self) -> str:
+        from .session import session_device
+
+        return session_device(self.session)
+
+    def release_memory_after_runs(self) -> None:
+        """Return onnxruntime's CPU arena to the allocator after every run (for long-lived servers whose batch sizes
+        vary: without it the arena keeps the memory of the largest batch ever seen)."""
+        from .session import arena_shrinking_run_options
+
+        self._run_options = arena_shrinking_run_options(self.session)
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """The model on one batch (float32 NCHW, or uint8 NHWC for fused bundles): class probabilities (N, C)."""
+        out = self.session.run([self.io.output_name], {self.io.input_name: batch}, self._run_options)[0]
+        out = np.asarray(out, dtype=np.float32).reshape(out.shape[0], -1)
+        return out if self.io.outputs_probabilities else softmax(out)

@@ -106,19 +106,17 @@ if __name__ == "__main__":
 
 def export_triton(bundle_dir, repo: Path, name: str | None = None, max_batch_size: int = 32, instances: int = 1,
                   kind: str = "KIND_CPU", max_queue_delay_us: int = 5000) -> Path:
-    from ..runtime.classifier import Classifier
+    from ..runtime.model_io import LoadedModel
+    from ..runtime.providers import parse_device
 
     bundle: Bundle = load_bundle(bundle_dir)
-    clf = Classifier(bundle, device="cpu")
-    io = clf.io
+    io = LoadedModel(bundle, parse_device("cpu")).io  # the same contract the classifier and the server run by
     if io.height is None or io.width is None:
         hw = bundle.config.preprocess.output_hw
         if hw is None:
-            clf.close()
             raise ValueError("the model has no fixed input size; Triton needs one (add a CropImage or a fixed resize)")
         io = replace(io, height=hw[0], width=hw[1])
     if io.num_classes is None:
-        clf.close()
         raise ValueError("the model's class count is not fixed in the graph; Triton needs it")
     input_type, input_dims = io.triton_input()
     model_name = (name or bundle.name).replace("/", "_")
@@ -136,5 +134,4 @@ def export_triton(bundle_dir, repo: Path, name: str | None = None, max_batch_siz
         "input_layout": io.layout, "inference_yml": bundle.config.to_yml_dict(),
         "labels": list(bundle.config.label_list or []), "output_is_probabilities": io.outputs_probabilities},
         indent=1))
-    clf.close()
     return target
