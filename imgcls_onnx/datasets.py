@@ -8,7 +8,6 @@ problem with its file and line number, and decodes every image through the runti
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -129,11 +128,9 @@ def read_dataset(root: "str | os.PathLike[str]") -> Dataset:
 
 
 def _hash_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    from .runtime.bundle import sha256_file
+
+    return sha256_file(path)
 
 
 @dataclass

@@ -6,13 +6,13 @@ temporary file and raises one ``DownloadError`` naming the URL and the reason. O
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .bundle import sha256_file
 from .errors import DownloadError, MissingExtraError
 
 #: the largest download we accept unless told otherwise (PaddleX's largest classification archive is ~1.2 GB)
@@ -88,7 +88,7 @@ def download(
     hint = f" {manual_hint}" if manual_hint else ""
     try:
         _fetch(requests, url, tmp, max_bytes, timeout, retries, backoff_s, progress, hint)
-        digest = _sha256(tmp)
+        digest = sha256_file(tmp)
         size = tmp.stat().st_size
         if expected_sha256 and digest != expected_sha256.lower():
             raise DownloadError(f"{url}: sha256 is {digest}, expected {expected_sha256.lower()}: the file was changed "
@@ -172,11 +172,3 @@ def _reason(e: Exception) -> str:
     if len(text) > 200:
         text = text[:200] + "..."
     return f"{name}: {text}" if text else name
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
