@@ -159,7 +159,7 @@ class InstalledArchive:
 
 
 def archives_home() -> Path:
-    from .zoo import models_home
+    from .cache import models_home
 
     return models_home() / "archives"
 

@@ -10,10 +10,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .cache import ENV_HOME, model_dir, models_home  # noqa: F401 - re-exported: the zoo names resolve there
 from .errors import ManifestError, ModelNotConvertedError, UnknownModelError
 from .transforms import PreprocessSpec
-
-ENV_HOME = "IMGCLS_ONNX_HOME"
 
 
 @dataclass(frozen=True)
@@ -110,21 +109,6 @@ def label_set(label_id: str) -> tuple[str, ...]:
         raise ManifestError(f"unknown label set {label_id!r}")
     with resources.as_file(resources.files("imgcls_onnx.data").joinpath("imagenet1k_label_list.txt")) as p:
         return read_label_file(p)
-
-
-def models_home() -> Path:
-    """$IMGCLS_ONNX_HOME, else the user cache dir (XDG_CACHE_HOME or ~/.cache on Linux/macOS, LOCALAPPDATA on Windows)."""
-    env = os.environ.get(ENV_HOME)
-    if env:
-        return Path(env).expanduser()
-    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "imgcls-onnx"
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "imgcls-onnx"
-
-
-def model_dir(name: str) -> Path:
-    return models_home() / "models" / name
 
 
 def resolve_model(name_or_dir: "str | os.PathLike[str]") -> Path:
