@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import ORIENTATION_LABELS, REALDATA, ROOT, need
 
 pytestmark = pytest.mark.slow
