@@ -18,6 +18,9 @@ def import_onnxruntime():
         import onnxruntime
     except ImportError as e:
         raise MissingExtraError("onnxruntime", "cpu", "running a model") from e
+    # onnxruntime's own logger prints provider load failures (e.g. "libcublasLt.so.13: cannot open shared object")
+    # in colour before any session option applies; errors only: we report an unusable device ourselves, once
+    onnxruntime.set_default_logger_severity(3)
     return onnxruntime
 
 
