@@ -202,11 +202,13 @@ def wait_healthy(proc, url: str, path: str, timeout_s: float = 180) -> float:
     raise RuntimeError("server did not start")
 
 
-def start_ours(model: Path, threads: int, max_batch: int, max_wait_ms: float):
+def start_ours(model: Path, threads: int, max_batch: int, max_wait_ms: float, decode_workers: int | None = None):
     port = free_port()
+    extra = ["--decode-workers", str(decode_workers)] if decode_workers else []
     proc = subprocess.Popen([sys.executable, "-m", "imgcls_onnx.cli", "serve", "-m", str(model), "--device", "cpu",
                              "--threads", str(threads), "--port", str(port), "--max-batch-size", str(max_batch),
-                             "--max-wait-ms", str(max_wait_ms), "--max-queue", "1024", "--log-level", "warning"],
+                             "--max-wait-ms", str(max_wait_ms), "--max-queue", "1024", "--log-level", "warning",
+                             *extra],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     return proc, url, wait_healthy(proc, url, "/health")
@@ -285,7 +287,8 @@ def side_by_side(args) -> int:
     images = labelled_images()
     workdir = ROOT / ".cache" / "loadtest"
     workdir.mkdir(parents=True, exist_ok=True)
-    systems = {"imgcls-onnx": lambda: start_ours(model, args.threads, args.max_batch_size, args.max_wait_ms),
+    systems = {"imgcls-onnx": lambda: start_ours(model, args.threads, args.max_batch_size, args.max_wait_ms,
+                                                 args.decode_workers),
                "PaddleX": lambda: start_paddlex(px_python, model, args.threads, workdir)}
     results: dict = {name: {c: [] for c in args.clients} for name in systems}
     for rep in range(args.repeats):
@@ -363,6 +366,7 @@ def main() -> int:
     ap.add_argument("--max-wait-ms", type=float, default=5)
     ap.add_argument("--peer", choices=["paddlex"], default=None, help="Run PaddleX's own server side by side.")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--decode-workers", type=int, default=None, help="Passed to our server's --decode-workers.")
     args = ap.parse_args()
     if args.peer:
         if args.clients == [1, 8, 32]:
