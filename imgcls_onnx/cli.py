@@ -511,7 +511,7 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
               help="Largest request body (413 above it, chunked bodies included).")
 @click.option("--allow-url-fetch", is_flag=True, help="Accept http(s) URLs in 'image' (never private addresses).")
 @click.option("--decode-workers", default=None, type=click.IntRange(min=1),
-              help="Threads that decode and preprocess requests [default: min(4, cores)].")
+              help="Threads that decode and preprocess requests [default: 4].")
 @click.option("--log-level", default="info", show_default=True, help="debug, info, warning or error.")
 def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_queue, max_body_mb, allow_url_fetch,
           decode_workers, log_level) -> None:
@@ -537,7 +537,7 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
         raise _fail(str(e)) from None
     settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
                              max_body_mb=max_body_mb, allow_url_fetch=allow_url_fetch,
-                             decode_workers=decode_workers or min(4, os.cpu_count() or 1))
+                             decode_workers=decode_workers or 4)
     app = create_app(clf, settings)
     click.echo(f"serving {clf.bundle.name} on http://{host}:{port} ({clf.device})", err=True)
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=30)
