@@ -6,7 +6,6 @@ processed), 2 usage or model errors (bad option, unknown model, unreadable bundl
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
