@@ -281,3 +281,53 @@ def test_small_differences(doc_ori, doc_images, tmp_path):
     assert r.exit_code == 2 and "4 classes" in r.stderr and "--force" in r.stderr
     r = CliRunner().invoke(cli, ["evaluate", "-m", str(doc_ori), "-d", str(ds), "--device", "cpu", "--force"])
     assert r.exit_code == 0, r.output
+
+
+def test_progress_bar_on_a_terminal_has_total_and_eta_and_stdout_stays_json(doc_ori, doc_images, tmp_path):
+    """With stderr on a terminal: a tqdm bar ending at the true total, with a rate/ETA; stdout only JSON lines."""
+    import pty
+
+    images = [doc_images[k] for k in ("0", "90", "180")] * 4
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a real terminal has a width
+    proc = subprocess.Popen([sys.executable, "-m", "imgcls_onnx.cli", "predict", "-m", str(doc_ori), "--device", "cpu",
+                             *images], stdout=subprocess.PIPE, stderr=slave, cwd=ROOT)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    stdout = proc.stdout.read().decode()
+    proc.stdout.close()
+    assert proc.wait(timeout=120) == 0
+    os.close(master)
+    err = b"".join(chunks).decode(errors="replace")
+    assert "12/12" in err and "img/s" in err
+    lines = stdout.splitlines()
+    assert len(lines) == 12 and all(json.loads(line)["label_names"] for line in lines)
+
+
+def test_check_dataset_writes_to_the_output_folder_not_the_dataset(tmp_path, monkeypatch):
+    ds = orientation_dataset(tmp_path / "ds")
+    before = sorted(p.name for p in ds.iterdir())
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(cli, ["check-dataset", str(ds)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "output" / "check_dataset_result.json").is_file()  # PaddleX's Global.output default
+    assert sorted(p.name for p in ds.iterdir()) == before
+
+
+def test_convert_help_shows_its_forms():
+    r = CliRunner().invoke(cli, ["convert", "--help"])
+    assert r.exit_code == 0
+    for form in ("convert NAME", "--weights W.pdparams | --random-init", "convert PADDLE_DIR", "convert --onnx FILE"):
+        assert form in r.output, form
