@@ -539,7 +539,9 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
                              decode_workers=decode_workers or 4)
     app = create_app(clf, settings)
     click.echo(f"serving {clf.bundle.name} on http://{host}:{port} ({clf.device})", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=30)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                            timeout_graceful_shutdown=30)
+    _draining_server(uvicorn)(config).run()
 
 
 @cli.command()
@@ -561,6 +563,32 @@ def pack(model: str, out_file: str) -> None:
         raise _fail(str(e)) from None
     click.echo(json.dumps({"archive": str(out), "sha256": sha256_file(out), "bytes": out.stat().st_size,
                            "bundle": str(folder)}, indent=1))
+
+
+def _draining_server(uvicorn):
+    """uvicorn's Server with a cleaner SIGTERM. uvicorn alone closes the listening socket at once (connections in the
+    kernel's accept queue are reset) and then closes every connection whose request it has not parsed yet: those
+    clients sent a request and get no answer. Here the server keeps accepting for 0.2 s (what is already on its way
+    is taken in and answered), then stops accepting, then lets requests already sent on accepted connections be read
+    (at most 1 s), and only then shuts connections down; every accepted request gets its answer."""
+    import asyncio
+
+    class DrainingServer(uvicorn.Server):
+        async def shutdown(self, sockets=None):
+            await asyncio.sleep(0.2)
+            for server in self.servers:
+                server.close()
+            for sock in sockets or []:
+                sock.close()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 1.0
+            while loop.time() < deadline:
+                if all(getattr(c, "cycle", None) is not None for c in self.server_state.connections):
+                    break
+                await asyncio.sleep(0.02)
+            await super().shutdown(sockets=None)
+
+    return DrainingServer
 
 
 @cli.command("export-triton")
