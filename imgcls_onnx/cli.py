@@ -456,18 +456,9 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
                                   fast_decode=fast_decode)
     except ImgclsError as e:
         raise _fail(str(e)) from None
-    from .datasets import read_dataset
-
     try:
-        classes = read_dataset(dataset).num_classes
-    except DatasetError as e:
-        raise _fail(str(e)) from None
-    if clf.num_classes is not None and classes != clf.num_classes and not force:
-        raise _fail(f"the model has {clf.num_classes} classes but {dataset}/label.txt lists {classes}: its class ids "
-                    f"would not mean the dataset's labels (an ImageNet model on a 4-class dataset scores 0). Evaluate "
-                    f"a model trained on this label list, or pass --force if the ids do match")
-    try:
-        result, ds, predictions = run_evaluate(clf, dataset, split, batch_size, progress=_counter("evaluating"))
+        result, ds, predictions = run_evaluate(clf, dataset, split, batch_size, progress=_counter("evaluating"),
+                                               force=force)
     except DatasetError as e:
         raise _fail(str(e)) from None
     extra = {"model": str(clf.bundle.directory)}

@@ -342,11 +342,19 @@ class EvalResult:
 
 
 def evaluate(classifier, root: "str | os.PathLike[str]", split: str = "val", batch_size: int = 8,
-             progress: Callable[[int, int], None] | None = None) -> tuple[EvalResult, Dataset, list]:
+             progress: Callable[[int, int], None] | None = None,
+             force: bool = False) -> tuple[EvalResult, Dataset, list]:
     """Top-1/top-5, per-class accuracy, confusion matrix, misclassified and unreadable files.
 
+    Refuses (DatasetError) a model whose class count differs from the label list unless ``force``.
     Returns the result, the dataset, and the per-image predictions (for --compare-paddle)."""
     ds = read_dataset(root)
+    model_classes = getattr(classifier, "num_classes", None)
+    if model_classes is not None and model_classes != ds.num_classes and not force:
+        raise DatasetError(
+            f"the model has {model_classes} classes but {root}/label.txt lists {ds.num_classes}: its class ids would "
+            f"not mean the dataset's labels (an ImageNet model on a 4-class dataset scores 0). Evaluate a model "
+            f"trained on this label list, or pass --force if the ids do match")
     rows = ds.samples.get(split)
     if rows is None:
         raise DatasetError(f"{split}.txt is missing in {str(root)!r}")

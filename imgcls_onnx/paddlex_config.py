@@ -122,11 +122,11 @@ def _evaluate(config: dict, output: Path) -> int:
         raise ConfigRunError("Global.dataset_dir is missing")
     model = create_model(_model_ref(config, "Evaluate", "weight_path"), device=_device(glob),
                          batch_size=int((config.get("Evaluate") or {}).get("batch_size") or 8))
-    from .datasets import evaluate, read_dataset
+    from .datasets import evaluate
 
     with model:
         result, ds, _ = evaluate(model.classifier, dataset, "val", model.batch_size)
-    write_evaluation(result, read_dataset(dataset), output)
+    write_evaluation(result, ds, output)
     print(json.dumps({**result.to_json(ds.labels)["metric"], "num_images": result.num_images}, indent=1))
     return 0
 

@@ -349,9 +349,7 @@ def _check(parity, name: str) -> None:
             f"equal. Use trained weights, or --random-init (which re-draws BatchNorm statistics and the head). "
             f"Report: {json.dumps(parity.as_dict())}"
         )
-    depends = (parity.input_dependence > 0 and parity.input_dependence >= 100 * parity.max_abs_error
-               and parity.input_dependence >= parity.tolerance * parity.reference_range)
-    if not depends:
+    if not parity.depends_on_input:
         why = ("the graph ends in Softmax and its probabilities are saturated (one-hot) on the verification inputs"
                if parity.compared == "probabilities" else "the logits barely change from input to input")
         raise ConversionError(

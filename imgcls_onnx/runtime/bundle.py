@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -129,7 +130,7 @@ class Bundle:
     def name(self) -> str:
         return self.config.model_name or self.directory.name
 
-    @property
+    @cached_property
     def info(self) -> BundleManifest:
         return BundleManifest.from_dict(self.manifest or {})
 

@@ -52,8 +52,6 @@ class Prediction(dict):
     PaddleX's methods (``json``, ``str``, ``img``, ``print``, ``save_to_json``, ``save_to_img``), and attributes for
     the same fields (``res.label_names``) plus ``ok`` and ``error`` for inputs that failed."""
 
-    _FIELDS = ("input_path", "page_index", "class_ids", "scores", "label_names")
-
     def __init__(self, index: int, input_path: str | None, class_ids=None, scores=None, label_names=None,
                  error: ImgclsError | None = None, input_img: np.ndarray | None = None,
                  page_index: int | None = None):
@@ -182,6 +180,5 @@ class Prediction(dict):
 
 
 def _rebuild(index, data, error, input_img):
-    p = Prediction(index, data.get("input_path"), data.get("class_ids"), data.get("scores"), data.get("label_names"),
-                   error=error, input_img=input_img, page_index=data.get("page_index"))
-    return p
+    return Prediction(index, data.get("input_path"), data.get("class_ids"), data.get("scores"),
+                      data.get("label_names"), error=error, input_img=input_img, page_index=data.get("page_index"))
