@@ -345,7 +345,9 @@ def convert(source, onnx_file, preset, yml_file, weights, random_init, official_
         official_source=official_source,
     )
     try:
-        with _stdout_to_stderr():  # paddle / ppcls log to stdout; stdout carries only the JSON report
+        from .hub import stdout_to_stderr
+
+        with stdout_to_stderr():  # paddle / ppcls log to stdout; stdout carries only the JSON report
             report = run_convert(request, log=lambda msg: click.echo(msg, err=True))
     except ImgclsError as e:
         raise _fail(str(e), code=EXIT_SOME_FAILED) from None
@@ -468,7 +470,9 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
         except ImportError as e:
             raise _fail(f"--compare-paddle needs the convert extra ({e})") from None
         paths = [str(ds.image_path(s)) for s in ds.samples[split]]
-        with _stdout_to_stderr():
+        from .hub import stdout_to_stderr
+
+        with stdout_to_stderr():
             extra["compare_paddle"] = compare_with_paddle(Path(paddle_dir), clf, paths, predictions, batch_size)
     summary = {**result.to_json(ds.labels)["metric"], "num_images": result.num_images,
                "num_unreadable": result.num_unreadable, "misclassified": len(result.misclassified)}
@@ -603,12 +607,6 @@ def export_triton_cmd(model, repo, name, max_batch_size, instances, kind) -> Non
     except (ImgclsError, ValueError) as e:
         raise _fail(str(e)) from None
     click.echo(str(target))
-
-
-def _stdout_to_stderr():
-    from .hub import stdout_to_stderr
-
-    return stdout_to_stderr()
 
 
 def main() -> None:

