@@ -65,12 +65,34 @@ class BundlePredictor:
                 out["label_names"].append([str(n) for n in res.label_names])
                 out["error"].append(None)
             else:
-                reason = getattr(res.error, "reason", str(res.error))
-                out["class_ids"].append([])
-                out["scores"].append([])
-                out["label_names"].append([])
-                out["error"].append(f"cannot load {path}: {reason}")
+                row = _error_row(path, getattr(res.error, "reason", str(res.error)))
+                for column in RESULT_COLUMNS[1:]:
+                    out[column].append(row[column])
         return out
+
+
+def _error_row(path: str, reason: str) -> dict:
+    return {"input_path": path, "class_ids": [], "scores": [], "label_names": [],
+            "error": f"cannot load {path}: {reason}"}
+
+
+def _write_rows(out_dir: Path, rows: list[dict]) -> None:
+    """Rows made without Ray (inputs that name no file) as one more Parquet shard, written atomically."""
+    import hashlib
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256("\n".join(r["input_path"] for r in rows).encode()).hexdigest()[:16]
+    table = pa.table({c: [r[c] for r in rows] for c in RESULT_COLUMNS},
+                     schema=pa.schema([("input_path", pa.string()), ("class_ids", pa.list_(pa.int64())),
+                                       ("scores", pa.list_(pa.float64())), ("label_names", pa.list_(pa.string())),
+                                       ("error", pa.string())]))
+    tmp = out_dir / f".unreadable-{name}.parquet.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, out_dir / f"unreadable-{name}.parquet")
 
 
 def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor: int = 1, num_gpus: float = 0,
@@ -126,18 +148,31 @@ def read_results(out_dir: "str | Path") -> list[dict]:
 def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, address: str | None = None,
         actors: int | None = None, batch_size: int = 8, topk: int | None = None, resume: bool = False,
         num_cpus: int | None = None, throttle_s: float = 0.0) -> Iterable[dict]:
-    """What ``imgcls-onnx predict --engine ray`` does. Returns the result rows when ``save_path`` is None (printed
-    as JSON lines by the CLI); else writes JSONL shards there and returns the rows written."""
+    """What ``imgcls-onnx predict --engine ray`` does. Returns the result rows in input order when ``save_path`` is
+    None (printed as JSON lines by the CLI); else writes Parquet shards there and returns []. An input that names no
+    readable file (a missing path, an empty folder, a pattern matching nothing) is an error row, not a failed job."""
     ray = _ray()
     from .runtime.inputs import iter_inputs
 
-    paths = [item.input_path for item in iter_inputs(list(inputs)) if item.input_path]
+    paths, missing = [], []
+    for item in iter_inputs(list(inputs)):
+        if item.input_path is None:
+            continue
+        local = "://" not in item.input_path  # s3://, gs://, ... are read by Ray Data's filesystems
+        if item.error is not None or (local and not Path(item.input_path).is_file()):
+            reason = item.error.reason if item.error is not None else "no such file"
+            missing.append(_error_row(item.input_path, reason))
+        else:
+            paths.append(item.input_path)
     out_dir = Path(save_path) if save_path else None
     if resume and out_dir is not None:
         done = done_inputs(out_dir)
         paths = [p for p in paths if p not in done]
+        missing = [r for r in missing if r["input_path"] not in done]
+    if out_dir is not None and missing:
+        _write_rows(out_dir, missing)
     if not paths:
-        return []
+        return [] if out_dir is not None else missing
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
@@ -154,8 +189,8 @@ def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, addr
         results = classify_dataset(ds, model, actors=n_actors, batch_size=batch_size, topk=topk,
                                    throttle_s=throttle_s)
         if out_dir is None:
-            order = {p: i for i, p in enumerate(paths)}
-            return sorted(results.take_all(), key=lambda r: order.get(r["input_path"], 0))
+            order = {str(i.input_path): n for n, i in enumerate(iter_inputs(list(inputs)))}
+            return sorted(results.take_all() + missing, key=lambda r: order.get(r["input_path"], 0))
         out_dir.mkdir(parents=True, exist_ok=True)
         # float64 scores exactly (JSON writers round them); writing reserves no CPU either, else it waits for the
         # actors (one per core) to finish and the finished rows pile up behind it

@@ -140,6 +140,17 @@ def test_resume_writes_only_what_is_missing(cluster, orientation_bundle, corpus,
     assert set(table(ray_batch.read_results(out))) == set(expected)
 
 
+def test_inputs_that_name_no_file_are_error_rows_not_a_failed_job(cluster, orientation_bundle, corpus, tmp_path):
+    missing = str(tmp_path / "no_such.jpg")
+    ray_batch.run([*corpus[:5], missing, str(tmp_path / "*.nomatch")], str(orientation_bundle),
+                  save_path=str(tmp_path / "out"), actors=2)
+    got = table(ray_batch.read_results(tmp_path / "out"))
+    assert set(corpus[:5]) <= set(got) and "no such file" in got[missing]["error"]
+    assert "matched no image files" in got[str(tmp_path / "*.nomatch")]["error"]
+    rows = ray_batch.run([missing, *corpus[:3]], str(orientation_bundle), actors=2)
+    assert [r["input_path"] for r in rows] == [missing, *corpus[:3]] and rows[0]["error"]
+
+
 def test_cli_engine_ray_prints_json_lines(orientation_bundle, corpus, expected):
     proc = subprocess.run([sys.executable, "-m", "imgcls_onnx.cli", "predict", "--engine", "ray", "-m",
                            str(orientation_bundle), *corpus[:12]], capture_output=True, text=True, timeout=600,
