@@ -146,3 +146,15 @@ def test_download_gives_up_with_one_clear_error(tmp_path):
         with pytest.raises(DownloadError, match="over the limit"):
             download(url, tmp_path, max_bytes=1000, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_local_sources_missing_or_unsafe(sandbox, tmp_path):
+    """--source as a file or folder (mirrors, offline machines): the same refusals as a download."""
+    _refused(run_cli("convert", DOC_ORI, "--source", str(tmp_path / "nowhere")), "no official model", "nowhere")
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    _refused(run_cli("convert", DOC_ORI, "--source", str(mirror)), f"{DOC_ORI}_infer.tar")
+    (mirror / f"{DOC_ORI}_infer.tar").write_bytes(tar_bytes([*PADDLE_FILES, ("../evil.txt", "file", b"x")]))
+    _refused(run_cli("convert", DOC_ORI, "--source", str(mirror)), "'..'")
+    _refused(run_cli("convert", DOC_ORI, "--source", str(mirror / f"{DOC_ORI}_infer.tar")), "'..'")
+    assert not (tmp_path / "evil.txt").exists()
