@@ -609,6 +609,60 @@ def export_triton_cmd(model, repo, name, max_batch_size, instances, kind) -> Non
     click.echo(str(target))
 
 
+@cli.command("export-web")
+@click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
+@click.option("--save-path", "--save_path", "--out", "out", required=True, type=click.Path(file_okay=False),
+              help="The folder to write the static site into (new or a previous export).")
+@click.option("--ort-web", "ort", default="auto", show_default=True,
+              help="Where the page gets onnxruntime-web 1.30.0: 'auto' (a local copy when one is found: "
+                   "$IMGCLS_ONNX_ORT_WEB or this checkout's web/node_modules; else the CDN), 'cdn' (jsDelivr, "
+                   "pinned, with an integrity hash), or a folder holding the npm package (offline site).")
+@click.option("--topk", default=5, show_default=True, type=click.IntRange(min=1), help="Classes shown per image.")
+@click.option("--serve", "serve_after", is_flag=True,
+              help="Serve the site on 127.0.0.1 afterwards (cross-origin isolated, so WASM uses threads).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for --serve.")
+def export_web_cmd(model, out, ort, topk, serve_after, port) -> None:
+    """Write a static web site that classifies images in the browser (onnxruntime-web; images stay local).
+
+    Serve the folder with any static server; `imgcls-onnx serve-web SITE` adds the headers for threaded WASM."""
+    from .hub import obtain_model
+    from .web_export import export_web
+
+    try:
+        summary = export_web(obtain_model(model), out, ort=ort, topk=topk)
+    except ImgclsError as e:
+        raise _fail(str(e)) from None
+    click.echo(json.dumps(summary, indent=1))
+    if serve_after:
+        _serve_site(out, "127.0.0.1", port)
+
+
+@cli.command("serve-web")
+@click.argument("site", type=click.Path(file_okay=False, exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+def serve_web_cmd(site, host, port) -> None:
+    """Serve an export-web SITE with the cross-origin isolation headers threaded WebAssembly needs."""
+    try:
+        _serve_site(site, host, port)
+    except ImgclsError as e:
+        raise _fail(str(e)) from None
+
+
+def _serve_site(site, host, port) -> None:
+    from .web_export import site_server
+
+    server = site_server(site, host, port)
+    h, p = server.server_address[:2]
+    click.echo(f"serving {site} at http://{h}:{p}/ (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 def main() -> None:
     cli(prog_name="imgcls-onnx")
 

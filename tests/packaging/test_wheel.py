@@ -17,7 +17,8 @@ from conftest import ORIENTATION_LABELS, REALDATA, ROOT, need
 pytestmark = pytest.mark.slow
 
 # every data file the code opens through importlib.resources or beside its module
-DATA_FILES = {"imgcls_onnx/zoo_manifest.json", "imgcls_onnx/data/imagenet1k_label_list.txt"}
+DATA_FILES = {"imgcls_onnx/zoo_manifest.json", "imgcls_onnx/data/imagenet1k_label_list.txt",
+              *(f"imgcls_onnx/web/{n}" for n in ("index.html", "app.js", "imgcls.js", "style.css"))}
 
 
 def sh(*cmd, cwd=None, env=None, timeout=1200):

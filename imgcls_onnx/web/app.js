@@ -1,0 +1,166 @@
+// The page of an export-web site: load model/, classify chosen or dropped images one at a time, show top-k bars.
+// URL options: ?backend=wasm|webgpu (default: WebGPU when the browser has an adapter, else WASM SIMD),
+// ?threads=N (default: up to 4 when the page is cross-origin isolated, else 1).
+import { classify, loadModel } from './imgcls.js';
+
+const ort = globalThis.ort;
+const params = new URLSearchParams(location.search);
+const statusEl = document.getElementById('status');
+const resultsEl = document.getElementById('results');
+const input = document.getElementById('files');
+const drop = document.getElementById('drop');
+
+const state = { model: null, backend: null, threads: 1, results: [], queue: Promise.resolve() };
+
+function setStatus(text, isError = false) {
+  statusEl.textContent = text;
+  statusEl.classList.toggle('error', isError);
+}
+
+async function start() {
+  if (!ort) throw new Error('onnxruntime-web did not load (ort.min.js): check the network or export with a local copy');
+  // an absolute URL: onnxruntime-web imports its .mjs from there, and a bare relative path is not a module URL
+  ort.env.wasm.wasmPaths = new URL(document.querySelector('meta[name="imgcls-ort-wasm"]').content, location.href).href;
+  const isolated = globalThis.crossOriginIsolated === true;
+  const wanted = Number(params.get('threads')) || (isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1);
+  state.threads = isolated ? wanted : 1;
+  ort.env.wasm.numThreads = state.threads;
+  const choice = params.get('backend') || 'auto';
+  let model = null;
+  if (choice === 'webgpu' || (choice === 'auto' && navigator.gpu)) {
+    try {
+      const adapter = navigator.gpu ? await navigator.gpu.requestAdapter() : null;
+      if (adapter) {
+        model = await loadModel('./model/', { ort, executionProviders: ['webgpu'] });
+        state.backend = 'webgpu';
+      }
+    } catch (e) {
+      console.warn('WebGPU unavailable, using WASM:', e);
+    }
+  }
+  if (!model) {
+    model = await loadModel('./model/', { ort, executionProviders: ['wasm'] });
+    state.backend = `wasm (SIMD, ${state.threads} thread${state.threads > 1 ? 's' : ''})`;
+  }
+  state.model = model;
+  const c = model.config;
+  setStatus(`${c.name} · ${c.labels.length || c.output.classes} classes · backend: ${state.backend}` +
+    (c.weights === 'random' ? ' · WARNING: random weights, predictions are meaningless' : ''));
+  document.body.dataset.ready = 'true';
+  document.body.dataset.backend = state.backend;
+}
+
+function formatBytes(n) {
+  return n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} kB` : `${(n / (1 << 20)).toFixed(1)} MB`;
+}
+
+// File/Blob -> ImageData-like RGBA pixels, EXIF orientation applied, no colour management (as OpenCV decodes)
+export async function decode(blob, name) {
+  const limits = state.model.config.limits || {};
+  if (limits.max_bytes && blob.size > limits.max_bytes) {
+    throw new Error(`${name}: ${formatBytes(blob.size)} is over the ${formatBytes(limits.max_bytes)} limit`);
+  }
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image', colorSpaceConversion: 'none',
+      premultiplyAlpha: 'none' });
+  } catch (e) {
+    throw new Error(`${name}: not an image this browser can decode (${blob.type || 'unknown type'}, ` +
+      `${formatBytes(blob.size)})`);
+  }
+  try {
+    const { width, height } = bitmap;
+    if (limits.max_pixels && width * height > limits.max_pixels) {
+      throw new Error(`${name}: ${width}x${height} pixels is over the limit of ${limits.max_pixels}`);
+    }
+    const canvas = new OffscreenCanvas(width, height);
+    const ctx = canvas.getContext('2d', { willReadFrequently: true });
+    ctx.drawImage(bitmap, 0, 0);
+    return ctx.getImageData(0, 0, width, height, { colorSpace: 'srgb' });
+  } finally {
+    bitmap.close();
+  }
+}
+
+export async function classifyBlob(blob, name) {
+  const t0 = performance.now();
+  const image = await decode(blob, name);
+  const t1 = performance.now();
+  const result = await classify(state.model, image);
+  result.timings_ms.decode = t1 - t0;
+  result.timings_ms.total = performance.now() - t0;
+  result.width = image.width;
+  result.height = image.height;
+  return result;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') node.className = v; else if (k.startsWith('data-')) node.setAttribute(k, v); else node[k] = v;
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function showResult(file, result) {
+  const bars = result.label_names.map((label, i) => el('div', { class: 'bar' },
+    el('span', { title: label, textContent: label }),
+    el('meter', { min: 0, max: 1, value: result.scores[i] }),
+    el('span', { textContent: result.scores[i].toFixed(4) })));
+  const t = result.timings_ms;
+  const timing = el('div', { class: 'timing', textContent: `${t.total.toFixed(1)} ms (decode ${t.decode.toFixed(1)}, ` +
+    `preprocess ${t.preprocess.toFixed(1)}, model ${t.inference.toFixed(1)}) · ${result.width}x${result.height}` });
+  const img = el('img', { alt: file.name, src: URL.createObjectURL(file) });
+  img.onload = () => URL.revokeObjectURL(img.src);
+  resultsEl.append(el('article', { class: 'result', 'data-name': file.name, 'data-result': JSON.stringify(result) },
+    img, el('div', {}, el('h2', { textContent: file.name }), ...bars, timing)));
+}
+
+function showError(file, message) {
+  resultsEl.append(el('article', { class: 'result error', 'data-name': file.name, 'data-error': message },
+    el('h2', { textContent: file.name }), el('p', { textContent: message })));
+}
+
+function handleFiles(files) {
+  for (const file of files) {
+    // one image at a time: memory holds one decoded image, whatever the number of files
+    state.queue = state.queue.then(async () => {
+      try {
+        const result = await classifyBlob(file, file.name);
+        state.results.push({ name: file.name, ...result });
+        showResult(file, result);
+      } catch (e) {
+        state.results.push({ name: file.name, error: e.message });
+        showError(file, e.message);
+      }
+      document.body.dataset.done = String(state.results.length);
+    });
+  }
+}
+
+input.addEventListener('change', () => { handleFiles([...input.files]); input.value = ''; });
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  handleFiles([...e.dataTransfer.files]);
+});
+
+const ready = start().catch((e) => {
+  setStatus(`Could not load the model: ${e.message}`, true);
+  document.body.dataset.ready = 'error';
+  throw e;
+});
+
+// for scripts (tests, benchmarks): the loaded model and the same path the page takes
+globalThis.imgcls = {
+  ready,
+  state,
+  classifyBlob,
+  async classifyUrl(url) {
+    const r = await fetch(url);
+    return classifyBlob(await r.blob(), url);
+  },
+};

@@ -1,0 +1,184 @@
+"""``imgcls-onnx export-web``: a bundle as a static web site that classifies images in the browser with onnxruntime-web.
+
+The site holds the ONNX graph, ``model.json`` (PaddleX's preprocessing ops, labels, the graph's input and output), the
+JavaScript module ``imgcls.js`` that runs them (OpenCV-exact resize; see docs/web.md), and a page. onnxruntime-web's
+files come from a local copy of the pinned npm package (offline site) or from a pinned CDN URL with a Subresource
+Integrity hash. Nothing here imports onnxruntime-web or needs Node: the wheel carries only the four page files.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import shutil
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from .runtime.errors import ImgclsError
+
+ORT_WEB_VERSION = "1.30.0"
+# the files ort.min.js loads for the wasm backend (the jsep pair is requested even when WebGPU is not used)
+ORT_FILES = ("ort.min.js", "ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.mjs",
+             "ort-wasm-simd-threaded.jsep.wasm", "ort-wasm-simd-threaded.jsep.mjs")
+ORT_CDN = f"https://cdn.jsdelivr.net/npm/onnxruntime-web@{ORT_WEB_VERSION}/dist/"
+# sha384 of dist/ort.min.js in the npm package onnxruntime-web@1.30.0 (jsDelivr serves the npm files unchanged);
+# tests/web checks it against the installed package
+ORT_MIN_JS_SRI = "sha384-N94xSNjPDbfBJj4+QINst0nbHpcCm8kc1qNlIP/wA0muqjR3aVyIuDkMeccPrLvQ"
+PAGE_FILES = ("index.html", "app.js", "imgcls.js", "style.css")
+ASSETS = Path(__file__).with_name("web")
+# a checkout's own npm install (web/package.json pins the version)
+_CHECKOUT_ORT = Path(__file__).resolve().parent.parent / "web" / "node_modules" / "onnxruntime-web"
+
+
+class WebExportError(ImgclsError):
+    """The bundle cannot run in the browser as is, or onnxruntime-web's files are not usable."""
+
+
+def _ort_dist(folder: Path) -> Path:
+    """The dist folder of an onnxruntime-web package folder (or the dist folder itself), checked."""
+    folder = Path(folder)
+    dist = folder / "dist" if (folder / "dist").is_dir() else folder
+    missing = [f for f in ORT_FILES if not (dist / f).is_file()]
+    if missing:
+        raise WebExportError(f"{folder}: not an onnxruntime-web package or dist folder (missing {', '.join(missing)}); "
+                             f"get one with: npm pack onnxruntime-web@{ORT_WEB_VERSION} && tar xzf "
+                             f"onnxruntime-web-{ORT_WEB_VERSION}.tgz (then pass package/)")
+    package_json = dist.parent / "package.json"
+    if package_json.is_file():
+        version = json.loads(package_json.read_text()).get("version")
+        if version != ORT_WEB_VERSION:
+            raise WebExportError(f"{folder}: onnxruntime-web {version}, but imgcls.js is tested with "
+                                 f"{ORT_WEB_VERSION}; use that version")
+    return dist
+
+
+def find_local_ort() -> Path | None:
+    """onnxruntime-web from $IMGCLS_ONNX_ORT_WEB or this checkout's web/node_modules, else None."""
+    import os
+
+    env = os.environ.get("IMGCLS_ONNX_ORT_WEB")
+    if env:
+        return _ort_dist(Path(env))
+    if _CHECKOUT_ORT.is_dir():
+        return _ort_dist(_CHECKOUT_ORT)
+    return None
+
+
+def check_browser_ops(transform_ops: list) -> None:
+    """Refuse, with the reason, an op list that imgcls.js cannot run exactly."""
+    seen_normalize = False
+    for entry in transform_ops:
+        (name, args), = entry.items()
+        args = args or {}
+        if name == "ResizeImage":
+            interp = str(args.get("interpolation") or "linear").lower()
+            backend = str(args.get("backend") or "cv2").lower()
+            if backend != "cv2" or interp not in ("linear", "bilinear", "nearest"):
+                raise WebExportError(
+                    f"ResizeImage with interpolation {interp!r} and backend {backend!r} has no JavaScript version "
+                    "here (the browser page supports cv2 linear and nearest); the model can still be served with "
+                    "`imgcls-onnx serve`")
+        if name in ("ResizeImage", "CropImage") and seen_normalize:
+            raise WebExportError(f"{name} after NormalizeImage is not supported in the browser page")
+        seen_normalize = seen_normalize or name == "NormalizeImage"
+
+
+def model_config(bundle, io, topk: int = 5) -> dict:
+    """model.json: everything imgcls.js needs besides the graph."""
+    from .runtime.images import DEFAULT_LIMITS
+
+    ops = bundle.config.preprocess.to_yml_ops()
+    check_browser_ops(ops)
+    return {
+        "format": 1,
+        "name": bundle.name,
+        "model_file": "model.onnx",
+        "transform_ops": ops,
+        "input": {"name": io.input_name, "layout": io.layout, "dtype": io.dtype, "height": io.height,
+                  "width": io.width},
+        "output": {"name": io.output_name, "probabilities": io.outputs_probabilities, "classes": io.num_classes},
+        "labels": list(bundle.config.label_list or []),
+        "topk": int(topk),
+        "limits": {"max_bytes": DEFAULT_LIMITS.max_bytes, "max_pixels": DEFAULT_LIMITS.max_pixels},
+        "weights": bundle.weights,
+    }
+
+
+def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5) -> dict:
+    """Write the site into ``out`` (created; an existing non-empty folder that is not a previous export is refused).
+
+    ``ort``: ``"auto"`` (a local onnxruntime-web copy when one is found, else the CDN), ``"cdn"``, or a folder
+    holding the onnxruntime-web package. Returns a summary (where onnxruntime-web comes from, sizes)."""
+    from .runtime.bundle import load_bundle
+    from .runtime.model_io import LoadedModel
+    from .runtime.providers import parse_device
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not (out / "model" / "model.json").is_file():
+        raise WebExportError(f"{out}: exists and is not an export-web site; choose an empty or new folder")
+    bundle = load_bundle(bundle_dir)
+    io = LoadedModel(bundle, parse_device("cpu")).io
+    config = model_config(bundle, io, topk)
+    if ort == "cdn":
+        dist = None
+    elif ort == "auto":
+        dist = find_local_ort()
+    else:
+        dist = _ort_dist(Path(ort))
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model").mkdir(exist_ok=True)
+    shutil.copyfile(bundle.onnx_path, out / "model" / "model.onnx")
+    (out / "model" / "model.json").write_text(json.dumps(config, ensure_ascii=False, indent=1))
+    for name in PAGE_FILES[1:]:
+        shutil.copyfile(ASSETS / name, out / name)
+    if dist is not None:
+        (out / "ort").mkdir(exist_ok=True)
+        for name in ORT_FILES:
+            shutil.copyfile(dist / name, out / "ort" / name)
+        script = '<script src="ort/ort.min.js"></script>'
+        wasm_paths = "ort/"
+    else:
+        shutil.rmtree(out / "ort", ignore_errors=True)
+        script = (f'<script src="{ORT_CDN}ort.min.js" integrity="{ORT_MIN_JS_SRI}" '
+                  'crossorigin="anonymous"></script>')
+        wasm_paths = ORT_CDN
+    page = (ASSETS / "index.html").read_text()
+    page = page.replace("<!--ORT_SCRIPT-->", script).replace("__ORT_WASM_PATHS__", wasm_paths)
+    page = page.replace("__MODEL_NAME__", _html_escape(bundle.name))
+    (out / "index.html").write_text(page)
+    return {"site": str(out), "model": bundle.name, "onnxruntime_web": ORT_WEB_VERSION,
+            "ort_files": "local copy" if dist is not None else ORT_CDN,
+            "bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file())}
+
+
+def _html_escape(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+class _SiteHandler(SimpleHTTPRequestHandler):
+    """Static files with the headers a browser needs for threaded WebAssembly (cross-origin isolation)."""
+
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".mjs": "text/javascript", ".js": "text/javascript",
+                      ".wasm": "application/wasm", ".onnx": "application/octet-stream", ".json": "application/json"}
+
+    def end_headers(self):
+        self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+        self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+        self.send_header("Cross-Origin-Resource-Policy", "same-origin")
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def log_message(self, format, *args):  # quiet: the page reports its own errors
+        pass
+
+
+def site_server(site, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    """An HTTP server for an exported site, cross-origin isolated (so onnxruntime-web may use several threads).
+    Call ``serve_forever()``; ``server_address`` holds the bound port (pass 0 for any free one)."""
+    site = Path(site)
+    if not (site / "model" / "model.json").is_file():
+        raise WebExportError(f"{site}: not an export-web site (no model/model.json)")
+    handler = functools.partial(_SiteHandler, directory=str(site))
+    return ThreadingHTTPServer((host, port), handler)
