@@ -174,6 +174,17 @@ class _SiteHandler(SimpleHTTPRequestHandler):
         pass
 
 
+class _SiteServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the browser went away mid-file (a reload, a closed tab): nothing to report
+        super().handle_error(request, client_address)
+
+
 def site_server(site, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     """An HTTP server for an exported site, cross-origin isolated (so onnxruntime-web may use several threads).
     Call ``serve_forever()``; ``server_address`` holds the bound port (pass 0 for any free one)."""
@@ -181,4 +192,4 @@ def site_server(site, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTT
     if not (site / "model" / "model.json").is_file():
         raise WebExportError(f"{site}: not an export-web site (no model/model.json)")
     handler = functools.partial(_SiteHandler, directory=str(site))
-    return ThreadingHTTPServer((host, port), handler)
+    return _SiteServer((host, port), handler)

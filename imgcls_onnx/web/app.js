@@ -104,10 +104,12 @@ function el(tag, attrs = {}, ...children) {
 }
 
 function showResult(file, result) {
-  const bars = result.label_names.map((label, i) => el('div', { class: 'bar' },
-    el('span', { title: label, textContent: label }),
-    el('meter', { min: 0, max: 1, value: result.scores[i] }),
-    el('span', { textContent: result.scores[i].toFixed(4) })));
+  const bars = result.label_names.map((label, i) => {
+    const fill = el('span', { class: 'fill' });
+    fill.style.width = `${(100 * Math.max(0, Math.min(1, result.scores[i]))).toFixed(1)}%`;
+    return el('div', { class: 'bar' }, el('span', { class: 'label', title: label, textContent: label }),
+      el('span', { class: 'track' }, fill), el('span', { class: 'score', textContent: result.scores[i].toFixed(4) }));
+  });
   const t = result.timings_ms;
   const timing = el('div', { class: 'timing', textContent: `${t.total.toFixed(1)} ms (decode ${t.decode.toFixed(1)}, ` +
     `preprocess ${t.preprocess.toFixed(1)}, model ${t.inference.toFixed(1)}) · ${result.width}x${result.height}` });

@@ -109,6 +109,11 @@ def test_installed_runtime_predicts_the_real_model(dist, orientation_bundle, tmp
     out = sh(cli, "predict", "--model", archive, "--device", "cpu", *paths, cwd=tmp_path, env=env).stdout
     got = [json.loads(line)["label_names"][0] for line in out.splitlines()]
     assert got == list(images) and set(got) == set(ORIENTATION_LABELS)
+    # the wheel carries the page files export-web needs; with no local onnxruntime-web the page uses the pinned CDN
+    site = tmp_path / "site"
+    summary = json.loads(sh(cli, "export-web", "--model", archive, "--out", site, cwd=tmp_path, env=env).stdout)
+    assert summary["ort_files"].startswith("https://cdn.jsdelivr.net/npm/onnxruntime-web@")
+    assert sorted(p.name for p in site.iterdir()) == ["app.js", "imgcls.js", "index.html", "model", "style.css"]
 
 
 @pytest.mark.convert

@@ -1,0 +1,135 @@
+"""export-web of the real PULC orientation model, run in headless Chromium (Debian's, driven by playwright-core): the
+real document photos and their rotations as JPEG and PNG give the Python runtime's top-1 on every image; a dropped
+non-image file shows a clear error and the page keeps working; a screenshot of the page is saved."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from conftest import ORIENTATION_LABELS, REALDATA, need
+from webtools import NODE_MODULES, browser, need_chromium, need_npm_packages, run_node, serving
+
+from imgcls_onnx.web_export import export_web
+
+DOCS = REALDATA / "orientation_images"
+
+
+@pytest.fixture(scope="module")
+def site(orientation_bundle, tmp_path_factory):
+    need_npm_packages("onnxruntime-web")
+    out = tmp_path_factory.mktemp("web") / "site"
+    export_web(orientation_bundle, out, ort=str(NODE_MODULES / "onnxruntime-web"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """(path, true label): the two real photos as they are, their rotations as JPEG and as PNG, and one JPEG whose
+    pixels lie on their side with an EXIF orientation tag that turns them upright (both sides must apply it)."""
+    from PIL import Image
+
+    need(DOCS)
+    folder = tmp_path_factory.mktemp("photos")
+    rot0 = cv2.imread(str(DOCS / "img_rot0_demo.jpg"))
+    rot180 = cv2.imread(str(DOCS / "img_rot180_demo.jpg"))
+    cases = [(DOCS / "img_rot0_demo.jpg", "0"), (DOCS / "img_rot180_demo.jpg", "180")]
+    turned = {"doc0_rot90": (cv2.rotate(rot0, cv2.ROTATE_90_CLOCKWISE), "90"),
+              "doc0_rot270": (cv2.rotate(rot0, cv2.ROTATE_90_COUNTERCLOCKWISE), "270"),
+              "doc0_rot180": (cv2.rotate(rot0, cv2.ROTATE_180), "180"),
+              "doc1_rot0": (cv2.rotate(rot180, cv2.ROTATE_180), "0"),
+              "doc1_rot270": (cv2.rotate(rot180, cv2.ROTATE_90_CLOCKWISE), "270"),
+              "doc1_rot90": (cv2.rotate(rot180, cv2.ROTATE_90_COUNTERCLOCKWISE), "90")}
+    for name, (img, label) in turned.items():
+        for ext, params in ((".jpg", [cv2.IMWRITE_JPEG_QUALITY, 95]), (".png", [])):
+            path = folder / f"{name}{ext}"
+            assert cv2.imwrite(str(path), img, params)
+            cases.append((path, label))
+    # EXIF orientation 6: the stored pixels are turned 90 degrees counter-clockwise; viewers turn them back upright
+    stored = Image.fromarray(cv2.rotate(rot0, cv2.ROTATE_90_COUNTERCLOCKWISE)[:, :, ::-1])
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    stored.save(folder / "doc0_exif6.jpg", quality=95, exif=exif)
+    cases.append((folder / "doc0_exif6.jpg", "0"))
+    (folder / "notes.txt").write_text("these are not pixels\n")
+    return cases, folder
+
+
+def test_page_classifies_real_photos_like_the_python_runtime(site, photos, orientation_classifier, tmp_path):
+    need_chromium()
+    cases, folder = photos
+    shot = tmp_path / "page.png"
+    with serving(site) as url:
+        out = browser({"url": url, "screenshot": str(shot), "steps": [
+            {"upload": [str(p) for p, _ in cases[:-1]]},
+            # a drop, like a user's: a text file among images, then one more image
+            {"drop": [str(folder / "notes.txt"), str(cases[-1][0])]}]})
+    assert out["ready"] == "true" and out["backend"].startswith("wasm"), out
+    assert out["crossOriginIsolated"] is True and "2 threads" in out["backend"], out["backend"]
+    rows = out["results"]
+    assert [r["name"] for r in rows] == [p.name for p, _ in cases[:-1]] + ["notes.txt", cases[-1][0].name]
+    bad = rows[-2]
+    assert bad["result"] is None and "notes.txt: not an image this browser can decode" in bad["error"]
+    assert "not an image" in bad["text"]  # shown on the page, not only in an attribute
+    pages = [r for r in rows if r["error"] is None]
+    assert len(pages) == len(cases)
+
+    python = list(orientation_classifier.predict([str(p) for p, _ in cases], batch_size=4))
+    deltas = {"jpg": 0.0, "png": 0.0}
+    for (path, truth), page, py in zip(cases, pages, python):
+        res = page["result"]
+        assert res["label_names"][0] == truth, (path.name, res)
+        assert res["label_names"][0] == py.label_names[0], (path.name, res, py)
+        assert res["class_ids"] == [int(i) for i in py.class_ids], (path.name, res, py)
+        mine = dict(zip(res["class_ids"], res["scores"]))
+        kind = "png" if path.suffix == ".png" else "jpg"
+        deltas[kind] = max(deltas[kind], max(abs(mine[int(i)] - float(s)) for i, s in zip(py.class_ids, py.scores)))
+    assert {truth for _, truth in cases} == set(ORIENTATION_LABELS)
+    print(f"max |delta score| vs the Python runtime: PNG {deltas['png']:.2e}, JPEG {deltas['jpg']:.2e}")
+    # PNG pixels are the same on both sides, so only onnxruntime-web vs onnxruntime differ; JPEG adds the browser's
+    # decoder (libjpeg-turbo in both here)
+    assert deltas["png"] <= 1e-4 and deltas["jpg"] <= 1e-3, deltas
+
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = cv2.imread(str(shot))
+    assert image is not None and image.shape[0] > 400 and image.std() > 10  # a page with content, not a blank
+    if os.environ.get("IMGCLS_WEB_SCREENSHOT"):
+        shutil.copyfile(shot, os.environ["IMGCLS_WEB_SCREENSHOT"])
+
+
+def test_node_runs_the_module_with_onnxruntime_node_and_web(site, photos, orientation_classifier, tmp_path):
+    """imgcls.js without the page: raw RGB pixels decoded by Python, classified under Node by both runtimes."""
+    import json
+
+    need_npm_packages("onnxruntime-web", "onnxruntime-node")
+    cases, _ = photos
+    items = []
+    for i, (path, _) in enumerate(cases):
+        from imgcls_onnx.runtime.images import load_image
+
+        rgb = load_image(str(path))
+        raw = tmp_path / f"{i}.rgb"
+        raw.write_bytes(np.ascontiguousarray(rgb).tobytes())
+        items.append({"path": str(raw), "width": rgb.shape[1], "height": rgb.shape[0]})
+    python = list(orientation_classifier.predict([str(p) for p, _ in cases], batch_size=4))
+    for runtime in ("node", "web"):
+        got = json.loads(run_node("node_classify.mjs", str(site / "model"), runtime, json.dumps(items)).stdout)
+        assert len(got) == len(cases)
+        for (path, truth), res, py in zip(cases, got, python):
+            assert res["class_ids"] == [int(i) for i in py.class_ids], (runtime, path.name)
+            assert res["label_names"][0] == truth
+            assert np.allclose(res["scores"], [float(s) for s in py.scores], atol=2e-5), (runtime, res, py.scores)
+
+
+def test_js_unit_tests():
+    need_npm_packages("onnxruntime-web")
+    import subprocess
+
+    from webtools import WEB
+
+    proc = subprocess.run(["node", "--test", "test/imgcls.test.mjs"], cwd=WEB, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "# pass 5" in proc.stdout and "# fail 0" in proc.stdout

@@ -1,0 +1,100 @@
+"""export-web's own checks: what it writes, where onnxruntime-web comes from, and what it refuses (with nothing
+written)."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import urllib.request
+
+import pytest
+from conftest import run_cli, tiny_bundle, tiny_onnx_model
+from webtools import NODE_MODULES, need_npm_packages, serving
+
+from imgcls_onnx.web_export import ORT_CDN, ORT_FILES, ORT_WEB_VERSION, WebExportError, export_web
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return tiny_bundle(tmp_path_factory.mktemp("b") / "tiny", num_classes=7, softmax=False)
+
+
+def test_local_site_layout_and_model_json(bundle, tmp_path):
+    need_npm_packages("onnxruntime-web")
+    out = tmp_path / "site"
+    proc = run_cli("export-web", "--model", str(bundle), "--out", str(out),
+                   "--ort-web", str(NODE_MODULES / "onnxruntime-web"))
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["ort_files"] == "local copy" and summary["onnxruntime_web"] == ORT_WEB_VERSION
+    assert sorted(p.name for p in (out / "ort").iterdir()) == sorted(ORT_FILES)
+    page = (out / "index.html").read_text()
+    assert '<script src="ort/ort.min.js"></script>' in page and "cdn" not in page.lower()
+    config = json.loads((out / "model" / "model.json").read_text())
+    # the values the tiny bundle was written with (tests/conftest.py), not read back from our own export code
+    assert config["transform_ops"][:2] == [{"ResizeImage": {"resize_short": 36}}, {"CropImage": {"size": 32}}]
+    assert config["labels"] == [f"class_{i}" for i in range(7)]
+    assert config["output"]["probabilities"] is False and config["output"]["classes"] == 7
+    assert config["input"]["layout"] == "NCHW" and config["input"]["height"] == 32
+    assert (out / "model" / "model.onnx").read_bytes() == (bundle / "inference.onnx").read_bytes()
+
+
+def test_cdn_site_pins_the_version_and_integrity_of_the_tested_package(bundle, tmp_path):
+    need_npm_packages("onnxruntime-web")
+    export_web(bundle, tmp_path / "site", ort="cdn")
+    page = (tmp_path / "site" / "index.html").read_text()
+    tested = (NODE_MODULES / "onnxruntime-web" / "dist" / "ort.min.js").read_bytes()
+    sri = "sha384-" + base64.b64encode(hashlib.sha384(tested).digest()).decode()
+    assert f'src="{ORT_CDN}ort.min.js" integrity="{sri}" crossorigin="anonymous"' in page
+    assert f"onnxruntime-web@{ORT_WEB_VERSION}/dist/" in ORT_CDN
+    assert json.loads((NODE_MODULES / "onnxruntime-web" / "package.json").read_text())["version"] == ORT_WEB_VERSION
+    assert f'content="{ORT_CDN}"' in page and not (tmp_path / "site" / "ort").exists()
+
+
+def test_refusals_name_the_cause_and_write_nothing(bundle, tmp_path):
+    # an onnxruntime-web folder of another version, and a folder that is not one
+    other = tmp_path / "ort-other" / "dist"
+    other.mkdir(parents=True)
+    for name in ORT_FILES:
+        (other / name).write_bytes(b"x")
+    (other.parent / "package.json").write_text(json.dumps({"name": "onnxruntime-web", "version": "1.29.0"}))
+    proc = run_cli("export-web", "--model", str(bundle), "--out", str(tmp_path / "a"), "--ort-web", str(other.parent))
+    assert proc.returncode != 0 and "onnxruntime-web 1.29.0" in proc.stderr and ORT_WEB_VERSION in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "a").exists()
+    proc = run_cli("export-web", "--model", str(bundle), "--out", str(tmp_path / "b"), "--ort-web", str(tmp_path))
+    assert proc.returncode != 0 and "npm pack onnxruntime-web@1.30.0" in proc.stderr and not (tmp_path / "b").exists()
+    # a folder with someone else's files
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("keep me")
+    with pytest.raises(WebExportError, match="not an export-web site"):
+        export_web(bundle, tmp_path / "mine", ort="cdn")
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["thesis.tex"]
+
+
+def test_a_resize_without_a_javascript_version_is_refused(tmp_path):
+    from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
+    from imgcls_onnx.runtime.transforms import PreprocessSpec
+
+    onnx = tiny_onnx_model(tmp_path / "m.onnx", 3)
+    config = BundleConfig("cubic", PreprocessSpec.imagenet(36, 32, interpolation="bicubic"), 3, ("a", "b", "c"))
+    b = write_bundle(tmp_path / "cubic", onnx, config)
+    proc = run_cli("export-web", "--model", str(b), "--out", str(tmp_path / "site"), "--ort-web", "cdn")
+    assert proc.returncode != 0 and "interpolation 'bicubic'" in proc.stderr and "imgcls-onnx serve" in proc.stderr
+    assert not (tmp_path / "site").exists()
+
+
+def test_served_site_is_cross_origin_isolated_with_module_and_wasm_types(bundle, tmp_path):
+    need_npm_packages("onnxruntime-web")
+    export_web(bundle, tmp_path / "site", ort=str(NODE_MODULES / "onnxruntime-web"))
+    with serving(tmp_path / "site") as url:
+        with urllib.request.urlopen(url) as r:
+            assert r.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+            assert r.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
+        for name, mime in (("ort-wasm-simd-threaded.mjs", "text/javascript"), ("ort-wasm-simd-threaded.wasm",
+                                                                             "application/wasm")):
+            with urllib.request.urlopen(url + "ort/" + name) as r:
+                assert r.headers["Content-Type"] == mime
+    with pytest.raises(WebExportError, match="not an export-web site"):
+        from imgcls_onnx.web_export import site_server
+
+        site_server(tmp_path, "127.0.0.1", 0)
