@@ -23,6 +23,8 @@ ORT_CDN = f"https://cdn.jsdelivr.net/npm/onnxruntime-web@{ORT_WEB_VERSION}/dist/
 # sha384 of dist/ort.min.js in the npm package onnxruntime-web@1.30.0 (jsDelivr serves the npm files unchanged);
 # tests/web checks it against the installed package
 ORT_MIN_JS_SRI = "sha384-N94xSNjPDbfBJj4+QINst0nbHpcCm8kc1qNlIP/wA0muqjR3aVyIuDkMeccPrLvQ"
+# the resizes imgcls.js implements exactly (tests/web/test_preprocess_parity.py)
+BROWSER_RESIZES = {"cv2": ("linear", "nearest"), "pil": ("linear", "bicubic", "lanczos", "box")}
 PAGE_FILES = ("index.html", "app.js", "imgcls.js", "style.css")
 ASSETS = Path(__file__).with_name("web")
 # a checkout's own npm install (web/package.json pins the version)
@@ -71,15 +73,22 @@ def check_browser_ops(transform_ops: list) -> None:
         args = args or {}
         if name == "ResizeImage":
             interp = str(args.get("interpolation") or "linear").lower()
+            interp = {"bilinear": "linear", "cubic": "bicubic", "lanczos4": "lanczos"}.get(interp, interp)
             backend = str(args.get("backend") or "cv2").lower()
-            if backend != "cv2" or interp not in ("linear", "bilinear", "nearest"):
+            if interp not in BROWSER_RESIZES.get(backend, ()):
                 raise WebExportError(
                     f"ResizeImage with interpolation {interp!r} and backend {backend!r} has no JavaScript version "
-                    "here (the browser page supports cv2 linear and nearest); the model can still be served with "
-                    "`imgcls-onnx serve`")
+                    "here (the browser page supports cv2 linear and nearest, pil linear, bicubic, lanczos and box); "
+                    "the model can still be served with `imgcls-onnx serve`")
         if name in ("ResizeImage", "CropImage") and seen_normalize:
             raise WebExportError(f"{name} after NormalizeImage is not supported in the browser page")
         seen_normalize = seen_normalize or name == "NormalizeImage"
+
+
+def pillow_vertical_first() -> bool:
+    import PIL
+
+    return int(PIL.__version__.split(".")[0]) >= 13
 
 
 def model_config(bundle, io, topk: int = 5) -> dict:
@@ -100,6 +109,9 @@ def model_config(bundle, io, topk: int = 5) -> dict:
         "topk": int(topk),
         "limits": {"max_bytes": DEFAULT_LIMITS.max_bytes, "max_pixels": DEFAULT_LIMITS.max_pixels},
         "weights": bundle.weights,
+        # Pillow 13 does the vertical pass first when the height shrinks much more than the width (12 and older
+        # never do); `backend: pil` resizes follow the Pillow of the machine that exported, as the runtime there does
+        "pillow_vertical_first": pillow_vertical_first(),
     }
 
 

@@ -141,6 +141,124 @@ export function resizeNearestWindow(src, sw, sh, dw, dh, x0 = 0, y0 = 0, cw = dw
   return out;
 }
 
+// Pillow's resampling (Image.resize with BICUBIC, BILINEAR, LANCZOS, BOX; PaddleX's `backend: pil`):
+// antialiased separable filters, coefficients normalised in double and rounded to 22-bit integers, a horizontal
+// pass into an 8-bit image, then a vertical pass (libImaging/Resample.c).
+const PIL_PRECISION_BITS = 32 - 8 - 2;
+function sinc(x) { if (x === 0) return 1; x *= Math.PI; return Math.sin(x) / x; }
+export const PIL_FILTERS = {
+  bicubic: { support: 2, f: (x) => {
+    const a = -0.5;
+    if (x < 0) x = -x;
+    if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+    if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
+    return 0;
+  } },
+  linear: { support: 1, f: (x) => { if (x < 0) x = -x; return x < 1 ? 1 - x : 0; } },
+  box: { support: 0.5, f: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
+  lanczos: { support: 3, f: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
+};
+
+function pilCoefficients(inSize, outSize, filter, first, count) {
+  const scale = inSize / outSize;
+  const filterscale = Math.max(scale, 1);
+  const support = filter.support * filterscale;
+  const ss = 1 / filterscale;
+  const bounds = [];
+  for (let xx = first; xx < first + count; xx++) {
+    const center = (xx + 0.5) * scale;
+    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
+    const w = new Float64Array(Math.max(xmax, 0));
+    let ww = 0;
+    for (let x = 0; x < xmax; x++) { w[x] = filter.f((x + xmin - center + 0.5) * ss); ww += w[x]; }
+    const k = new Int32Array(w.length);
+    for (let x = 0; x < xmax; x++) {
+      const v = ww !== 0 ? w[x] / ww : w[x];
+      k[x] = Math.trunc(v < 0 ? -0.5 + v * (1 << PIL_PRECISION_BITS) : 0.5 + v * (1 << PIL_PRECISION_BITS));
+    }
+    bounds.push({ min: xmin, k });
+  }
+  return bounds;
+}
+
+const PIL_HALF = 1 << (PIL_PRECISION_BITS - 1);
+
+function pilClip8(ss) {
+  const v = Math.floor(ss / (1 << PIL_PRECISION_BITS));
+  return v < 0 ? 0 : (v > 255 ? 255 : v);
+}
+
+// Pillow resize of an RGB uint8 HWC image to dw x dh, returning the window [x0, x0+cw) x [y0, y0+ch) only.
+// Pass order as Pillow >= 13 (ImagingResampleInner): vertical first when the height shrinks by more than twice as
+// many pixels as the width, else horizontal first; Pillow <= 12 always goes horizontal first (verticalFirstRule
+// false). The intermediate image is 8-bit, so the order changes results.
+export function resizePilWindow(src, sw, sh, dw, dh, x0, y0, cw, ch, kind, verticalFirstRule = true) {
+  const filter = PIL_FILTERS[kind];
+  if (!filter) throw new PreprocessError(`Pillow resampling ${kind} is not available in JavaScript`);
+  const needH = dw !== sw;
+  const needV = dh !== sh;
+  const horizontalFirst = !(verticalFirstRule && (sh - dh) > 0 && (sh - dh) > (sw - dw) * 2);
+  const cols = needH ? pilCoefficients(sw, dw, filter, x0, cw) : null;
+  const rows = needV ? pilCoefficients(sh, dh, filter, y0, ch) : null;
+  // the source columns / rows the window reads
+  const clo = needH ? Math.min(...cols.map((c) => c.min)) : x0;
+  const chi = needH ? Math.max(...cols.map((c) => c.min + c.k.length)) : x0 + cw;
+  const rlo = needV ? Math.min(...rows.map((r) => r.min)) : y0;
+  const rhi = needV ? Math.max(...rows.map((r) => r.min + r.k.length)) : y0 + ch;
+  // image views: {data, w (row length in pixels), x (first column held), y (first row held)}
+  let img = { data: src, w: sw, x: 0, y: 0 };
+  const horizontal = (from, rowLo, rowHi) => {
+    const n = rowHi - rowLo;
+    const out = new Uint8Array(n * cw * 3);
+    for (let r = 0; r < n; r++) {
+      const base = ((rowLo + r - from.y) * from.w - from.x) * 3;
+      for (let x = 0; x < cw; x++) {
+        const { min, k } = cols[x];
+        let s0 = PIL_HALF; let s1 = PIL_HALF; let s2 = PIL_HALF;
+        for (let i = 0; i < k.length; i++) {
+          const p = base + (min + i) * 3;
+          s0 += from.data[p] * k[i]; s1 += from.data[p + 1] * k[i]; s2 += from.data[p + 2] * k[i];
+        }
+        const o = (r * cw + x) * 3;
+        out[o] = pilClip8(s0); out[o + 1] = pilClip8(s1); out[o + 2] = pilClip8(s2);
+      }
+    }
+    return { data: out, w: cw, x: x0, y: rowLo };
+  };
+  const vertical = (from, colLo, colHi) => {
+    const n = colHi - colLo;
+    const out = new Uint8Array(ch * n * 3);
+    for (let y = 0; y < ch; y++) {
+      const { min, k } = rows[y];
+      for (let c = 0; c < n; c++) {
+        for (let b = 0; b < 3; b++) {
+          let s = PIL_HALF;
+          for (let j = 0; j < k.length; j++) s += from.data[((min + j - from.y) * from.w + colLo + c - from.x) * 3 + b] * k[j];
+          out[(y * n + c) * 3 + b] = pilClip8(s);
+        }
+      }
+    }
+    return { data: out, w: n, x: colLo, y: y0 };
+  };
+  const crop = (from, colLo, rowLo, w, h) => {
+    const out = new Uint8Array(w * h * 3);
+    for (let r = 0; r < h; r++) {
+      const s = ((rowLo + r - from.y) * from.w + colLo - from.x) * 3;
+      out.set(from.data.subarray(s, s + w * 3), r * w * 3);
+    }
+    return out;
+  };
+  if (horizontalFirst) {
+    if (needH) img = horizontal(img, rlo, rhi);
+    if (needV) img = vertical(img, x0, x0 + cw);
+  } else {
+    if (needV) img = vertical(img, clo, chi);
+    if (needH) img = horizontal(img, y0, y0 + ch);
+  }
+  return crop(img, x0, y0, cw, ch);
+}
+
 export class PreprocessError extends Error {}
 
 function sizePair(value, op) {
@@ -150,8 +268,9 @@ function sizePair(value, op) {
 }
 
 // Parse PaddleX transform_ops (as in inference.yml, e.g. [{ResizeImage: {resize_short: 256}}, ...]) into a plan.
-export function compileOps(transformOps) {
-  const plan = { image: [], normalize: null, chw: false };
+// options.pillow_vertical_first: follow Pillow >= 13's pass order (default) or Pillow <= 12's (false).
+export function compileOps(transformOps, options = {}) {
+  const plan = { image: [], normalize: null, chw: false, pillowVerticalFirst: options.pillow_vertical_first ?? true };
   for (const entry of transformOps) {
     const names = Object.keys(entry);
     if (names.length !== 1) throw new PreprocessError(`each op must have one name, got ${JSON.stringify(entry)}`);
@@ -161,11 +280,13 @@ export function compileOps(transformOps) {
       if (plan.normalize) throw new PreprocessError('ResizeImage after NormalizeImage is not supported');
       const interp = String(args.interpolation || 'linear').toLowerCase();
       const backend = String(args.backend || 'cv2').toLowerCase();
-      const kind = { linear: 'linear', bilinear: 'linear', nearest: 'nearest' }[interp];
-      if (backend !== 'cv2' || !kind) {
+      const canonical = { bilinear: 'linear', cubic: 'bicubic', lanczos4: 'lanczos' }[interp] ?? interp;
+      const ok = backend === 'cv2' ? ['linear', 'nearest'] : backend === 'pil' ? Object.keys(PIL_FILTERS) : [];
+      if (!ok.includes(canonical)) {
         throw new PreprocessError(`ResizeImage: interpolation ${interp} with backend ${backend} is not available in ` +
-          'JavaScript (supported: cv2 linear, cv2 nearest)');
+          `JavaScript (supported: cv2 linear and nearest; pil ${Object.keys(PIL_FILTERS).join(', ')})`);
       }
+      const kind = backend === 'pil' ? `pil:${canonical}` : canonical;
       if (args.resize_short) plan.image.push({ op: 'resize', short: args.resize_short, kind });
       else plan.image.push({ op: 'resize', size: sizePair(args.size, name), kind });
     } else if (name === 'CropImage') {
@@ -240,8 +361,14 @@ export function applyImageOps(rgb, width, height, plan) {
         y0 = Math.floor((dh - ch) / 2);
         i++;
       }
-      const fn = step.kind === 'nearest' ? resizeNearestWindow : resizeLinearWindow;
-      data = fn(data, w, h, dw, dh, x0, y0, cw, ch);
+      if (dw === w && dh === h) {
+        data = resizeLinearWindow(data, w, h, w, h, x0, y0, cw, ch); // the runtime does not resize to the same size
+      } else if (step.kind.startsWith('pil:')) {
+        data = resizePilWindow(data, w, h, dw, dh, x0, y0, cw, ch, step.kind.slice(4), plan.pillowVerticalFirst);
+      } else {
+        const fn = step.kind === 'nearest' ? resizeNearestWindow : resizeLinearWindow;
+        data = fn(data, w, h, dw, dh, x0, y0, cw, ch);
+      }
       w = cw; h = ch;
     } else {
       const [cw, ch] = step.size;
@@ -269,7 +396,7 @@ export function normalizeToCHW(hwc, width, height, plan) {
 
 // Image -> model input: {data, dims, type} for a float32 NCHW graph, or uint8 NHWC for a fused-preprocessing bundle
 export function preprocess(image, config) {
-  const plan = config._plan ?? compileOps(config.transform_ops);
+  const plan = config._plan ?? compileOps(config.transform_ops, config);
   const rgb = toRGB(image);
   const staged = applyImageOps(rgb, image.width, image.height, plan);
   const input = config.input ?? { layout: 'NCHW' };
@@ -341,7 +468,7 @@ export async function loadModel(source, options = {}) {
     config = source.config;
     modelBytes = await readBytes(source.model);
   }
-  config._plan = compileOps(config.transform_ops);
+  config._plan = compileOps(config.transform_ops, config);
   const providers = options.executionProviders ?? ['wasm'];
   const session = await ort.InferenceSession.create(modelBytes, { executionProviders: providers,
     ...(options.sessionOptions ?? {}) });

@@ -56,3 +56,9 @@ def test_the_rule_catches_a_violation(tmp_path):
         assert "imgcls_onnx.converter.pipeline" in found and "click" in found
     finally:
         fake.unlink()
+
+
+def test_web_export_stands_on_the_runtime_alone():
+    """export-web runs where only the runtime is installed (the wheel test does it in a runtime-only venv)."""
+    bad = [m for m in imports_of(PKG / "web_export.py") if _forbidden(m, ABOVE_RUNTIME)]
+    assert bad == []

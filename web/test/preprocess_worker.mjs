@@ -41,7 +41,7 @@ for (;;) {
   const req = JSON.parse(header);
   const pixels = await take(req.width * req.height * 3);
   try {
-    const plan = compileOps(req.transform_ops);
+    const plan = compileOps(req.transform_ops, req.options ?? {});
     const rgb = toRGB({ data: new Uint8Array(pixels), width: req.width, height: req.height, channels: 3 });
     const staged = applyImageOps(rgb, req.width, req.height, plan);
     const x = normalizeToCHW(staged.data, staged.width, staged.height, plan);
