@@ -147,7 +147,7 @@ def main() -> None:
         "",
         "## Preprocessing parity (imgcls.js vs the Python runtime)",
         "",
-        f"`tests/web/test_preprocess_parity.py`, random uint8 images 1..2000 px a side, five op lists: {parity_line}. "
+        f"`tests/web/test_preprocess_parity.py`, random uint8 images 1..2000 px a side, nine op lists (OpenCV and Pillow resizes): {parity_line}. "
         "The float32 model inputs are equal too. Decoding: Chromium and OpenCV both use libjpeg-turbo; on the test "
         "photos the page's scores equal the Python runtime's to 5 decimals for JPEG and PNG "
         "(`tests/web/test_browser.py`).",

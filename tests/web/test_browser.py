@@ -133,3 +133,35 @@ def test_js_unit_tests():
                           timeout=120)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "# pass 5" in proc.stdout and "# fail 0" in proc.stdout
+
+
+def test_page_limits_and_broken_images(site, photos, tmp_path):
+    """The decode limits in model.json are enforced by the page (here lowered), a truncated JPEG and an empty file each
+    get an error card, and the page keeps classifying."""
+    import json
+
+    need_chromium()
+    cases, folder = photos
+    small = tmp_path / "site"
+    shutil.copytree(site, small)
+    config = json.loads((small / "model" / "model.json").read_text())
+    config["limits"] = {"max_bytes": 100_000, "max_pixels": 200_000}
+    (small / "model" / "model.json").write_text(json.dumps(config))
+    jpeg = cases[0][0].read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (tmp_path / "empty.png").write_bytes(b"")
+    big = tmp_path / "big.png"  # 600x400 = 240,000 pixels, a small file (the photos are under 200,000)
+    cv2.imwrite(str(big), np.full((400, 600, 3), 127, np.uint8))
+    heavy = tmp_path / "heavy.png"  # about 120 kB: noise does not compress
+    cv2.imwrite(str(heavy), np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
+    with serving(small) as url:
+        out = browser({"url": url, "steps": [{"upload": [str(big), str(heavy), str(tmp_path / "empty.png"),
+                                                         str(tmp_path / "cut.jpg"), str(cases[2][0])]}]})
+    rows = {r["name"]: r for r in out["results"]}
+    assert "600x400 pixels is over the limit of 200000" in rows["big.png"]["error"]
+    assert "over the 97.7 kB limit" in rows["heavy.png"]["error"]
+    assert "empty.png: not an image this browser can decode" in rows["empty.png"]["error"]
+    # Chromium's createImageBitmap refuses a truncated JPEG, as the Python runtime does (PaddleX decodes it partly)
+    assert "cut.jpg: not an image this browser can decode (image/jpeg" in rows["cut.jpg"]["error"]
+    last = rows[cases[2][0].name]
+    assert last["error"] is None and last["result"]["label_names"][0] == cases[2][1]

@@ -98,3 +98,19 @@ def test_served_site_is_cross_origin_isolated_with_module_and_wasm_types(bundle,
         from imgcls_onnx.web_export import site_server
 
         site_server(tmp_path, "127.0.0.1", 0)
+
+
+def test_every_zoo_model_has_a_javascript_preprocessing():
+    """All 84 zoo op lists (cv2 linear and Pillow bicubic, after the runtime's own parsing) pass export-web's check."""
+    from imgcls_onnx.runtime.zoo import load_zoo
+    from imgcls_onnx.web_export import check_browser_ops
+
+    zoo = load_zoo()
+    names = zoo.names()
+    assert len(names) == 84
+    backends = set()
+    for name in names:
+        ops = zoo.get(name).preprocess.to_yml_ops()
+        check_browser_ops(ops)
+        backends.add(ops[0]["ResizeImage"].get("backend", "cv2"))
+    assert backends == {"cv2", "pil"}
