@@ -130,13 +130,16 @@ def _run_pipeline(pipeline, inputs, save_path, device, topk) -> None:
 @click.option("--ray-address", default=None,
               help="With --engine ray: the cluster to join (e.g. ray://head:10001, auto) [default: start a local one].")
 @click.option("--ray-actors", default=None, type=click.IntRange(min=1),
-              help="With --engine ray: model actors [default: one per CPU of the cluster].")
+              help="With --engine ray: model actors [default: the cluster's CPUs / --ray-threads-per-actor].")
+@click.option("--ray-threads-per-actor", default=None, type=click.IntRange(min=1),
+              help="With --engine ray: CPU threads (and reserved CPUs) per actor [default: a node's CPUs, at most 4].")
 @click.argument("inputs", nargs=-1, required=True)
 def predict(model, device, batch_size, topk, threads, save_path, save_img, resume, quiet, fast_decode, engine,
-            ray_address, ray_actors, inputs) -> None:
+            ray_address, ray_actors, ray_threads_per_actor, inputs) -> None:
     """Classify INPUTS (files, folders, glob patterns, http(s) URLs) and print one JSON line per image."""
     if engine == "ray":
-        _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, ray_address, ray_actors, inputs)
+        _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, ray_address, ray_actors,
+                        ray_threads_per_actor, inputs)
         return
     from .hub import obtain_model
     from .runtime.classifier import Classifier
@@ -202,7 +205,8 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
         raise click.exceptions.Exit(EXIT_SOME_FAILED)
 
 
-def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, actors, inputs) -> None:
+def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, actors, threads_per_actor,
+                    inputs) -> None:
     try:
         from . import ray_batch
 
@@ -214,7 +218,7 @@ def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, 
     try:
         bundle = str(obtain_model(model))
         rows = ray_batch.run(list(inputs), bundle, save_path=save_path, address=address, actors=actors,
-                             batch_size=batch_size, topk=topk, resume=resume)
+                             threads_per_actor=threads_per_actor, batch_size=batch_size, topk=topk, resume=resume)
     except ImgclsError as e:
         raise _fail(str(e)) from None
     failed = 0

@@ -121,8 +121,9 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundl
 
     t = threading.Thread(target=killer)
     t.start()
+    # small calls (4 rows, 0.1 s each) keep the job running long enough to kill an actor in the middle of it
     ray_batch.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"), actors=2, batch_size=4,
-                  throttle_s=0.1)
+                  rows_per_call=4, throttle_s=0.1)
     t.join()
     assert killed, "no model actor was found to kill"
     got = table(ray_batch.read_results(tmp_path / "out"))  # table() fails on a duplicate
@@ -171,3 +172,24 @@ def test_ray_is_not_imported_by_the_package():
                            "print(any(m == 'ray' or m.startswith('ray.') for m in sys.modules))"],
                           capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.stdout.strip() == "False"
+
+
+def test_actor_plan():
+    """Hand-written sizing: a 2-core machine gets one 2-thread actor, 16-core nodes 4-thread actors."""
+    assert ray_batch.actor_plan(2, [2]) == (1, 2)
+    assert ray_batch.actor_plan(2, [2], actors=2) == (2, 1)
+    assert ray_batch.actor_plan(128, [16] * 8) == (32, 4)
+    assert ray_batch.actor_plan(20, [16, 4]) == (5, 4)
+    assert ray_batch.actor_plan(3, [1, 1, 1]) == (3, 1)
+    assert ray_batch.actor_plan(8, [8], threads_per_actor=8) == (1, 8)
+
+
+def test_default_sizing_gives_the_same_rows(cluster, orientation_bundle, corpus, expected, tmp_path):
+    """The default plan here (one actor with both threads: the Classifier's decode pool and parallel batches inside
+    the actor) gives exactly `predict`'s rows too."""
+    ray_batch.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"))
+    got = table(ray_batch.read_results(tmp_path / "out"))
+    assert set(got) == set(expected)
+    for path, want in expected.items():
+        if "error" not in want:
+            assert got[path]["class_ids"] == want["class_ids"] and got[path]["scores"] == want["scores"]
