@@ -215,6 +215,10 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
         image = load_image(data, limits, name="the request image")
         return classifier.model_input(image), (image if keep else None)
 
+    def prepare_and_run(data: bytes, keep: bool):
+        tensor, image = prepare(data, keep)
+        return classifier.run_batch(tensor[None])[0], image
+
     @app.post("/image-classification", response_model=InferResponse)
     async def classify(body: InferRequest, request: Request):
         log_id = request.state.log_id
@@ -236,14 +240,20 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
                 data = base64.b64decode(text, validate=True)
             except (binascii.Error, ValueError):
                 raise _ClientError(400, "'image' is neither valid base64 nor an http(s) URL") from None
+        keep = bool(body.visualize)
         try:
-            tensor, image = await loop.run_in_executor(decode_pool, prepare, data, bool(body.visualize))
+            alone = await batcher.run_alone(lambda: prepare_and_run(data, keep))
+            if alone is not None:
+                probs, image = alone
+            else:
+                tensor, image = await loop.run_in_executor(decode_pool, prepare, data, keep)
         except (ImageLoadError, PreprocessError) as e:
             raise _ClientError(400, str(e)) from None
-        try:
-            probs = await batcher.submit(tensor)
-        except QueueFull:
-            raise _ClientError(503, "the server is at capacity; retry shortly", {"Retry-After": "1"}) from None
+        if alone is None:
+            try:
+                probs = await batcher.submit(tensor)
+            except QueueFull:
+                raise _ClientError(503, "the server is at capacity; retry shortly", {"Retry-After": "1"}) from None
         k = min(body.topk or classifier.topk, probs.shape[-1])
         ids, scores = top_k(np.asarray(probs)[None, :], k)
         categories = [{"id": int(i), "name": labels[int(i)] if labels is not None and int(i) < len(labels) else str(int(i)),

@@ -57,6 +57,7 @@ class DynamicBatcher:
         self._task: asyncio.Task | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgcls-infer")
         self._closing = False
+        self._busy = 0  # batches and lone jobs handed to the model thread and not yet finished
         self.formations: deque[Formation] = deque(maxlen=1024)  # the latest batch formations (tests, debugging)
 
     def start(self) -> None:
@@ -90,6 +91,25 @@ class DynamicBatcher:
         await self._queue.put(_Item(tensor_chw, fut))
         self.metrics.queue_depth = self._queue.qsize()
         return await fut
+
+    async def run_alone(self, job):
+        """The idle fast path: when the model thread is free and nothing is queued, run ``job()`` (decode, preprocess
+        and the model on one image, returning ``(probability row, extra)``) there in one hop, instead of a hop to the
+        decode pool and another to the model thread. Returns None when the model is busy or work is queued: the
+        caller then takes the batched path. Requests that arrive meanwhile queue and form the next batch."""
+        assert self._queue is not None, "batcher not started"
+        if self._closing or self._busy or not self._queue.empty():
+            return None
+        self._busy += 1
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        finally:
+            self._busy -= 1
+            self._last_batch = time.perf_counter()
+            self._trimmed = False
+        self.formations.append(Formation(1, 0, False, 0.0))
+        self.metrics.observe_batch(1)
+        return result
 
     async def _collect(self) -> list[_Item]:
         """The next batch. Called only when the model is free, so the first request never waits."""
@@ -131,6 +151,7 @@ class DynamicBatcher:
             for group in groups.values():
                 batch = np.stack([it.tensor_chw for it in group])
                 self.metrics.observe_batch(len(group))
+                self._busy += 1
                 try:
                     probs = await loop.run_in_executor(self._executor, self.run_batch, batch)
                 except Exception as e:  # our fault: every request of the batch gets it
@@ -138,6 +159,8 @@ class DynamicBatcher:
                         if not it.future.done():
                             it.future.set_exception(e)
                     continue
+                finally:
+                    self._busy -= 1
                 for it, row in zip(group, probs):
                     if not it.future.done():
                         it.future.set_result(row)

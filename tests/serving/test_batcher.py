@@ -109,3 +109,31 @@ def test_64_concurrent_clients_each_answered_once():
     assert len(pairs) == 64 * 5 and all(sent == got for sent, got in pairs)
     assert sum(calls) == 64 * 5  # every request ran exactly once
     assert max(calls) > 1  # concurrent requests were batched
+
+
+def test_idle_fast_path_runs_alone_and_steps_aside_when_busy():
+    """run_alone: with the model thread free and nothing queued, the job runs there in one hop (a size-1 formation);
+    while the model is busy it returns None so the request takes the batched path and joins the next batch."""
+    async def main():
+        model = Model()
+        b = DynamicBatcher(model.run_batch, max_batch_size=16, max_wait_ms=0)
+        b.start()
+        alone = await b.run_alone(lambda: ("ran", threading.current_thread().name))
+        model.gate.clear()  # a batch is running
+        busy = asyncio.ensure_future(b.submit(tensor(0)))
+        await asyncio.sleep(0.05)
+        refused = await b.run_alone(lambda: ("must not run", None))
+        queued = asyncio.ensure_future(b.submit(tensor(1)))
+        await asyncio.sleep(0.02)
+        refused_queue = await b.run_alone(lambda: ("must not run", None))
+        model.gate.set()
+        rows = await asyncio.gather(busy, queued)
+        after = await b.run_alone(lambda: ("ran again", None))
+        await b.close()
+        return alone, refused, refused_queue, rows, after, list(b.formations), model.calls
+
+    alone, refused, refused_queue, rows, after, formations, calls = asyncio.run(main())
+    assert alone[0] == "ran" and alone[1].startswith("imgcls-infer")  # the model thread, not the event loop
+    assert refused is None and refused_queue is None and after[0] == "ran again"
+    assert [int(r[0]) for r in rows] == [0, 1] and calls == [1, 1]
+    assert [f.size for f in formations] == [1, 1, 1, 1]
