@@ -202,10 +202,15 @@ export function resizePilWindow(src, sw, sh, dw, dh, x0, y0, cw, ch, kind, verti
   const cols = needH ? pilCoefficients(sw, dw, filter, x0, cw) : null;
   const rows = needV ? pilCoefficients(sh, dh, filter, y0, ch) : null;
   // the source columns / rows the window reads
-  const clo = needH ? Math.min(...cols.map((c) => c.min)) : x0;
-  const chi = needH ? Math.max(...cols.map((c) => c.min + c.k.length)) : x0 + cw;
-  const rlo = needV ? Math.min(...rows.map((r) => r.min)) : y0;
-  const rhi = needV ? Math.max(...rows.map((r) => r.min + r.k.length)) : y0 + ch;
+  // (loops, not Math.min(...list): a spread of a very long list overflows the call stack)
+  const span = (list, lo, hi) => {
+    if (!list) return [lo, hi];
+    let a = Infinity; let b = -Infinity;
+    for (const c of list) { a = Math.min(a, c.min); b = Math.max(b, c.min + c.k.length); }
+    return [a, b];
+  };
+  const [clo, chi] = span(cols, x0, x0 + cw);
+  const [rlo, rhi] = span(rows, y0, y0 + ch);
   // image views: {data, w (row length in pixels), x (first column held), y (first row held)}
   let img = { data: src, w: sw, x: 0, y: 0 };
   const horizontal = (from, rowLo, rowHi) => {

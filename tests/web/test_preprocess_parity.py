@@ -144,3 +144,15 @@ def test_pillow_12_pass_order(worker):
         pil = Image.fromarray(image)
         width_first = np.asarray(pil.resize((dw, h), Image.BICUBIC).resize((dw, dh), Image.BICUBIC))
         assert np.array_equal(staged, width_first), (h, w, dw, dh)
+
+
+def test_a_very_tall_pillow_resize(worker):
+    """A 200,000-row Pillow resize (no crop): the window bounds are found without spreading a 200k-element list into
+    Math.min (which overflowed V8's call stack), and the pixels equal Pillow's."""
+    ops = [{"ResizeImage": {"size": [1, 200_000], "interpolation": "bicubic", "backend": "pil"}}, NORM,
+           {"ToCHWImage": None}]
+    image = np.random.default_rng(3).integers(0, 256, (10, 2, 3), dtype=np.uint8)
+    staged, _ = worker.run(image, ops)
+    assert not isinstance(staged, str), staged
+    expected = PreprocessSpec.from_yml_ops(ops).ops[0](image)
+    assert staged.shape == (200_000, 1, 3) and np.array_equal(staged, expected)
