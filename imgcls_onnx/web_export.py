@@ -8,6 +8,7 @@ Integrity hash. Nothing here imports onnxruntime-web or needs Node: the wheel ca
 from __future__ import annotations
 
 import functools
+import html
 import json
 import shutil
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -65,24 +66,20 @@ def find_local_ort() -> Path | None:
     return None
 
 
-def check_browser_ops(transform_ops: list) -> None:
-    """Refuse, with the reason, an op list that imgcls.js cannot run exactly."""
+def check_browser_ops(spec) -> None:
+    """Refuse, with the reason, a PreprocessSpec that imgcls.js cannot run exactly (names are already canonical)."""
+    from .runtime.transforms import CropImage, NormalizeImage, ResizeImage
+
     seen_normalize = False
-    for entry in transform_ops:
-        (name, args), = entry.items()
-        args = args or {}
-        if name == "ResizeImage":
-            interp = str(args.get("interpolation") or "linear").lower()
-            interp = {"bilinear": "linear", "cubic": "bicubic", "lanczos4": "lanczos"}.get(interp, interp)
-            backend = str(args.get("backend") or "cv2").lower()
-            if interp not in BROWSER_RESIZES.get(backend, ()):
-                raise WebExportError(
-                    f"ResizeImage with interpolation {interp!r} and backend {backend!r} has no JavaScript version "
-                    "here (the browser page supports cv2 linear and nearest, pil linear, bicubic, lanczos and box); "
-                    "the model can still be served with `imgcls-onnx serve`")
-        if name in ("ResizeImage", "CropImage") and seen_normalize:
-            raise WebExportError(f"{name} after NormalizeImage is not supported in the browser page")
-        seen_normalize = seen_normalize or name == "NormalizeImage"
+    for op in spec.ops:
+        if isinstance(op, ResizeImage) and op.interpolation not in BROWSER_RESIZES.get(op.backend, ()):
+            raise WebExportError(
+                f"ResizeImage with interpolation {op.interpolation!r} and backend {op.backend!r} has no JavaScript "
+                "version here (the browser page supports cv2 linear and nearest, pil linear, bicubic, lanczos and "
+                "box); the model can still be served with `imgcls-onnx serve`")
+        if isinstance(op, (ResizeImage, CropImage)) and seen_normalize:
+            raise WebExportError(f"{type(op).__name__} after NormalizeImage is not supported in the browser page")
+        seen_normalize = seen_normalize or isinstance(op, NormalizeImage)
 
 
 def pillow_vertical_first() -> bool:
@@ -95,13 +92,12 @@ def model_config(bundle, io, topk: int = 5) -> dict:
     """model.json: everything imgcls.js needs besides the graph."""
     from .runtime.images import DEFAULT_LIMITS
 
-    ops = bundle.config.preprocess.to_yml_ops()
-    check_browser_ops(ops)
+    check_browser_ops(bundle.config.preprocess)
     return {
         "format": 1,
         "name": bundle.name,
         "model_file": "model.onnx",
-        "transform_ops": ops,
+        "transform_ops": bundle.config.preprocess.to_yml_ops(),
         "input": {"name": io.input_name, "layout": io.layout, "dtype": io.dtype, "height": io.height,
                   "width": io.width},
         "output": {"name": io.output_name, "probabilities": io.outputs_probabilities, "classes": io.num_classes},
@@ -156,17 +152,11 @@ def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5) -> dict:
         wasm_paths = ORT_CDN
     page = (ASSETS / "index.html").read_text()
     page = page.replace("<!--ORT_SCRIPT-->", script).replace("__ORT_WASM_PATHS__", wasm_paths)
-    page = page.replace("__MODEL_NAME__", _html_escape(bundle.name))
+    page = page.replace("__MODEL_NAME__", html.escape(bundle.name, quote=True))
     (out / "index.html").write_text(page)
     return {"site": str(out), "model": bundle.name, "onnxruntime_web": ORT_WEB_VERSION,
             "ort_files": "local copy" if dist is not None else ORT_CDN,
             "bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file())}
-
-
-def _html_escape(text: str) -> str:
-    import html
-
-    return html.escape(text, quote=True)
 
 
 class _SiteHandler(SimpleHTTPRequestHandler):

@@ -110,7 +110,7 @@ def test_every_zoo_model_has_a_javascript_preprocessing():
     assert len(names) == 84
     backends = set()
     for name in names:
-        ops = zoo.get(name).preprocess.to_yml_ops()
-        check_browser_ops(ops)
-        backends.add(ops[0]["ResizeImage"].get("backend", "cv2"))
+        spec = zoo.get(name).preprocess
+        check_browser_ops(spec)
+        backends.add(spec.ops[0].backend)
     assert backends == {"cv2", "pil"}
