@@ -165,3 +165,31 @@ def test_page_limits_and_broken_images(site, photos, tmp_path):
     assert "cut.jpg: not an image this browser can decode (image/jpeg" in rows["cut.jpg"]["error"]
     last = rows[cases[2][0].name]
     assert last["error"] is None and last["result"]["label_names"][0] == cases[2][1]
+
+
+def test_node_on_a_thousand_class_logits_model_and_a_large_image(tmp_path):
+    """A 1000-class graph that outputs logits (imgcls.js applies the softmax and a linear top-k) on a 3000x2000
+    photo-sized input: the Python runtime's ids and scores, and Node's peak memory stays near the image's own size."""
+    import json
+
+    from conftest import tiny_bundle
+
+    from imgcls_onnx import Classifier
+
+    need_npm_packages("onnxruntime-node")
+    bundle = tiny_bundle(tmp_path / "b1000", num_classes=1000, softmax=False)
+    export_web(bundle, tmp_path / "site", ort="cdn")
+    rgb = np.random.default_rng(1).integers(0, 256, (2000, 3000, 3), dtype=np.uint8)
+    (tmp_path / "big.rgb").write_bytes(rgb.tobytes())
+    out = run_node("node_classify.mjs", str(tmp_path / "site" / "model"), "node",
+                   json.dumps([{"path": str(tmp_path / "big.rgb"), "width": 3000, "height": 2000}]))
+    peak_mb = json.loads(out.stderr)["max_rss_kb"] / 1024
+    got = json.loads(out.stdout)[0]
+    with Classifier.from_dir(bundle, device="cpu") as clf:
+        assert clf.applies_softmax
+        py = clf.predict_one(np.ascontiguousarray(rgb[:, :, ::-1]))  # arrays are BGR
+    assert got["class_ids"] == [int(i) for i in py.class_ids]
+    assert np.allclose(got["scores"], [float(s) for s in py.scores], atol=2e-5)
+    assert got["label_names"][0] == f"class_{py.class_ids[0]}"
+    print(f"node peak RSS {peak_mb:.0f} MB")
+    assert peak_mb < 400, f"node peaked at {peak_mb:.0f} MB for an 18 MB image"
