@@ -193,3 +193,15 @@ def test_node_on_a_thousand_class_logits_model_and_a_large_image(tmp_path):
     assert got["label_names"][0] == f"class_{py.class_ids[0]}"
     print(f"node peak RSS {peak_mb:.0f} MB")
     assert peak_mb < 400, f"node peaked at {peak_mb:.0f} MB for an 18 MB image"
+
+
+def test_a_model_that_cannot_load_says_so(site, tmp_path):
+    """A damaged model.onnx: the status line says the model could not be loaded (no silent blank page)."""
+    need_chromium()
+    broken = tmp_path / "site"
+    shutil.copytree(site, broken)
+    (broken / "model" / "model.onnx").write_bytes(b"this is not an ONNX graph")
+    with serving(broken) as url:
+        out = browser({"url": url, "expect_load_error": True})
+    assert out["ready"] == "error"
+    assert out["status"].startswith("Could not load the model:"), out["status"]

@@ -25,7 +25,9 @@ try {
   out.status = await page.textContent('#status');
   out.backend = await page.evaluate(() => document.body.dataset.backend || null);
   out.crossOriginIsolated = await page.evaluate(() => globalThis.crossOriginIsolated === true);
-  if (out.ready !== 'true') throw new Error(`the page did not load the model: ${out.status} ${out.console.join(' | ')}`);
+  if (out.ready !== 'true' && !job.expect_load_error) {
+    throw new Error(`the page did not load the model: ${out.status} ${out.console.join(' | ')}`);
+  }
   let expected = 0;
   const waitFor = async (n) => page.waitForFunction((k) => Number(document.body.dataset.done || 0) >= k, n,
     { timeout: 120000 });
