@@ -656,7 +656,10 @@ def serve_web_cmd(site, host, port) -> None:
 def _serve_site(site, host, port) -> None:
     from .web_export import site_server
 
-    server = site_server(site, host, port)
+    try:
+        server = site_server(site, host, port)
+    except OSError as e:
+        raise _fail(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
     h, p = server.server_address[:2]
     click.echo(f"serving {site} at http://{h}:{p}/ (Ctrl-C stops)", err=True)
     try:

@@ -114,3 +114,16 @@ def test_every_zoo_model_has_a_javascript_preprocessing():
         check_browser_ops(spec)
         backends.add(spec.ops[0].backend)
     assert backends == {"cv2", "pil"}
+
+
+def test_serve_web_on_a_busy_port_is_one_clear_error(bundle, tmp_path):
+    import socket
+
+    export_web(bundle, tmp_path / "site", ort="cdn")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = run_cli("serve-web", str(tmp_path / "site"), "--port", str(port), timeout=60)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines() == [f"error: cannot listen on 127.0.0.1:{port}: Address already in use"]
