@@ -40,7 +40,10 @@ def test_weights_file_converts(lcnet_weights, tmp_path):
 
 @pytest.mark.convert
 def test_flat_weights_cannot_prove_parity(tmp_path):
-    """ppcls' own initialisation gives flat logits (docs/conversion.md): the converter refuses to call that proven."""
+    """Flat logits prove nothing: the converter refuses to call them proven. The weights are ppcls' own (unseeded)
+    initialisation with the head damped 1000x and its bias zeroed: plain ppcls initialisation is flat in most draws
+    (docs/conversion.md) but once in a CI run it spread past the 1e-2 threshold and converted, rightly; damping makes
+    the logits flat in every draw."""
     import subprocess
     import sys
 
@@ -49,7 +52,10 @@ def test_flat_weights_cannot_prove_parity(tmp_path):
         "import paddle, warnings; warnings.simplefilter('ignore')\n"
         "from imgcls_onnx.converter.architectures import build_architecture\n"
         "from imgcls_onnx.runtime.zoo import load_zoo\n"
-        f"paddle.save(build_architecture(load_zoo().get('PP-LCNet_x0_25')).state_dict(), {str(flat)!r})\n"
+        "state = build_architecture(load_zoo().get('PP-LCNet_x0_25')).state_dict()\n"
+        "state['fc.weight'] = state['fc.weight'] * 1e-3\n"
+        "state['fc.bias'] = paddle.zeros_like(state['fc.bias'])\n"
+        f"paddle.save(state, {str(flat)!r})\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=300)
     proc = run_cli("convert", "PP-LCNet_x0_25", "--weights", str(flat), "--out", str(tmp_path / "b"))
