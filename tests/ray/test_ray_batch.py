@@ -184,10 +184,57 @@ def test_actor_plan():
     assert ray_batch.actor_plan(8, [8], threads_per_actor=8) == (1, 8)
 
 
+def test_block_plan():
+    """Hand-written: a call is exactly one block, so 2000 files on one actor are 8 calls of 250 (not 7 of 256 and
+    7 of 30), and each actor gets at least two blocks."""
+    assert ray_batch.block_plan(2000, 1, 256) == (8, 250)
+    assert ray_batch.block_plan(20, 1, 8) == (3, 7)
+    assert ray_batch.block_plan(210, 1, 256) == (2, 105)
+    assert ray_batch.block_plan(10, 4, 256) == (8, 2)
+    assert ray_batch.block_plan(1, 1, 256) == (2, 1)
+
+
+def test_path_resolution_runs_a_failing_fsspec_import_once(monkeypatch):
+    """fsspec without aiohttp (what `ray[data]` installs): Ray Data imports fsspec's HTTP filesystem module once per
+    path, and a failed import is retried each time: 2000 paths cost 1.1 s of driver CPU. After
+    `_remember_failed_http_import` (which `run` calls) the module is executed at most once for 300 paths."""
+    import importlib.abc
+
+    from ray.data.datasource.path_util import _resolve_paths_and_filesystem
+
+    pytest.importorskip("fsspec")
+    attempts = []
+
+    class NoAiohttp(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "fsspec.implementations.http":
+                attempts.append(name)
+            if name == "aiohttp" or name.startswith("aiohttp."):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    for name in [m for m in sys.modules if m == "aiohttp" or m.startswith(("aiohttp.", "fsspec.implementations.http"))]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [NoAiohttp(), *sys.meta_path])
+    paths = [f"/data/img_{i}.jpg" for i in range(300)]
+    _resolve_paths_and_filesystem(paths[:20])
+    assert len(attempts) == 20  # the defect this guards against: one import per path
+    attempts.clear()
+    try:
+        ray_batch._remember_failed_http_import()
+        resolved, _ = _resolve_paths_and_filesystem(paths)
+    finally:
+        sys.modules.pop("fsspec.implementations.http", None)  # the real environment's state comes back
+    assert resolved == paths
+    assert len(attempts) <= 1
+
+
 def test_default_sizing_gives_the_same_rows(cluster, orientation_bundle, corpus, expected, tmp_path):
     """The default plan here (one actor with both threads: the Classifier's decode pool and parallel batches inside
     the actor) gives exactly `predict`'s rows too."""
     ray_batch.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"))
+    # run() settled fsspec's HTTP module once (a module, or None where aiohttp is missing), not once per path
+    assert "fsspec.implementations.http" in sys.modules
     got = table(ray_batch.read_results(tmp_path / "out"))
     assert set(got) == set(expected)
     for path, want in expected.items():
