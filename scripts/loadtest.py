@@ -21,8 +21,8 @@ Traffic goes only to 127.0.0.1; every loop is bounded in count and time.
 from __future__ import annotations
 
 import argparse
-import gc
 import base64
+import gc
 import json
 import os
 import platform
@@ -30,9 +30,9 @@ import resource
 import signal
 import socket
 import statistics
-import threading
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
