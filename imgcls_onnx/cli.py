@@ -213,6 +213,7 @@ def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, 
         ray_batch._ray()
     except ImgclsError as e:
         raise _fail(f"{e}; or pip install 'imgcls-onnx[ray]'") from None
+    ray_batch.quiet_ray_data()
     from .hub import obtain_model
 
     try:

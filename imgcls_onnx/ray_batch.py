@@ -90,6 +90,16 @@ def _remember_failed_http_import() -> None:
         sys.modules[name] = None  # type: ignore[assignment]
 
 
+def quiet_ray_data() -> None:
+    """For the CLI: Ray Data's INFO log lines off (execution plans, and without a terminal a progress report every
+    few seconds, where a terminal gets progress bars). Errors and warnings stay."""
+    import logging
+
+    import ray.data  # noqa: F401  (configures its loggers on import; the level is set after)
+
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
+
+
 def _error_row(path: str, reason: str) -> dict:
     return {"input_path": path, "class_ids": [], "scores": [], "label_names": [],
             "error": f"cannot load {path}: {reason}"}

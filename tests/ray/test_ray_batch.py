@@ -165,6 +165,9 @@ def test_cli_engine_ray_prints_json_lines(orientation_bundle, corpus, expected):
         else:
             assert (r["class_ids"], r["scores"]) == (want["class_ids"], want["scores"])
     assert proc.returncode == (1 if any("error" in expected[p] for p in corpus[:12]) else 0), proc.stderr[-2000:]
+    # stderr (not a terminal here) carries the errors, not Ray Data's execution plan and progress log lines
+    assert "streaming_executor" not in proc.stderr and "logging_progress" not in proc.stderr, proc.stderr[-2000:]
+    assert "error: cannot load" in proc.stderr
 
 
 def test_ray_is_not_imported_by_the_package():
