@@ -273,7 +273,8 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
     @app.get("/health")
     async def health(request: Request):
         return {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Healthy",
-                "result": {"model": classifier.bundle.name, "device": classifier.device, "queue": batcher.depth}}
+                "result": {"model": classifier.bundle.name, "device": classifier.device, "queue": batcher.depth,
+                           "server": getattr(app.state, "server_stack", None)}}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus():
