@@ -180,6 +180,7 @@ def test_serve_runs_on_uvloop_and_httptools(server):
     stack = httpx.get(server.url + "/health", timeout=10).json()["result"]["server"]
     assert stack["http"] == "HttpToolsProtocol"
     assert stack["loop"].startswith("uvloop")
+    assert stack["malloc_arenas"] == 2  # glibc's arenas limited (RSS flat after load; docs/serving.md)
 
 
 def test_paddlex_error_bodies_for_404_405_and_bad_json(server):
