@@ -549,10 +549,8 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
     click.echo(f"serving {clf.bundle.name} on http://{host}:{port} ({clf.device})", err=True)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                             timeout_graceful_shutdown=30)
-    config.load()  # uvicorn's choice (loop and http "auto"): uvloop and httptools when installed (the serve extra)
-    loop_factory = config.get_loop_factory() if hasattr(config, "get_loop_factory") else None
-    app.state.server_stack = {"http": config.http_protocol_class.__name__,
-                              "loop": getattr(loop_factory, "__module__", None) or "asyncio", "malloc_arenas": arenas}
+    config.load()  # uvicorn's choice (http "auto"): httptools when installed (the serve extra); /health reports it
+    app.state.server_stack = {"http": config.http_protocol_class.__name__, "malloc_arenas": arenas}
     _draining_server(uvicorn)(config).run()
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
+ROWS_PER_CALL = 256  # rows handed to an actor per call by default: Ray Data's per-call cost is paid per call
 
 
 def _ray():
@@ -130,14 +131,14 @@ def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor:
     """A Ray Dataset of ``{"path", "bytes"}`` rows (``read_binary_files(..., include_paths=True)``) -> result rows
     (``input_path``, ``class_ids``, ``scores``, ``label_names``, ``error``). ``model``: a bundle folder or archive
     that every node can read (an archive URL works too). ``batch_size``: images per model run; ``rows_per_call``:
-    rows handed to an actor per call (default ``max(batch_size, 256)``: Ray Data's per-call cost is paid per call)."""
+    rows handed to an actor per call (default ``max(batch_size, ROWS_PER_CALL)``)."""
     from .runtime.zoo import resolve_model
 
     bundle = str(resolve_model(model))
     device = "gpu" if num_gpus else "cpu"
     ray = _ray()
     return dataset.map_batches(
-        BundlePredictor, batch_size=rows_per_call or max(batch_size, 256), compute=ray.data.ActorPoolStrategy(size=actors),
+        BundlePredictor, batch_size=rows_per_call or max(batch_size, ROWS_PER_CALL), compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=threads_per_actor,
         num_gpus=num_gpus or None, fn_constructor_kwargs={"bundle_dir": bundle, "device": device,
                                                           "threads": threads_per_actor, "topk": topk,
@@ -243,7 +244,7 @@ def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, addr
         # actors (measured on 2 cores: 23 -> 140 images/s)
         node_cpus = [int(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
         n_actors, threads = actor_plan(cpus, node_cpus, actors, threads_per_actor)
-        blocks, per_call = block_plan(len(paths), n_actors, rows_per_call or max(batch_size, 256))
+        blocks, per_call = block_plan(len(paths), n_actors, rows_per_call or max(batch_size, ROWS_PER_CALL))
         _remember_failed_http_import()
         ds = ray.data.read_binary_files(paths, include_paths=True, num_cpus=0, concurrency=max(1, n_actors // 8),
                                         override_num_blocks=blocks)

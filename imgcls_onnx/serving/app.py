@@ -274,7 +274,8 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
     async def health(request: Request):
         return {"logId": request.state.log_id, "errorCode": 0, "errorMsg": "Healthy",
                 "result": {"model": classifier.bundle.name, "device": classifier.device, "queue": batcher.depth,
-                           "server": getattr(app.state, "server_stack", None)}}
+                           "server": {**getattr(app.state, "server_stack", {}),  # http, malloc_arenas: from `serve`
+                                      "loop": type(asyncio.get_running_loop()).__module__.split(".")[0]}}}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus():
