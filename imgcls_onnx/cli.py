@@ -499,11 +499,11 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores].")
-@click.option("--max-batch-size", default=16, show_default=True, type=click.IntRange(min=1),
-              help="Most requests one model run may serve.")
-@click.option("--max-wait-ms", default=5.0, show_default=True, type=click.FloatRange(min=0),
+@click.option("--max-batch-size", default=None, type=click.IntRange(min=1),
+              help="Most requests one model run may serve [default: 4 on CPU, 16 on GPU].")
+@click.option("--max-wait-ms", default=None, type=click.FloatRange(min=0),
               help="Cap on how long a batch may wait to fill, used only under heavy load (half a batch already "
-                   "queued); a request that finds the model free runs at once.")
+                   "queued); a request that finds the model free runs at once [default: 0 on CPU, 5 on GPU].")
 @click.option("--max-queue", default=256, show_default=True, type=click.IntRange(min=1),
               help="Requests that may wait; more are answered 503 with Retry-After.")
 @click.option("--max-body-mb", default=20.0, show_default=True, type=click.FloatRange(min=0.001),
@@ -526,7 +526,7 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
     try:
         import uvicorn
 
-        from .serving.app import ServeSettings, create_app
+        from .serving.app import ServeSettings, create_app, default_batching
     except ImportError as e:
         raise _fail(f"serving needs the serve extra ({e}); install it with: pip install 'imgcls-onnx[serve]'") from None
     import logging
@@ -542,7 +542,9 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
         clf.release_memory_after_runs()
     except ImgclsError as e:
         raise _fail(str(e)) from None
-    settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
+    batch_default, wait_default = default_batching(clf.device)
+    settings = ServeSettings(max_batch_size=max_batch_size or batch_default,
+                             max_wait_ms=wait_default if max_wait_ms is None else max_wait_ms, max_queue=max_queue,
                              max_body_mb=max_body_mb, allow_url_fetch=allow_url_fetch,
                              decode_workers=decode_workers or 4)
     app = create_app(clf, settings)

@@ -47,13 +47,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(model: str, threads: int, max_batch: int, max_wait_ms: float):
+def batching_flags(max_batch: int | None, max_wait_ms: float | None) -> list[str]:
+    """Our server's batching flags; None leaves the server's default (4 requests, no wait, on CPU)."""
+    return ([] if max_batch is None else ["--max-batch-size", str(max_batch)]) + \
+        ([] if max_wait_ms is None else ["--max-wait-ms", str(max_wait_ms)])
+
+
+def start_server(model: str, threads: int, max_batch: int | None, max_wait_ms: float | None):
     import httpx
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "imgcls_onnx.cli", "serve", "-m", model, "--device", "cpu",
-                             "--threads", str(threads), "--port", str(port), "--max-batch-size", str(max_batch),
-                             "--max-wait-ms", str(max_wait_ms), "--max-queue", "1024", "--log-level", "warning"],
+                             "--threads", str(threads), "--port", str(port), *batching_flags(max_batch, max_wait_ms),
+                             "--max-queue", "1024", "--log-level", "warning"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -175,13 +181,13 @@ def wait_healthy(proc, url: str, path: str, timeout_s: float = 180) -> float:
     raise RuntimeError("server did not start")
 
 
-def start_ours(model: Path, threads: int, max_batch: int, max_wait_ms: float, decode_workers: int | None = None):
+def start_ours(model: Path, threads: int, max_batch: int | None, max_wait_ms: float | None,
+               decode_workers: int | None = None):
     port = free_port()
     extra = ["--decode-workers", str(decode_workers)] if decode_workers else []
     proc = subprocess.Popen([sys.executable, "-m", "imgcls_onnx.cli", "serve", "-m", str(model), "--device", "cpu",
-                             "--threads", str(threads), "--port", str(port), "--max-batch-size", str(max_batch),
-                             "--max-wait-ms", str(max_wait_ms), "--max-queue", "1024", "--log-level", "warning",
-                             *extra],
+                             "--threads", str(threads), "--port", str(port), *batching_flags(max_batch, max_wait_ms),
+                             "--max-queue", "1024", "--log-level", "warning", *extra],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     return proc, url, wait_healthy(proc, url, "/health")
@@ -332,6 +338,8 @@ def side_by_side(args) -> int:
     out = {"meta": meta, "summary": summary, "runs": results}
     (ROOT / "reports").mkdir(exist_ok=True)
     (ROOT / "reports" / "serving.json").write_text(json.dumps(out, indent=1) + "\n")
+    ours_batching = " ".join(batching_flags(args.max_batch_size, args.max_wait_ms)) or \
+        "its default on CPU (at most 4 requests a batch, no waiting to fill one)"
     lines = ["# Serving: imgcls-onnx vs PaddleX 3.7.2, side by side", "",
              f"`scripts/loadtest --peer paddlex`: {meta['model']} on {meta['machine']}, both on onnxruntime with "
              f"{args.threads} intra-op threads, one server at a time, interleaved, max({args.requests}, 50 x clients) "
@@ -339,7 +347,8 @@ def side_by_side(args) -> int:
              f"more on the timed clients' own connections (the clock starts in the steady state, not in the burst of "
              f"first requests), the load generator's garbage collector off while timing, median of "
              f"{args.repeats} runs; every answer checked against the true "
-             f"orientation ({meta['images']}); clients and server share the machine (loopback); {meta['date']}.", "",
+             f"orientation ({meta['images']}); clients and server share the machine (loopback); our server's "
+             f"batching: {ours_batching}; {meta['date']}.", "",
              "| clients | ours req/s | PaddleX req/s | ratio | ours p50 / p95 / p99 ms | PaddleX p50 / p95 / p99 ms "
              "| errors ours / PaddleX | CPU share server / loadgen (ours) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -369,8 +378,8 @@ def main() -> int:
     ap.add_argument("--clients", nargs="*", type=int, default=[1, 8, 32])
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--max-batch-size", type=int, default=16)
-    ap.add_argument("--max-wait-ms", type=float, default=5)
+    ap.add_argument("--max-batch-size", type=int, default=None, help="Our server's [default: its own].")
+    ap.add_argument("--max-wait-ms", type=float, default=None, help="Our server's [default: its own].")
     ap.add_argument("--peer", choices=["paddlex"], default=None, help="Run PaddleX's own server side by side.")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--decode-workers", type=int, default=None, help="Passed to our server's --decode-workers.")
@@ -396,7 +405,7 @@ def main() -> int:
         proc, url = start_server(args.model, args.threads, args.max_batch_size, args.max_wait_ms)
         try:
             run(url, images, min(clients, 4), 16)  # warm-up
-            rows.append({"max_batch_size": args.max_batch_size, **run(url, images, clients, args.requests)})
+            rows.append({"max_batch_size": args.max_batch_size or "default", **run(url, images, clients, args.requests)})
             print(json.dumps(rows[-1]), file=sys.stderr)
         finally:
             proc.send_signal(signal.SIGTERM)

@@ -183,6 +183,24 @@ def test_serve_runs_on_uvloop_and_httptools(server):
     assert stack["malloc_arenas"] == 2  # glibc's arenas limited (RSS flat after load; docs/serving.md)
 
 
+def test_batching_defaults_by_device(orientation_bundle, server):
+    """On CPU a batch saves little and a large one makes every request behind it wait, so `serve` batches at most 4
+    requests and never waits to fill a batch unless told (hand-written values; the measurements are in
+    docs/serving.md); on a GPU 16 with a 5 ms top-up. Flags given win."""
+    from imgcls_onnx.serving.app import default_batching
+
+    assert default_batching("cpu") == (4, 0.0)
+    assert default_batching("gpu:0") == (16, 5.0)
+    assert httpx.get(server.url + "/health", timeout=10).json()["result"]["batching"] == {
+        "max_batch_size": 8, "max_wait_ms": 20.0}
+    s = Server(orientation_bundle)
+    try:
+        assert httpx.get(s.url + "/health", timeout=10).json()["result"]["batching"] == {
+            "max_batch_size": 4, "max_wait_ms": 0.0}
+    finally:
+        s.stop()
+
+
 def test_paddlex_error_bodies_for_404_405_and_bad_json(server):
     r = httpx.get(server.url + "/nope", timeout=10)
     assert r.status_code == 404 and r.json()["errorCode"] == 404 and "no such endpoint: /nope" in r.json()["errorMsg"]
