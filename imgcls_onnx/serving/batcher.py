@@ -58,10 +58,13 @@ class DynamicBatcher:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imgcls-infer")
         self._closing = False
         self._busy = 0  # batches and lone jobs handed to the model thread and not yet finished
+        self._model_free: asyncio.Event | None = None  # set while no lone job holds the model thread
         self.formations: deque[Formation] = deque(maxlen=1024)  # the latest batch formations (tests, debugging)
 
     def start(self) -> None:
         self._queue = asyncio.Queue()
+        self._model_free = asyncio.Event()
+        self._model_free.set()
         self._task = asyncio.get_running_loop().create_task(self._loop())
         self._last_batch = time.perf_counter()
         self._trimmed = True
@@ -101,10 +104,12 @@ class DynamicBatcher:
         if self._closing or self._busy or not self._queue.empty():
             return None
         self._busy += 1
+        self._model_free.clear()
         try:
             result = await asyncio.get_running_loop().run_in_executor(self._executor, job)
         finally:
             self._busy -= 1
+            self._model_free.set()
             self._last_batch = time.perf_counter()
             self._trimmed = False
         self.formations.append(Formation(1, 0, False, 0.0))
@@ -112,8 +117,12 @@ class DynamicBatcher:
         return result
 
     async def _collect(self) -> list[_Item]:
-        """The next batch. Called only when the model is free, so the first request never waits."""
+        """The next batch, formed when the model is free: the first request never waits for company, and requests
+        that arrive while a lone job (``run_alone``) holds the model thread join this batch instead of leaving a
+        batch of one queued behind the job (4 clients, two sweeps of 3-4 runs: p99 28.3 and 30.1 ms against 30.4 and
+        30.7 before; other levels inside the spread)."""
         first = await self._queue.get()
+        await self._model_free.wait()
         items = [first]
         while len(items) < self.max_batch_size and not self._queue.empty():
             items.append(self._queue.get_nowait())  # what arrived while the model was busy

@@ -137,3 +137,30 @@ def test_idle_fast_path_runs_alone_and_steps_aside_when_busy():
     assert refused is None and refused_queue is None and after[0] == "ran again"
     assert [int(r[0]) for r in rows] == [0, 1] and calls == [1, 1]
     assert [f.size for f in formations] == [1, 1, 1, 1]
+
+
+def test_requests_arriving_during_a_lone_job_form_one_batch_after_it():
+    """While a lone job (run_alone) holds the model thread, the batch is formed only when the model is free: three
+    requests that arrive one after another during the job run as one batch of 3, not as a batch of 1 formed at the
+    first arrival and queued behind the job, then a batch of 2."""
+    async def main():
+        model = Model()
+        b = DynamicBatcher(model.run_batch, max_batch_size=4, max_wait_ms=0)
+        b.start()
+        release = threading.Event()
+        lone = asyncio.ensure_future(b.run_alone(lambda: (release.wait(10), "lone")[1]))
+        await asyncio.sleep(0.05)
+        arrivals = []
+        for i in range(3):
+            arrivals.append(asyncio.ensure_future(b.submit(tensor(i))))
+            await asyncio.sleep(0.03)
+        release.set()
+        rows = await asyncio.gather(*arrivals)
+        done = await lone
+        await b.close()
+        return done, rows, list(b.formations), model.calls
+
+    done, rows, formations, calls = asyncio.run(main())
+    assert done == "lone" and [int(r[0]) for r in rows] == [0, 1, 2]
+    assert calls == [3]
+    assert [f.size for f in formations] == [1, 3]
