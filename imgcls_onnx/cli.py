@@ -526,7 +526,7 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
     try:
         import uvicorn
 
-        from .serving.app import ServeSettings, create_app, default_batching
+        from .serving.app import ServeSettings, create_app
     except ImportError as e:
         raise _fail(f"serving needs the serve extra ({e}); install it with: pip install 'imgcls-onnx[serve]'") from None
     import logging
@@ -542,9 +542,7 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
         clf.release_memory_after_runs()
     except ImgclsError as e:
         raise _fail(str(e)) from None
-    batch_default, wait_default = default_batching(clf.device)
-    settings = ServeSettings(max_batch_size=max_batch_size or batch_default,
-                             max_wait_ms=wait_default if max_wait_ms is None else max_wait_ms, max_queue=max_queue,
+    settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
                              max_body_mb=max_body_mb, allow_url_fetch=allow_url_fetch,
                              decode_workers=decode_workers or 4)
     app = create_app(clf, settings)

@@ -17,7 +17,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import numpy as np
@@ -35,8 +35,8 @@ error_log = logging.getLogger("imgcls_onnx.serve")
 
 @dataclass(frozen=True)
 class ServeSettings:
-    max_batch_size: int = 16
-    max_wait_ms: float = 5.0
+    max_batch_size: Optional[int] = None  # None: default_batching(device)
+    max_wait_ms: Optional[float] = None  # None: default_batching(device)
     max_queue: int = 256
     max_body_mb: float = 20.0
     allow_url_fetch: bool = False
@@ -48,7 +48,7 @@ def default_batching(device: str) -> tuple[int, float]:
     """(max batch size, max wait ms) that ``serve`` uses unless told: small batches and no waiting on CPU, where a
     batch saves little (PP-LCNet_x1_0 on 2 threads: 4.2, 3.9, 3.6, 3.8 and 4.0 ms per image at batch 1, 2, 4, 8
     and 16) and a large one makes every request behind it wait (16 and 32 clients: 4 -> about 230 req/s and p99
-    86 / 158 ms, 16 -> 181-192 req/s and p99 124 / 193 ms; waiting to fill a batch of 4 cost a third of the
+    86 / 158 ms, 16 -> 181-192 req/s and p99 124 / 193 ms; waiting to fill a batch of 4 cost a sixth of the
     throughput at 4 clients; docs/serving.md); 16 with a 5 ms top-up on a GPU, where a batch is nearly free."""
     return (4, 0.0) if device == "cpu" else (16, 5.0)
 
@@ -153,6 +153,10 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
 
     metrics = Metrics()
     from ..runtime.session import trim_heap
+
+    batch_default, wait_default = default_batching(classifier.device)
+    settings = replace(settings, max_batch_size=settings.max_batch_size or batch_default,
+                       max_wait_ms=wait_default if settings.max_wait_ms is None else settings.max_wait_ms)
 
     batcher = DynamicBatcher(classifier.run_batch, settings.max_batch_size, settings.max_wait_ms,
                              settings.max_queue, metrics, on_idle=trim_heap)

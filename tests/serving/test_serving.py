@@ -201,6 +201,25 @@ def test_batching_defaults_by_device(orientation_bundle, server):
         s.stop()
 
 
+@pytest.mark.realdata
+def test_create_app_takes_the_same_batching_defaults(orientation_classifier):
+    """The library's create_app resolves the device's defaults as `serve` does (it kept 16 / 5 ms on CPU before)."""
+    import asyncio
+
+    from imgcls_onnx.serving.app import ServeSettings, create_app
+
+    async def batching(settings=None):
+        app = create_app(orientation_classifier, *([settings] if settings else []))
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                return (await client.get("/health")).json()["result"]["batching"]
+
+    assert asyncio.run(batching()) == {"max_batch_size": 4, "max_wait_ms": 0.0}
+    assert asyncio.run(batching(ServeSettings(max_batch_size=2, max_wait_ms=1))) == {"max_batch_size": 2,
+                                                                                    "max_wait_ms": 1}
+
+
 def test_paddlex_error_bodies_for_404_405_and_bad_json(server):
     r = httpx.get(server.url + "/nope", timeout=10)
     assert r.status_code == 404 and r.json()["errorCode"] == 404 and "no such endpoint: /nope" in r.json()["errorMsg"]
