@@ -299,7 +299,8 @@ def side_by_side(args) -> int:
     results: dict = {name: {c: [] for c in args.clients} for name in systems}
     for rep in range(args.repeats):
         for clients in args.clients:
-            for name, start in systems.items():
+            # the two servers take turns going first (the machine's speed drifts; neither always gets the earlier slot)
+            for name, start in (list(systems.items()) if rep % 2 == 0 else list(systems.items())[::-1]):
                 proc, url, cold = start()
                 try:
                     # warm-up at the level's own concurrency (both servers see the batch shapes and the first burst

@@ -136,6 +136,26 @@ class _Guard:
                                             "client": client[0] if client else None}))
 
 
+def _b64decode(text: str) -> bytes:
+    """Strict base64 (no characters outside the alphabet, right padding), as ``base64.b64decode(validate=True)``.
+    With the serve extra this is pybase64's SIMD decoder: the standard library's took 211 us for a 107 kB image
+    (about 3 % of a lone request's time at 1 client), on the event loop; pybase64 5 us. What pybase64 refuses is
+    decided by the standard library (it accepts a few oddities, e.g. padding after a full quantum), so the verdicts
+    are the same as before, and only a refused input pays for the slow decoder."""
+    try:
+        return _B64DECODE(text, validate=True)
+    except (binascii.Error, ValueError):
+        if _B64DECODE is base64.b64decode:
+            raise
+        return base64.b64decode(text, validate=True)
+
+
+try:
+    from pybase64 import b64decode as _B64DECODE
+except ImportError:  # pragma: no cover - the serve extra installs it
+    _B64DECODE = base64.b64decode
+
+
 class _ClientError(Exception):
     def __init__(self, status: int, message: str, headers: dict | None = None):
         super().__init__(message)
@@ -256,7 +276,7 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
             if text.startswith("data:") and "," in text:
                 text = text.split(",", 1)[1]
             try:
-                data = base64.b64decode(text, validate=True)
+                data = _b64decode(text)
             except (binascii.Error, ValueError):
                 raise _ClientError(400, "'image' is neither valid base64 nor an http(s) URL") from None
         keep = bool(body.visualize)

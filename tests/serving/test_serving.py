@@ -183,6 +183,31 @@ def test_serve_runs_on_uvloop_and_httptools(server):
     assert stack["malloc_arenas"] == 2  # glibc's arenas limited (RSS flat after load; docs/serving.md)
 
 
+def test_base64_is_decoded_strictly_by_pybase64():
+    """The serve extra's SIMD decoder is the one the endpoint uses, and it accepts and refuses exactly what the
+    standard library's strict decoder does (the expected values are the standard library's, on hand-written edge
+    cases: no padding, too much padding, whitespace, characters outside the alphabet, URL-safe characters)."""
+    import binascii
+
+    import pybase64
+
+    from imgcls_onnx.serving.app import _B64DECODE, _b64decode
+
+    assert _B64DECODE is pybase64.b64decode
+    cases = ["aGVsbG8=", "aGVsbG8", "aGVsbG8==", "aGV sbG8=", "aGVs\nbG8=", "!!!!", "", "data", "a-_b", "a+/b",
+             "QUJD", "QUJD=", "=QUJD", base64.b64encode(bytes(range(256)) * 50).decode()]
+
+    def outcome(decode, text):
+        try:
+            return decode(text)
+        except (binascii.Error, ValueError):
+            return "refused"
+
+    got = [outcome(_b64decode, c) for c in cases]
+    assert got == [outcome(lambda t: base64.b64decode(t, validate=True), c) for c in cases]
+    assert got[0] == b"hello" and got[1:6] == ["refused"] * 5  # and the cases are not all alike
+
+
 def test_batching_defaults_by_device(orientation_bundle, server):
     """On CPU a batch saves little and a large one makes every request behind it wait, so `serve` batches at most 4
     requests and never waits to fill a batch unless told (hand-written values; the measurements are in
