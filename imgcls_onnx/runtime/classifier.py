@@ -235,9 +235,14 @@ class Classifier:
         """See LoadedModel.release_memory_after_runs."""
         self.model.release_memory_after_runs()
 
-    def run_batch(self, batch_nchw: np.ndarray) -> np.ndarray:
-        """Run the model on a float32 NCHW batch and return class probabilities (N, C)."""
-        return self.model.run(batch_nchw)
+    def add_latency_session(self) -> bool:
+        """See LoadedModel.add_latency_session."""
+        return self.model.add_latency_session()
+
+    def run_batch(self, batch_nchw: np.ndarray, alone: bool = False) -> np.ndarray:
+        """Run the model on a float32 NCHW batch and return class probabilities (N, C). ``alone``: nothing else runs
+        beside it (see add_latency_session)."""
+        return self.model.run(batch_nchw, alone)
 
     def _finish(self, prepared: Sequence[_Prepared], k: int) -> list[Prediction]:
         good = [p for p in prepared if p.staged is not None]

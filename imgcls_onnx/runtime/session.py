@@ -36,6 +36,9 @@ class SessionOptions:
     # onnxruntime's worker threads busy-wait after each op by default; that steals the cores our decode threads need
     # (decode overlaps inference), so spinning is off unless asked for
     allow_spinning: bool = False
+    # with allow_spinning: the workers spin only while a run is in progress and stop when it returns
+    # (onnxruntime's session.force_spinning_stop), so nothing spins between runs
+    stop_spinning_after_run: bool = False
 
 
 def create_session(onnx_path: Path, request: DeviceRequest, options: SessionOptions = SessionOptions()):
@@ -56,6 +59,10 @@ def create_session(onnx_path: Path, request: DeviceRequest, options: SessionOpti
     if not options.allow_spinning:
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    else:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1")  # onnxruntime's default, said outright
+        if options.stop_spinning_after_run:
+            so.add_session_config_entry("session.force_spinning_stop", "1")
     so.log_severity_level = 3  # errors only; CUDA load failures are reported by us below
     available = list(ort.get_available_providers())
     providers = providers_for(request, available)

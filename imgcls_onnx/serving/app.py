@@ -256,7 +256,7 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
 
     def prepare_and_run(data: bytes, keep: bool):
         tensor, image = prepare(data, keep)
-        return classifier.run_batch(tensor[None])[0], image
+        return classifier.run_batch(tensor[None], alone=True)[0], image
 
     @app.post("/image-classification", response_model=InferResponse)
     async def classify(body: InferRequest, request: Request):
@@ -310,7 +310,9 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
                            "batching": {"max_batch_size": settings.max_batch_size,
                                         "max_wait_ms": settings.max_wait_ms},
                            "server": {**getattr(app.state, "server_stack", {}),  # http, malloc_arenas: from `serve`
-                                      "loop": type(asyncio.get_running_loop()).__module__.split(".")[0]}}}
+                                      "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
+                                      "latency_session": getattr(classifier.model, "latency_session", None)
+                                      is not None}}}
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def prometheus():

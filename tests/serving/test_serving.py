@@ -181,6 +181,7 @@ def test_serve_runs_on_uvloop_and_httptools(server):
     assert stack["http"] == "HttpToolsProtocol"
     assert stack["loop"] == "uvloop"  # the loop the server runs on, read inside it
     assert stack["malloc_arenas"] == 2  # glibc's arenas limited (RSS flat after load; docs/serving.md)
+    assert stack["latency_session"] is True  # a lone request's run spins within the run (docs/serving.md)
 
 
 def test_base64_is_decoded_strictly_by_pybase64():
@@ -243,6 +244,77 @@ def test_create_app_takes_the_same_batching_defaults(orientation_classifier):
     assert asyncio.run(batching()) == {"max_batch_size": 4, "max_wait_ms": 0.0}
     assert asyncio.run(batching(ServeSettings(max_batch_size=2, max_wait_ms=1))) == {"max_batch_size": 2,
                                                                                     "max_wait_ms": 1}
+
+
+class _SessionSpy:
+    """Delegates to an onnxruntime session and records the batch size of every run."""
+
+    def __init__(self, inner):
+        self.inner, self.runs = inner, []
+
+    def run(self, outputs, feeds, run_options=None):
+        self.runs.append(len(next(iter(feeds.values()))))
+        return self.inner.run(outputs, feeds, run_options)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.mark.realdata
+def test_a_lone_request_runs_on_the_spinning_latency_session(orientation_bundle, docs):
+    """On CPU `serve` adds a second session whose threads spin within a run and stop when it returns
+    (onnxruntime's own settings, read back from the sessions); a request that finds the model idle runs there, the
+    batches formed under load on the main session, whose threads sleep (spinning beside the decode threads cost 6-9 %
+    at 2-4 clients; docs/serving.md). Both give every image its true label and the same scores."""
+    import asyncio
+
+    from imgcls_onnx import Classifier
+    from imgcls_onnx.serving.app import create_app
+
+    with Classifier.from_dir(orientation_bundle, device="cpu", threads=1) as one_thread:
+        assert one_thread.add_latency_session() is False and one_thread.model.latency_session is None
+    with Classifier.from_dir(orientation_bundle, device="cpu", threads=2, parallel_batches=1) as clf:
+        assert clf.add_latency_session() is True
+        # the options the session was made with, as onnxruntime holds them (its C++ copy does not list config entries)
+        entry = lambda session, key: session._sess_options_initial.get_session_config_entry(key)  # noqa: E731
+        assert entry(clf.model.session, "session.intra_op.allow_spinning") == "0"
+        assert entry(clf.model.latency_session, "session.intra_op.allow_spinning") == "1"
+        assert entry(clf.model.latency_session, "session.force_spinning_stop") == "1"
+        main, lone = _SessionSpy(clf.model.session), _SessionSpy(clf.model.latency_session)
+        clf.model.session, clf.model.latency_session = main, lone
+
+        async def scenario():
+            app = create_app(clf)
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://app", timeout=60) as client:
+                    post = lambda image: client.post("/image-classification", json={"image": image})  # noqa: E731
+                    first = [await post(image) for image, _ in docs]  # one at a time: each finds the model idle
+                    runs_alone = list(lone.runs)
+                    together = await asyncio.gather(*[post(image) for image, _ in docs * 6])
+                    health = (await client.get("/health")).json()["result"]["server"]
+                    return first, runs_alone, together, health
+
+        first, runs_alone, together, health = asyncio.run(scenario())
+    assert runs_alone == [1] * len(docs)  # and the main session ran none of them: all of its runs came after
+    assert main.runs and sum(main.runs) + len(lone.runs) - len(docs) == len(docs) * 6 and max(main.runs) > 1
+    assert health["latency_session"] is True
+    by_image = {}
+    for (image, label), r in zip(docs + docs * 6, first + list(together)):
+        assert r.status_code == 200 and r.json()["result"]["categories"][0]["name"] == label
+        by_image.setdefault(image, set()).add(tuple(c["score"] for c in r.json()["result"]["categories"]))
+    assert all(len(scores) == 1 for scores in by_image.values())  # the two sessions agree to the 5 places returned
+
+
+def test_latency_session_by_model_size():
+    """`serve --latency-session auto` adds the second session only for models up to 64 MB (it holds another copy of
+    the weights: +194 MB RSS for a 109 MB ConvNeXt_tiny); on and off are obeyed (hand-written cases)."""
+    from imgcls_onnx.cli import latency_session_wanted
+
+    mb = 2**20
+    assert [latency_session_wanted("auto", n) for n in (6 * mb, 64 * mb, 64 * mb + 1, 109 * mb)] == [
+        True, True, False, False]
+    assert latency_session_wanted("on", 109 * mb) and not latency_session_wanted("off", 1 * mb)
 
 
 def test_paddlex_error_bodies_for_404_405_and_bad_json(server):
