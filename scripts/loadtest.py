@@ -3,6 +3,12 @@
 
     scripts/loadtest [--model DIR] [--clients 1 8 32] [--requests 400] [--threads 2]   # reports/serving_batching.md
     scripts/loadtest --peer paddlex [--repeats 3]     # side by side with PaddleX 3.7.2's own server: reports/serving.md
+    scripts/loadtest --ab "--latency-session off" --clients 1 4 [--blocks 8] [--requests 300]   # paired A/B, stdout
+
+--ab FLAGS compares our server as it is (A) with our server started with FLAGS added (B): both up, loaded one at a
+time in alternating blocks (ABBA...) of --requests timed requests, so both see the same moments of a machine whose
+speed drifts (on this shared VM single runs of the same server moved by 15-25 % within seconds); prints each block's
+B/A req/s ratio and p99s, and their medians.
 
 With --peer paddlex both servers run the same bundle (the real PULC document-orientation weights as
 PP-LCNet_x1_0_doc_ori, a name PaddleX knows) on onnxruntime with the same intra-op threads, one server at a time,
@@ -277,6 +283,47 @@ def load(url: str, images: list[tuple[str, str | None]], clients: int, total: in
             "loadgen_cpu_share": loadgen_cpu / wall / (os.cpu_count() or 1), "mark": mark.get("extra")}
 
 
+def start_ours_with(model: Path, threads: int, extra: list[str]):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "imgcls_onnx.cli", "serve", "-m", str(model), "--device", "cpu",
+                             "--threads", str(threads), "--port", str(port), "--max-queue", "1024",
+                             "--log-level", "warning", *extra],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    return proc, url, wait_healthy(proc, url, "/health")
+
+
+def paired_ab(args) -> int:
+    import shlex
+
+    model = doc_ori_bundle() if args.model is None else Path(args.model)
+    images = labelled_images()
+    for clients in args.clients:
+        servers = {"A": start_ours_with(model, args.threads, []),
+                   "B": start_ours_with(model, args.threads, shlex.split(args.ab))}
+        try:
+            for proc, url, _ in servers.values():
+                load(url, images, clients, 4 * clients)
+            rows: dict = {"A": [], "B": []}
+            for block in range(args.blocks):
+                for name in ("A", "B") if block % 2 == 0 else ("B", "A"):
+                    rows[name].append(load(servers[name][1], images, clients, args.requests, warmup=2 * clients))
+            ratios = [b["req_s"] / a["req_s"] for a, b in zip(rows["A"], rows["B"])]
+            bad = sum(sum(r["errors"].values()) + r["wrong"] for r in rows["A"] + rows["B"])
+            print(json.dumps({"clients": clients, "B": args.ab, "ratio_B_over_A": [round(x, 3) for x in ratios],
+                              "median_ratio": round(statistics.median(ratios), 3),
+                              "p99_A": [round(r["p99_ms"], 1) for r in rows["A"]],
+                              "p99_B": [round(r["p99_ms"], 1) for r in rows["B"]],
+                              "median_p99_A": round(statistics.median(r["p99_ms"] for r in rows["A"]), 1),
+                              "median_p99_B": round(statistics.median(r["p99_ms"] for r in rows["B"]), 1),
+                              "errors_or_wrong": bad}), flush=True)
+        finally:
+            for proc, _, _ in servers.values():
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=60)
+    return 0
+
+
 def side_by_side(args) -> int:
     px_python = ROOT / ".cache" / "bench" / "paddlex-venv" / "bin" / "python"
     if not px_python.is_file():
@@ -384,7 +431,12 @@ def main() -> int:
     ap.add_argument("--peer", choices=["paddlex"], default=None, help="Run PaddleX's own server side by side.")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--decode-workers", type=int, default=None, help="Passed to our server's --decode-workers.")
+    ap.add_argument("--ab", default=None, metavar="FLAGS",
+                    help="Paired A/B of our server as it is against it with FLAGS added (prints to stdout).")
+    ap.add_argument("--blocks", type=int, default=8, help="With --ab: alternating blocks per server.")
     args = ap.parse_args()
+    if args.ab is not None:
+        return paired_ab(args)
     if args.model is None:
         args.model = str(doc_ori_bundle())
     if args.peer:
