@@ -189,11 +189,15 @@ def wait_healthy(proc, url: str, path: str, timeout_s: float = 180) -> float:
 
 def start_ours(model: Path, threads: int, max_batch: int | None, max_wait_ms: float | None,
                decode_workers: int | None = None):
-    port = free_port()
     extra = ["--decode-workers", str(decode_workers)] if decode_workers else []
+    return start_ours_with(model, threads, [*batching_flags(max_batch, max_wait_ms), *extra])
+
+
+def start_ours_with(model: Path, threads: int, extra: list[str]):
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "imgcls_onnx.cli", "serve", "-m", str(model), "--device", "cpu",
-                             "--threads", str(threads), "--port", str(port), *batching_flags(max_batch, max_wait_ms),
-                             "--max-queue", "1024", "--log-level", "warning", *extra],
+                             "--threads", str(threads), "--port", str(port), "--max-queue", "1024",
+                             "--log-level", "warning", *extra],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     return proc, url, wait_healthy(proc, url, "/health")
@@ -281,16 +285,6 @@ def load(url: str, images: list[tuple[str, str | None]], clients: int, total: in
     return {"clients": clients, "requests": len(lat), "seconds": wall, "req_s": len(lat) / wall,
             "p50_ms": q(0.50), "p95_ms": q(0.95), "p99_ms": q(0.99), "errors": errors, "wrong": wrong[0],
             "loadgen_cpu_share": loadgen_cpu / wall / (os.cpu_count() or 1), "mark": mark.get("extra")}
-
-
-def start_ours_with(model: Path, threads: int, extra: list[str]):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "imgcls_onnx.cli", "serve", "-m", str(model), "--device", "cpu",
-                             "--threads", str(threads), "--port", str(port), "--max-queue", "1024",
-                             "--log-level", "warning", *extra],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    return proc, url, wait_healthy(proc, url, "/health")
 
 
 def paired_ab(args) -> int:
