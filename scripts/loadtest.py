@@ -60,23 +60,8 @@ def batching_flags(max_batch: int | None, max_wait_ms: float | None) -> list[str
 
 
 def start_server(model: str, threads: int, max_batch: int | None, max_wait_ms: float | None):
-    import httpx
-
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "imgcls_onnx.cli", "serve", "-m", model, "--device", "cpu",
-                             "--threads", str(threads), "--port", str(port), *batching_flags(max_batch, max_wait_ms),
-                             "--max-queue", "1024", "--log-level", "warning"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not start")
+    proc, url, _ = start_ours_with(Path(model), threads, batching_flags(max_batch, max_wait_ms))
+    return proc, url
 
 
 def batch_stats(url: str) -> tuple[float, float]:
