@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from netguard import GUARD
+
+GUARD.install()  # the whole session: a connect outside 127.0.0.0/8 raises, and fails the test that tried (below)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("IMGCLS_SHARED", ROOT.parent / "shared"))
@@ -67,6 +70,15 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent (real test material lives in ../shared; see shared/realdata/README.md)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only():
+    GUARD.take_blocked()
+    yield
+    blocked = GUARD.take_blocked()
+    if blocked:
+        pytest.fail(f"this test tried to reach beyond 127.0.0.1 (tests/netguard.py): {blocked}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)
