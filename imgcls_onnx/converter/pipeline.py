@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..runtime.bundle import BundleConfig, read_label_file, read_yml, write_bundle
+from ..runtime.cpu import cpu_features
 from ..runtime.errors import ImgclsError
 from ..runtime.postprocess import softmax
 from ..runtime.zoo import load_zoo, model_dir
@@ -122,6 +123,7 @@ def _variant(request, onnx_model, config, manifest, log):
     if request.precision == "fp32" and not request.fuse_preprocess:
         return onnx_model
     from .variants import (
+        INT8_QUANTISATION,
         calibration_list,
         fuse_preprocess,
         measure_variant,
@@ -155,7 +157,9 @@ def _variant(request, onnx_model, config, manifest, log):
                              "note": "resized and cropped RGB uint8; normalize and transpose run inside the graph"}
     measured = measure_variant(onnx_model, variant, float_batch, var_batch)
     manifest["variant"] = {"precision": request.precision, "preprocess_fused": bool(request.fuse_preprocess),
-                           "vs_float32": measured}
+                           "vs_float32": measured, "measured_on": cpu_features().describe()}
+    if request.precision == "int8":
+        manifest["variant"]["quantisation"] = dict(INT8_QUANTISATION)
     log(f"variant vs float32: {measured}")
     if request.fuse_preprocess and request.precision == "fp32":
         rel = measured.get("relative_logit_difference")

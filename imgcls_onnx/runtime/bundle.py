@@ -88,6 +88,7 @@ class BundleManifest:
     output: str | None = None  # probabilities | logits
     onnx_sha256: str | None = None
     source: Mapping[str, Any] = field(default_factory=dict)
+    variant: Mapping[str, Any] = field(default_factory=dict)  # precision, quantisation, vs_float32, measured_on
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], where: str = MANIFEST_FILE) -> "BundleManifest":
@@ -113,7 +114,10 @@ class BundleManifest:
             raise ManifestError(f"{where}: 'onnx' must be an object")
         if weights is None:  # bundles written before 'weights' existed
             weights = "random" if "random_init_seed" in source else ("user" if source else None)
-        return cls(fmt, d.get("model_name"), weights, output, onnx_info.get("sha256"), source)
+        variant = d.get("variant") or {}
+        if not isinstance(variant, Mapping):
+            raise ManifestError(f"{where}: 'variant' must be an object")
+        return cls(fmt, d.get("model_name"), weights, output, onnx_info.get("sha256"), source, variant)
 
 
 @dataclass(frozen=True)

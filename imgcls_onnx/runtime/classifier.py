@@ -28,6 +28,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .bundle import Bundle, BundleConfig, load_bundle
+from .cpu import CpuFeatures, cpu_features, int8_may_saturate
 from .errors import ImageLoadError, ImgclsError, ManifestError, PreprocessError
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
 from .inputs import InputItem, iter_inputs
@@ -59,7 +60,7 @@ class _Prepared:
     error: ImgclsError | None = None
 
 
-_WARNED_RANDOM: set = set()
+_WARNED_RANDOM: set = set()  # bundles already warned about (random weights, int8 on this CPU)
 
 
 def _warn_if_random(bundle: Bundle) -> None:
@@ -73,6 +74,30 @@ def _warn_if_random(bundle: Bundle) -> None:
     sys.stderr.write(f"warning: model {bundle.name!r} ({bundle.directory}) has RANDOM weights (made with "
                      "`convert --random-init` for tests and benchmarks): its predictions mean nothing\n")
     sys.stderr.flush()
+
+
+def _warn_if_int8_may_saturate(bundle: Bundle, features: CpuFeatures | None = None) -> bool:
+    """Once per bundle and process: an int8 bundle with 8-bit weights (made before 7-bit weights were the rule) on
+    an x86-64 CPU without VNNI/AMX, where onnxruntime's u8s8 kernels can saturate (runtime/cpu.py)."""
+    variant = bundle.info.variant
+    if variant.get("precision") != "int8":
+        return False
+    features = features or cpu_features()
+    reduced = bool((variant.get("quantisation") or {}).get("weights_reduced_range"))
+    if not int8_may_saturate(features, reduced):
+        return False
+    key = ("int8", str(Path(bundle.directory).resolve()))
+    if key in _WARNED_RANDOM:
+        return True
+    _WARNED_RANDOM.add(key)
+    measured_on = (variant.get("measured_on") or {}).get("flags")
+    sys.stderr.write(
+        f"warning: model {bundle.name!r} is an int8 bundle with 8-bit weights; on this CPU ({features.machine} "
+        "without VNNI) onnxruntime's integer kernels can saturate, so its accuracy may be below the vs_float32 "
+        f"figure in its manifest (measured on {', '.join(measured_on) if measured_on else 'another CPU'}). "
+        "Convert it again with this imgcls-onnx (7-bit weights give the same result on every CPU).\n")
+    sys.stderr.flush()
+    return True
 
 
 class Classifier:
@@ -99,6 +124,7 @@ class Classifier:
         decode large JPEGs at 1/2, 1/4 or 1/8 scale in the DCT domain, never below the first resize's short side."""
         self.bundle = bundle
         _warn_if_random(bundle)
+        _warn_if_int8_may_saturate(bundle)
         self.config: BundleConfig = bundle.config
         self.preprocess = bundle.config.preprocess
         self.limits = limits
