@@ -63,70 +63,7 @@ def test_family_converts_with_parity(spec, tmp_path):
 # bundle's ONNX file (onnxruntime) and from Paddle (eager, in a child process) on the same inputs, with weights made
 # by this test from ppcls directly (not by the converter's random init), and the report must agree with them.
 
-WEIGHTS = """
-import sys, warnings; warnings.simplefilter("ignore")
-import numpy as np, paddle
-from paddleclas.ppcls.arch.backbone import PPLCNet_x0_25
-rng = np.random.default_rng(11)
-paddle.seed(11)
-m = PPLCNet_x0_25(class_num=1000)
-bns = [layer for _, layer in m.named_sublayers() if isinstance(layer, paddle.nn.BatchNorm2D)]
-assert len(bns) > 20
-for layer in bns:  # random affine, running statistics of a random batch: activations that depend on the input
-    c = int(layer._mean.shape[0])
-    layer.weight.set_value(rng.uniform(0.5, 1.5, c).astype("float32"))
-    layer.bias.set_value(rng.normal(0, 0.3, c).astype("float32"))
-    layer._momentum = 0.0
-m.train()
-with paddle.no_grad():
-    m(paddle.to_tensor(rng.uniform(-2, 2, (8, 3, 224, 224)).astype("float32")))
-m.eval()
-m.fc.weight.set_value(rng.normal(0, 1, tuple(m.fc.weight.shape)).astype("float32"))
-m.fc.bias.set_value(rng.normal(0, 0.1, tuple(m.fc.bias.shape)).astype("float32"))
-paddle.save(m.state_dict(), sys.argv[1])
-"""
-
-PADDLE_LOGITS = """
-import sys, warnings; warnings.simplefilter("ignore")
-import numpy as np, paddle
-from paddleclas.ppcls.arch.backbone import PPLCNet_x0_25
-m = PPLCNet_x0_25(class_num=1000)
-m.set_state_dict(paddle.load(sys.argv[1]))
-m.eval()
-with paddle.no_grad():
-    out = m(paddle.to_tensor(np.load(sys.argv[2])))
-np.save(sys.argv[3], out.numpy())
-"""
-
 RECOMPUTE_TOLERANCE = 1e-4  # this test's own bound on max|ort - paddle| / logit range
-
-
-def _python(code: str, *args: str, workdir) -> None:
-    import subprocess
-    import sys
-
-    from conftest import ROOT
-
-    script = workdir / "script.py"
-    script.write_text(code, encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-
-
-def _onnx_logits(onnx_path, batch):
-    """The bundle's graph ends in Softmax: run it as it is, and with the Softmax's input as the output (logits)."""
-    import onnx
-    import onnxruntime as ort
-
-    model = onnx.load(str(onnx_path))
-    last = model.graph.node[-1]
-    assert last.op_type == "Softmax" and last.output[0] == model.graph.output[0].name
-    probs_sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    model.graph.output[0].name = last.input[0]
-    model.graph.node.pop()
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    feed = {sess.get_inputs()[0].name: batch}
-    return sess.run(None, feed)[0], probs_sess.run(None, feed)[0]
 
 
 @pytest.mark.convert
@@ -134,12 +71,12 @@ def _onnx_logits(onnx_path, batch):
 def test_parity_figures_recomputed_from_onnx_and_paddle(tmp_path):
     import numpy as np
     from conftest import require_convert_extra
+    from paddle_models import lcnet_x0_25_paddle_logits, lcnet_x0_25_weights, onnx_logits_and_probs
 
     from imgcls_onnx.converter.verify import verification_batch
 
     require_convert_extra()
-    weights = tmp_path / "lcnet.pdparams"
-    _python(WEIGHTS, str(weights), workdir=tmp_path)
+    weights = lcnet_x0_25_weights(tmp_path / "lcnet.pdparams")
     out = tmp_path / "bundle"
     report = convert_ok("PP-LCNet_x0_25", "--weights", str(weights), "--out", str(out))
     parity = report["parity"]
@@ -148,10 +85,8 @@ def test_parity_figures_recomputed_from_onnx_and_paddle(tmp_path):
     spec = load_zoo().get("PP-LCNet_x0_25")
     batch, names = verification_batch(spec.preprocess, (), n=8, seed=0)
     assert report["verification_inputs"] == names and batch.shape == (8, 3, 224, 224)
-    np.save(tmp_path / "batch.npy", batch)
-    _python(PADDLE_LOGITS, str(weights), str(tmp_path / "batch.npy"), str(tmp_path / "paddle.npy"), workdir=tmp_path)
-    paddle_logits = np.load(tmp_path / "paddle.npy").astype(np.float64)
-    ort_logits, ort_probs = _onnx_logits(out / "inference.onnx", batch)
+    paddle_logits = lcnet_x0_25_paddle_logits(weights, batch, tmp_path).astype(np.float64)
+    ort_logits, ort_probs = onnx_logits_and_probs(out / "inference.onnx", batch)
     ort_logits = ort_logits.astype(np.float64)
 
     # our own verdict: onnxruntime on the bundle reproduces Paddle's logits and its Softmax is softmax(logits)
