@@ -340,3 +340,145 @@ def test_convert_help_shows_its_forms():
     assert r.exit_code == 0
     for form in ("convert NAME", "--weights W.pdparams | --random-init", "convert PADDLE_DIR", "convert --onnx FILE"):
         assert form in r.output, form
+
+
+# --- the model object's other PaddleX methods: evaluate, check_dataset, export, train --------------------------------
+
+def _val_truth(ds: Path) -> dict:
+    rows = [line.rsplit(" ", 1) for line in (ds / "val.txt").read_text().splitlines() if line.strip()]
+    return {str(ds / rel): int(lab) for rel, lab in rows}
+
+
+def test_model_evaluate_counts_what_predict_gets_right(doc_ori, tmp_path):
+    from imgcls_onnx import create_model
+
+    ds = orientation_dataset(tmp_path / "ds")
+    truth = _val_truth(ds)
+    assert len(truth) == 24  # 2 pages x 3 crops x 4 turns (labels by construction)
+    with create_model(str(doc_ori), device="cpu") as model:
+        predicted = {r.input_path: r.class_ids[0] for r in model.predict(list(truth))}
+        result = model.evaluate(ds)
+    # recount here, image by image, from predict() and the labels by construction
+    confusion = [[0] * 4 for _ in range(4)]
+    for path, label in truth.items():
+        confusion[label][predicted[path]] += 1
+    correct = sum(confusion[i][i] for i in range(4))
+    assert correct >= 22, confusion  # the real model on real documents
+    assert result.split == "val" and result.num_images == 24 and result.num_unreadable == 0
+    assert result.top1 == round(correct / 24, 6) and result.top5 == 1.0  # 4 classes: top-5 holds every label
+    assert result.confusion_matrix == confusion
+    assert len(result.misclassified) == 24 - correct
+
+
+def test_model_check_dataset_reports_each_problem_and_writes_its_result(doc_ori, tmp_path):
+    from imgcls_onnx import create_model
+
+    good = orientation_dataset(tmp_path / "good")
+    bad = orientation_dataset(tmp_path / "bad")
+    with (bad / "val.txt").open("a") as f:
+        f.write("images/nowhere.jpg 0\nimages/doc0_v1_rot0.jpg 7\n")  # lines 25 and 26
+    before = {d: sorted(p.relative_to(d) for p in d.rglob("*")) for d in (good, bad)}
+    with create_model(str(doc_ori), device="cpu") as model:
+        ok = model.check_dataset(good, tmp_path / "out_good")
+        broken = model.check_dataset(bad, tmp_path / "out_bad")
+    assert ok.check_pass is True and ok.problems == []
+    written = json.loads((tmp_path / "out_good" / "check_dataset_result.json").read_text())
+    assert written["check_pass"] is True and written["dataset_type"] == "ClsDataset"
+    assert (written["attributes"]["num_classes"], written["attributes"]["train_samples"],
+            written["attributes"]["val_samples"]) == (4, 8, 24)
+    assert broken.check_pass is False
+    assert sorted((p.kind, p.file, p.line) for p in broken.problems) == [
+        ("label_out_of_range", "val.txt", 26), ("missing_file", "val.txt", 25)]
+    written = json.loads((tmp_path / "out_bad" / "check_dataset_result.json").read_text())
+    assert written["check_pass"] is False and len(written["problems"]) == 2
+    assert written["attributes"]["val_samples"] == 24  # the two broken lines are not counted
+    # the datasets themselves are only read
+    assert {d: sorted(p.relative_to(d) for p in d.rglob("*")) for d in (good, bad)} == before
+
+
+def test_model_export_writes_the_bundle_as_an_archive(doc_ori, doc_images, tmp_path):
+    import hashlib
+    import tarfile
+
+    from imgcls_onnx import create_model
+
+    with create_model(str(doc_ori), device="cpu") as model:
+        archive = model.export(tmp_path / "exported")
+        expected = [r.json for r in model.predict(list(doc_images.values()))]
+    assert archive == tmp_path / "exported" / "PP-LCNet_x1_0_doc_ori.tar.gz" and archive.is_file()
+    files = sorted(p.name for p in doc_ori.iterdir() if p.is_file())
+    assert "inference.onnx" in files and "inference.yml" in files
+    with tarfile.open(archive, "r:gz") as tf:
+        members = {m.name: m for m in tf.getmembers()}
+        assert sorted(members) == ["PP-LCNet_x1_0_doc_ori"] + [f"PP-LCNet_x1_0_doc_ori/{f}" for f in files]
+        for f in files:  # byte for byte the bundle's files
+            got = tf.extractfile(members[f"PP-LCNet_x1_0_doc_ori/{f}"]).read()
+            assert hashlib.sha256(got).digest() == hashlib.sha256((doc_ori / f).read_bytes()).digest(), f
+    with create_model(str(archive), device="cpu") as again:  # and it loads and predicts the same
+        assert [r.json for r in again.predict(list(doc_images.values()))] == expected
+
+
+def test_model_train_refuses_and_says_where_training_happens(doc_ori):
+    from imgcls_onnx import create_model
+
+    with create_model(str(doc_ori), device="cpu") as model:
+        with pytest.raises(NotImplementedError) as info:
+            model.train(dataset_dir="ds", epochs_iters=10)
+    message = str(info.value)
+    assert "training stays in PaddleX" in message and "Global.mode=train" in message
+    assert "imgcls-onnx convert output/best_model/inference" in message
+
+
+# PaddleX 3.7.2's module config for PP-LCNet_x0_25 (configs/modules/image_classification), its shape by hand
+LCNET_MODULE_YAML = """Global:
+  model: PP-LCNet_x0_25
+  mode: check_dataset
+  dataset_dir: "/paddle/dataset/paddlex/cls/cls_flowers_examples"
+  device: gpu:0,1,2,3
+  output: "output"
+Export:
+  weight_path: https://paddle-model-ecology.bj.bcebos.com/paddlex/official_pretrained_model/PP-LCNet_x0_25_pretrained.pdparams
+Predict:
+  batch_size: 1
+  model_dir: "output/best_model/inference"
+  input: "https://paddle-model-ecology.bj.bcebos.com/paddlex/imgs/demo_image/general_image_classification_001.jpg"
+"""
+
+
+@pytest.mark.convert
+@pytest.mark.slow
+def test_config_file_export_mode_converts_the_weights_it_names(tmp_path):
+    """`-c CONFIG -o Global.mode=export -o Export.weight_path=W.pdparams`: a bundle at Global.output/inference whose
+    graph computes what Paddle computes with those weights (checked here with onnxruntime and Paddle itself)."""
+    import numpy as np
+    import yaml
+    from conftest import run_cli
+    from paddle_models import lcnet_x0_25_paddle_logits, lcnet_x0_25_weights, onnx_logits_and_probs
+
+    cfg = tmp_path / "PP-LCNet_x0_25.yaml"
+    cfg.write_text(LCNET_MODULE_YAML)
+    out = tmp_path / "output"
+    # as shipped, Export.weight_path is a URL: refused with one line, nothing written
+    proc = run_cli("-c", str(cfg), "-o", "Global.mode=export", "-o", f"Global.output={out}")
+    assert proc.returncode == 2 and "Export.weight_path is a URL" in proc.stderr, proc.stderr[-2000:]
+    assert not out.exists()
+
+    weights = lcnet_x0_25_weights(tmp_path / "best_model.pdparams")
+    proc = run_cli("-c", str(cfg), "-o", "Global.mode=export", "-o", f"Export.weight_path={weights}",
+                   "-o", f"Global.output={out}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    bundle = out / "inference"
+    assert report["bundle"] == str(bundle) and report["weights"] == "user"
+    assert sorted(p.name for p in bundle.iterdir()) == ["inference.onnx", "inference.yml", "manifest.json"]
+    yml = yaml.safe_load((bundle / "inference.yml").read_text())
+    assert yml["Global"]["model_name"] == "PP-LCNet_x0_25"
+    assert len(yml["PostProcess"]["Topk"]["label_list"]) == 1000
+
+    # the graph is these weights: onnxruntime's logits equal Paddle's on inputs the test draws
+    batch = np.random.default_rng(5).normal(0, 1, (2, 3, 224, 224)).astype(np.float32)
+    paddle_logits = lcnet_x0_25_paddle_logits(weights, batch, tmp_path).astype(np.float64)
+    ort_logits, _ = onnx_logits_and_probs(bundle / "inference.onnx", batch)
+    logit_range = float(paddle_logits.max() - paddle_logits.min())
+    assert logit_range > 10
+    assert float(np.abs(ort_logits - paddle_logits).max()) <= 1e-4 * logit_range

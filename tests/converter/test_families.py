@@ -56,3 +56,54 @@ def test_family_converts_with_parity(spec, tmp_path):
     assert results[0].label_names[0] == load_zoo().get(spec.name).label_names()[results[0].class_ids[0]]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["producer"]["paddle2onnx"] == "2.1.0" and len(manifest["onnx"]["sha256"]) == 64
+
+
+# --- parity recomputed outside the converter -----------------------------------------------------------------------
+# The test above reads the converter's own parity report. Here the figures are recomputed for one family from the
+# bundle's ONNX file (onnxruntime) and from Paddle (eager, in a child process) on the same inputs, with weights made
+# by this test from ppcls directly (not by the converter's random init), and the report must agree with them.
+
+RECOMPUTE_TOLERANCE = 1e-4  # this test's own bound on max|ort - paddle| / logit range
+
+
+@pytest.mark.convert
+@pytest.mark.slow
+def test_parity_figures_recomputed_from_onnx_and_paddle(tmp_path):
+    import numpy as np
+    from conftest import require_convert_extra
+    from paddle_models import lcnet_x0_25_paddle_logits, lcnet_x0_25_weights, onnx_logits_and_probs
+
+    from imgcls_onnx.converter.verify import verification_batch
+
+    require_convert_extra()
+    weights = lcnet_x0_25_weights(tmp_path / "lcnet.pdparams")
+    out = tmp_path / "bundle"
+    report = convert_ok("PP-LCNet_x0_25", "--weights", str(weights), "--out", str(out))
+    parity = report["parity"]
+
+    # the converter's verification inputs (8 synthetic images, seed 0, the model's preprocessing), as its report says
+    spec = load_zoo().get("PP-LCNet_x0_25")
+    batch, names = verification_batch(spec.preprocess, (), n=8, seed=0)
+    assert report["verification_inputs"] == names and batch.shape == (8, 3, 224, 224)
+    paddle_logits = lcnet_x0_25_paddle_logits(weights, batch, tmp_path).astype(np.float64)
+    ort_logits, ort_probs = onnx_logits_and_probs(out / "inference.onnx", batch)
+    ort_logits = ort_logits.astype(np.float64)
+
+    # our own verdict: onnxruntime on the bundle reproduces Paddle's logits and its Softmax is softmax(logits)
+    assert paddle_logits.shape == ort_logits.shape == (8, 1000)
+    max_abs = float(np.abs(ort_logits - paddle_logits).max())
+    logit_range = float(paddle_logits.max() - paddle_logits.min())
+    assert logit_range > 10 and len(set(paddle_logits.argmax(1).tolist())) > 1  # spread, input-dependent
+    assert 0 < max_abs <= RECOMPUTE_TOLERANCE * logit_range, (max_abs, logit_range)
+    assert (ort_logits.argmax(1) == paddle_logits.argmax(1)).all()
+    e = np.exp(ort_logits - ort_logits.max(axis=1, keepdims=True))
+    assert np.abs(ort_probs - e / e.sum(axis=1, keepdims=True)).max() < 1e-6
+
+    # the report's figures are these figures (the range and std come from Paddle alone: equal to float32 rounding;
+    # the error is the same measurement repeated, in another process: equal within a factor of 2)
+    assert parity["reference"] == "paddle-dygraph" and parity["batch"] == 8
+    assert parity["reference_range"] == pytest.approx(logit_range, rel=1e-5)
+    assert parity["reference_std"] == pytest.approx(float(paddle_logits.std(axis=1).mean()), rel=1e-5)
+    assert max_abs / 2 <= parity["max_abs_error"] <= 2 * max_abs, (parity["max_abs_error"], max_abs)
+    assert max_abs / logit_range / 2 <= parity["relative_error"] <= 2 * max_abs / logit_range
+    assert parity["top1_agreement"] == 1.0 and parity["passed"] is True

@@ -17,8 +17,14 @@ PADDLE_FILES = [(f"{DOC_ORI}/", "dir", None), (f"{DOC_ORI}/inference.yml", "file
                 (f"{DOC_ORI}/inference.json", "file", b"{}"), (f"{DOC_ORI}/inference.pdiparams", "file", b"\0" * 64)]
 
 
-def _files(root):
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+def _tree(root):
+    """Every path under ``root``, folders included (an empty half-written folder counts), with its kind."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel = os.path.relpath(dirpath, root)
+        out += [(os.path.normpath(os.path.join(rel, d)), "dir") for d in dirnames]
+        out += [(os.path.normpath(os.path.join(rel, f)), "file") for f in filenames]
+    return sorted(out)
 
 
 @pytest.fixture
@@ -28,11 +34,13 @@ def sandbox(tmp_path, monkeypatch):
     tmp.mkdir()
     monkeypatch.setenv("IMGCLS_ONNX_HOME", str(home))
     monkeypatch.setenv("TMPDIR", str(tmp))
+    before = _tree(home)
+    assert before == [("models", "dir")] and _tree(tmp) == []
     with LoopbackServer() as server:
         monkeypatch.setenv("IMGCLS_ONNX_MODEL_SOURCE", server.base + "/base")
         yield server, home, tmp
-    assert _files(home) == [], "the cache must hold nothing new"
-    assert _files(tmp) == [] and list(tmp.iterdir()) == [], "no temporary files may be left"
+    assert _tree(home) == before, "the cache must hold nothing new, not even an empty folder"
+    assert _tree(tmp) == [], "no temporary files or folders may be left"
 
 
 def _refused(proc, *needles):
@@ -107,6 +115,21 @@ def test_wrong_sha256_on_a_bundle_url(sandbox, orientation_bundle, tmp_path):
     img = tmp_path / "x.png"
     img.write_bytes(b"")  # never read: the model is refused first
     _refused(run_cli("predict", "--model", f"{url}#sha256={wrong}", str(img)), wrong, "sha256")
+
+
+@pytest.mark.parametrize("member, kind, payload, needle", [
+    ("tiny/../../evil.txt", "file", b"x", "'..'"),
+    ("tiny/inference.onnx", "symlink", "/etc/passwd", "is a link"),
+])
+def test_unsafe_bundle_archive_from_a_url(sandbox, tmp_path, member, kind, payload, needle):
+    """The bundle installer (predict --model URL): it extracts into the cache itself, so a refusal must not leave
+    its extraction folder (nor the archives folder it created) behind, even empty."""
+    server, _, _ = sandbox
+    url = server.add("/bundles/tiny.tar.gz", tar_bytes([("tiny/", "dir", None), (member, kind, payload)], gz=True))
+    img = tmp_path / "x.png"
+    img.write_bytes(b"")  # never read: the model is refused first
+    _refused(run_cli("predict", "--model", url, str(img)), needle, repr(member))
+    assert not (tmp_path / "evil.txt").exists() and not (tmp_path.parent / "evil.txt").exists()
 
 
 def test_download_resumes_with_range_and_restarts_without(tmp_path):

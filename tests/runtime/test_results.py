@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import structured_image, tiny_bundle, write_jpeg
+from conftest import structured_image, tiny_bundle, tiny_onnx_model, write_jpeg
 from PIL import Image
 
 from imgcls_onnx.runtime.postprocess import softmax, top_k
@@ -85,3 +85,41 @@ def test_failed_result_json_names_error():
     assert not r.ok
     with pytest.raises(ValueError):
         r.to_img()
+
+
+# hand-written non-ASCII labels and their escapes (json's \uXXXX form, written out by hand)
+CHINESE_LABELS = ("猫", "狗", "汽车", "飞机", "船")
+ESCAPED = {"猫": "\\u732b", "狗": "\\u72d7", "汽车": "\\u6c7d\\u8f66", "飞机": "\\u98de\\u673a", "船": "\\u8239"}
+
+
+def test_save_to_json_ensure_ascii_with_chinese_labels(tmp_path):
+    """PaddleX's save_to_json(ensure_ascii=...): True writes \\uXXXX escapes (pure ASCII bytes), False (the default)
+    raw UTF-8. Expected text from the json stdlib on values built by the test."""
+    from imgcls_onnx import create_model
+    from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
+    from imgcls_onnx.runtime.transforms import PreprocessSpec
+
+    onnx_path = tiny_onnx_model(tmp_path / "src.onnx", num_classes=5, size=32)
+    config = BundleConfig("tiny_zh", PreprocessSpec.imagenet(resize_short=36, crop=32), 5, CHINESE_LABELS)
+    bundle = write_bundle(tmp_path / "tiny_zh", onnx_path, config)
+    img = write_jpeg(tmp_path / "in" / "照片.jpg", structured_image(60, 80))
+    with create_model(str(bundle), device="cpu") as model:
+        (res,) = list(model.predict(str(img)))
+    ids = list(res["class_ids"])
+    assert sorted(ids) == [0, 1, 2, 3, 4]
+    expected = {"input_path": str(img), "page_index": None, "class_ids": ids, "scores": list(res["scores"]),
+                "label_names": [CHINESE_LABELS[i] for i in ids]}
+
+    escaped = res.save_to_json(tmp_path / "ascii", ensure_ascii=True)
+    data = escaped.read_bytes()
+    assert escaped.name == "照片_res.json"
+    assert data.isascii() and "猫".encode() not in data
+    assert data.decode("ascii") == json.dumps(expected, indent=4, ensure_ascii=True) + "\n"
+    assert ESCAPED[CHINESE_LABELS[ids[0]]] in data.decode("ascii")
+    assert "\\u7167\\u7247.jpg" in data.decode("ascii")  # the file name 照片 in the input path, escaped too
+
+    for kwargs in ({"ensure_ascii": False}, {}):  # False is PaddleX's default
+        raw = res.save_to_json(tmp_path / f"utf8{len(kwargs)}", indent=2, **kwargs).read_bytes()
+        assert raw.decode("utf-8") == json.dumps(expected, indent=2, ensure_ascii=False) + "\n"
+        assert "猫".encode("utf-8") in raw and b"\\u" not in raw
+        assert json.loads(raw) == json.loads(data) == expected
