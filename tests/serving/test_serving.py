@@ -330,28 +330,34 @@ def test_paddlex_error_bodies_for_404_405_and_bad_json(server):
 
 @pytest.mark.realdata
 def test_chunked_body_is_capped_while_it_arrives(orientation_bundle, docs):
-    """Defect: only Content-Length was checked, so a chunked body was read without limit."""
+    """Defect: only Content-Length was checked, so a chunked body was read without limit. The body here is a valid
+    request for a small image (well under the image-size limit), padded with JSON whitespace to 30x the body cap:
+    read without the cap it would be answered 200, so only the body cap can answer 413 (and no 400 stands in)."""
     s = Server(orientation_bundle, "--max-body-mb", "0.05")
+    cap = int(0.05 * 2**20)
+    small = cv2.resize(cv2.imdecode(np.frombuffer(base64.b64decode(docs[0][0]), np.uint8), cv2.IMREAD_COLOR),
+                       (160, 120))
+    image = b64_array(small).encode()
+    assert len(base64.b64decode(image)) < cap // 2  # the decoded image is far under the image-size limit (= the cap)
+    head, padding, tail = b'{"image": "' + image + b'"', b" " * 8192, b"}"
+    pieces = 200  # 200 x 8 KB of whitespace = 1.6 MB, 32x the cap
+    total = len(head) + pieces * len(padding) + len(tail)
+    assert json.loads(head + padding * pieces + tail)["image"] == image.decode()  # valid JSON, whitespace and all
     sent = {"bytes": 0}
 
     def chunks():  # a generator body: httpx sends it chunked, with no Content-Length
-        yield b'{"image": "'
-        for _ in range(200):  # 200 x 8 KB = 1.6 MB, 32x the limit
-            sent["bytes"] += 8192
-            yield b"A" * 8192
-        yield b'"}'
+        for part in (head, *([padding] * pieces), tail):
+            sent["bytes"] += len(part)
+            yield part
 
     try:
-        try:
-            r = httpx.post(s.url + "/image-classification", content=chunks(), timeout=30,
-                           headers={"Content-Type": "application/json"})
-            assert "content-length" not in {k.lower() for k in r.request.headers}
-            assert r.status_code == 413 and r.json()["errorCode"] == 413, r.text
-        except httpx.HTTPError:
-            pass  # the server may close the connection before the client has finished sending: also refused
-        small = cv2.resize(cv2.imdecode(np.frombuffer(base64.b64decode(docs[0][0]), np.uint8), cv2.IMREAD_COLOR),
-                           (160, 120))
-        r = s.post({"image": b64_array(small)})  # a request under the limit still works after
+        r = httpx.post(s.url + "/image-classification", content=chunks(), timeout=30,
+                       headers={"Content-Type": "application/json"})
+        assert "content-length" not in {k.lower() for k in r.request.headers}
+        assert r.status_code == 413, r.text
+        assert r.json()["errorCode"] == 413 and "--max-body-mb 0.05" in r.json()["errorMsg"], r.text
+        assert sent["bytes"] == total  # the client sent it all (the server read the rest after its 413)
+        r = s.post({"image": image.decode()})  # the same image in a body under the cap is answered
         assert r.status_code == 200, r.text
         assert "Traceback" not in s.stderr()
     finally:
