@@ -330,32 +330,156 @@ def test_paddlex_error_bodies_for_404_405_and_bad_json(server):
 
 @pytest.mark.realdata
 def test_chunked_body_is_capped_while_it_arrives(orientation_bundle, docs):
-    """Defect: only Content-Length was checked, so a chunked body was read without limit."""
+    """Defect: only Content-Length was checked, so a chunked body was read without limit. The body here is a valid
+    request for a small image (well under the image-size limit), padded with JSON whitespace to 30x the body cap:
+    read without the cap it would be answered 200, so only the body cap can answer 413 (and no 400 stands in)."""
     s = Server(orientation_bundle, "--max-body-mb", "0.05")
+    cap = int(0.05 * 2**20)
+    small = cv2.resize(cv2.imdecode(np.frombuffer(base64.b64decode(docs[0][0]), np.uint8), cv2.IMREAD_COLOR),
+                       (160, 120))
+    image = b64_array(small).encode()
+    assert len(base64.b64decode(image)) < cap // 2  # the decoded image is far under the image-size limit (= the cap)
+    head, padding, tail = b'{"image": "' + image + b'"', b" " * 8192, b"}"
+    pieces = 200  # 200 x 8 KB of whitespace = 1.6 MB, 32x the cap
+    total = len(head) + pieces * len(padding) + len(tail)
+    assert json.loads(head + padding * pieces + tail)["image"] == image.decode()  # valid JSON, whitespace and all
     sent = {"bytes": 0}
 
     def chunks():  # a generator body: httpx sends it chunked, with no Content-Length
-        yield b'{"image": "'
-        for _ in range(200):  # 200 x 8 KB = 1.6 MB, 32x the limit
-            sent["bytes"] += 8192
-            yield b"A" * 8192
-        yield b'"}'
+        for part in (head, *([padding] * pieces), tail):
+            sent["bytes"] += len(part)
+            yield part
 
     try:
-        try:
-            r = httpx.post(s.url + "/image-classification", content=chunks(), timeout=30,
-                           headers={"Content-Type": "application/json"})
-            assert "content-length" not in {k.lower() for k in r.request.headers}
-            assert r.status_code == 413 and r.json()["errorCode"] == 413, r.text
-        except httpx.HTTPError:
-            pass  # the server may close the connection before the client has finished sending: also refused
-        small = cv2.resize(cv2.imdecode(np.frombuffer(base64.b64decode(docs[0][0]), np.uint8), cv2.IMREAD_COLOR),
-                           (160, 120))
-        r = s.post({"image": b64_array(small)})  # a request under the limit still works after
+        r = httpx.post(s.url + "/image-classification", content=chunks(), timeout=30,
+                       headers={"Content-Type": "application/json"})
+        assert "content-length" not in {k.lower() for k in r.request.headers}
+        assert r.status_code == 413, r.text
+        assert r.json()["errorCode"] == 413 and "--max-body-mb 0.05" in r.json()["errorMsg"], r.text
+        assert sent["bytes"] == total  # the client sent it all (the server read the rest after its 413)
+        r = s.post({"image": image.decode()})  # the same image in a body under the cap is answered
         assert r.status_code == 200, r.text
         assert "Traceback" not in s.stderr()
     finally:
         s.stop()
+
+
+def _send_whole_body_then_read(url: str, body, headers: dict):
+    """POST with Python's http.client, which writes the whole body before it reads a byte of the answer (an iterable
+    body without Content-Length goes chunked). Returns (status, parsed JSON body, bytes of the body it sent,
+    response headers)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    sent = {"bytes": 0}
+
+    def counted(parts):
+        for part in parts:
+            sent["bytes"] += len(part)
+            yield part
+
+    where = urlsplit(url)
+    conn = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    try:
+        conn.request("POST", "/image-classification", body=counted(body) if not isinstance(body, bytes) else body,
+                     headers=headers)
+        if isinstance(body, bytes):
+            sent["bytes"] = len(body)  # http.client raises if it could not write it all
+        r = conn.getresponse()
+        return r.status, json.loads(r.read()), sent["bytes"], dict(r.getheaders())
+    finally:
+        conn.close()
+
+
+def test_over_cap_bodies_get_a_readable_413_from_a_client_that_sends_everything_first(orientation_bundle):
+    """Defect: a 10 MB chunked body against a 2 MB cap, from http.client (which sends the whole body before reading),
+    got "connection reset" instead of the 413: the server answered and closed while the client was still sending.
+    The server now reads and discards the rest of an over-cap body (bounded) before it closes, so the client finishes
+    sending and reads the 413. A body with a Content-Length over the cap is answered before it is read and uvicorn
+    drops it while keeping the connection; checked the same way, so that stays true."""
+    s = Server(orientation_bundle, "--max-body-mb", "2")
+    size = 10 * 2**20
+    piece = b"A" * 65536
+
+    def chunked():  # a JSON body of 10 MB: {"image": "AAAA...A"}
+        yield b'{"image": "'
+        for _ in range(size // len(piece)):
+            yield piece
+        yield b'"}'
+
+    try:
+        for label, body, headers in (
+                ("chunked", chunked(), {"Content-Type": "application/json"}),
+                ("content-length", b'{"image": "' + b"A" * size + b'"}', {"Content-Type": "application/json"})):
+            status, answer, sent, response_headers = _send_whole_body_then_read(s.url, body, headers)
+            assert status == 413, (label, status, answer)
+            assert answer["errorCode"] == 413 and set(answer) == {"logId", "errorCode", "errorMsg"}, (label, answer)
+            assert "--max-body-mb 2" in answer["errorMsg"], (label, answer)
+            assert sent == size + len(b'{"image": ""}'), (label, sent)  # it sent all of it, and then read the 413
+            if label == "chunked":  # found over the cap while it arrived: the connection ends after the 413
+                assert response_headers.get("connection", "").lower() == "close", response_headers
+        assert httpx.get(s.url + "/health", timeout=10).status_code == 200  # the server is fine after
+        assert "Traceback" not in s.stderr()
+    finally:
+        s.stop()
+
+
+def _guard_against_endless_body(linger_bytes: int, linger_s: float, stall_after: int | None = None):
+    """Our body-cap middleware in front of an app that reads the whole body, fed a body that never ends: 64 KiB
+    pieces forever, or, with ``stall_after``, that many pieces and then silence (a client that stops sending).
+    Returns (bytes the guard pulled, ASGI messages it sent)."""
+    import asyncio
+
+    from imgcls_onnx.serving.app import ServeSettings, _Guard
+    from imgcls_onnx.serving.metrics import Metrics
+
+    piece = 65536
+    pulled, sent = {"n": 0, "pieces": 0}, []
+
+    async def receive():
+        if stall_after is not None and pulled["pieces"] >= stall_after:
+            await asyncio.Event().wait()  # nothing more ever comes
+        if pulled["n"] >= 64 * linger_bytes:  # far past the bound: fail instead of reading forever
+            raise AssertionError(f"the guard kept reading: {pulled['n']} bytes")
+        await asyncio.sleep(0)
+        pulled["n"] += piece
+        pulled["pieces"] += 1
+        return {"type": "http.request", "body": b"A" * piece, "more_body": True}
+
+    async def send(message):
+        sent.append(message)
+
+    async def app(scope, receive, send):  # reads until the body ends, as FastAPI does
+        while (await receive()).get("more_body"):
+            pass
+
+    guard = _Guard(app, ServeSettings(max_body_mb=0.25), Metrics())  # 256 KiB: over it at the 5th piece
+    guard.LINGER_BYTES, guard.LINGER_S = linger_bytes, linger_s
+    scope = {"type": "http", "method": "POST", "path": "/image-classification", "headers": [], "client": None}
+    asyncio.run(asyncio.wait_for(guard(scope, receive, send), 20))  # a guard that waits forever fails here
+    return pulled["n"], sent
+
+
+def test_lingering_after_a_413_stops_at_its_byte_bound():
+    """A client that keeps sending after the 413 is read for at most LINGER_BYTES more (the time bound set far away,
+    so only the byte bound can stop it), and the response ends with Connection: close."""
+    pulled, sent = _guard_against_endless_body(linger_bytes=2**20, linger_s=3600)
+    over_cap_at = 5 * 65536  # the piece that took the body over 256 KiB
+    assert over_cap_at + 2**20 <= pulled <= over_cap_at + 2**20 + 65536, pulled
+    start, *bodies = sent
+    assert start["status"] == 413 and (b"connection", b"close") in start["headers"]
+    assert json.loads(b"".join(m["body"] for m in bodies))["errorCode"] == 413
+    assert bodies[-1].get("more_body", False) is False  # the response ended, so the server closes
+
+
+def test_lingering_after_a_413_stops_at_its_time_bound():
+    """A client that stops sending in the middle of an over-cap body is waited for at most LINGER_S (here 0.2 s;
+    the test only fails if the guard never returns, after 20 s), and the 413 response is ended."""
+    pulled, sent = _guard_against_endless_body(linger_bytes=2**30, linger_s=0.2, stall_after=8)
+    assert pulled == 8 * 65536
+    assert sent[0]["status"] == 413 and sent[-1]["type"] == "http.response.body"
+    assert sent[-1].get("more_body", False) is False
+    assert json.loads(b"".join(m["body"] for m in sent[1:]))["errorCode"] == 413
 
 
 @pytest.mark.realdata

@@ -89,10 +89,22 @@ def test_fused_bundle_exports_uint8_nhwc(tmp_path):
     spec = importlib.util.spec_from_file_location("fused_client", tmp_path / "repo" / "f" / "client.py")
     client = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(client)
-    img = write_jpeg(tmp_path / "a.jpg", structured_image(50, 60, seed=3))
-    (inp,) = client.request_body([str(img)])["inputs"]
+    # the payload against an array built here by hand: a lossless PNG (so decoding adds nothing) of an image whose
+    # three channels differ, resized as PaddleX's ResizeImage(resize_short=36) does (short side 50 -> 36, so
+    # 60 -> round(43.2) = 43, cv2 linear), centre-cropped to 32 (x0 = (43 - 32) // 2 = 5, y0 = (36 - 32) // 2 = 2),
+    # in RGB order, NHWC
+    import cv2
+
+    rgb = structured_image(50, 60, seed=3)
+    png = tmp_path / "a.png"
+    assert cv2.imwrite(str(png), np.ascontiguousarray(rgb[:, :, ::-1]))  # cv2 writes BGR
+    expected = cv2.resize(rgb, (43, 36), interpolation=cv2.INTER_LINEAR)[2:34, 5:37][None]
+    assert expected.shape == (1, 32, 32, 3)
+    assert not np.array_equal(expected, expected[..., ::-1])  # a red/blue swap shows
+    (inp,) = client.request_body([str(png)])["inputs"]
     assert inp["datatype"] == "UINT8" and inp["shape"] == [1, 32, 32, 3]
-    assert all(isinstance(v, int) and 0 <= v <= 255 for v in inp["data"][:50])
+    assert all(isinstance(v, int) and 0 <= v <= 255 for v in inp["data"])
+    assert np.array_equal(np.asarray(inp["data"], np.uint8).reshape(inp["shape"]), expected)
 
 
 def test_client_turns_logits_into_probabilities(tmp_path, monkeypatch, capsys):
