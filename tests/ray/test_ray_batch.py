@@ -102,32 +102,50 @@ def model_actor_pids():
     return pids
 
 
-def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundle, corpus, tmp_path):
-    killed = []
+def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundle, corpus, expected, tmp_path):
+    """An actor killed while the job runs: the job goes on (shards are written after the kill), and every input has
+    exactly one row, each the same as `predict`'s: no row lost, none doubled, none turned into an error."""
+    out = tmp_path / "out"
+    killed, shards_at_kill = [], []
 
     def killer():
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             pids = model_actor_pids()
-            if pids:
-                time.sleep(1.5)  # let it take a few batches first
+            if pids and any(out.glob("*.parquet")):  # the job has written something: it is under way
                 try:
                     os.kill(pids[0], signal.SIGKILL)
-                    killed.append(pids[0])
                 except ProcessLookupError:
                     continue
+                killed.append(pids[0])
+                shards_at_kill.extend(p.name for p in out.glob("*.parquet"))
                 return
-            time.sleep(0.1)
+            time.sleep(0.02)
 
     t = threading.Thread(target=killer)
     t.start()
     # small calls (4 rows, 0.1 s each) keep the job running long enough to kill an actor in the middle of it
-    ray_batch.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"), actors=2, batch_size=4,
+    ray_batch.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, batch_size=4,
                   rows_per_call=4, throttle_s=0.1)
     t.join()
     assert killed, "no model actor was found to kill"
-    got = table(ray_batch.read_results(tmp_path / "out"))  # table() fails on a duplicate
-    assert set(got) == set(corpus)
+    assert killed[0] not in model_actor_pids()  # the kill took: that actor process is gone
+    # the killed actor's process was alive while the job ran, and the job went on after it died: shards were written
+    # both before the kill and after it
+    assert shards_at_kill
+    after = [p for p in out.glob("*.parquet") if p.name not in shards_at_kill]
+    assert after, "no shard was written after the kill: the job had already finished"
+    got = table(ray_batch.read_results(out))  # table() fails on a duplicate
+    assert set(got) == set(expected)
+    for path, want in expected.items():  # `predict` in one process is the reference
+        row = got[path]
+        if "error" in want:
+            assert row["error"] and path in row["error"] and row["class_ids"] == []
+        else:
+            assert row["error"] is None, row["error"]
+            assert (row["class_ids"], row["scores"], row["label_names"]) == \
+                (want["class_ids"], want["scores"], want["label_names"])
+    assert sum(1 for r in got.values() if r["error"]) == 10  # the ten broken files, and nothing else
 
 
 def test_resume_writes_only_what_is_missing(cluster, orientation_bundle, corpus, expected, tmp_path):
