@@ -207,6 +207,8 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
 
 def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, actors, threads_per_actor,
                     inputs) -> None:
+    if resume and not save_path:
+        raise click.UsageError("--resume needs --save-path")
     try:
         from . import ray_batch
 
@@ -222,6 +224,10 @@ def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, 
                              threads_per_actor=threads_per_actor, batch_size=batch_size, topk=topk, resume=resume)
     except ImgclsError as e:
         raise _fail(str(e)) from None
+    except KeyboardInterrupt:
+        # run() has shut its Ray down; every shard in --save-path is whole (written under a temporary name)
+        click.echo("interrupted; results written so far are complete (use --resume to continue)", err=True)
+        raise click.exceptions.Exit(130) from None
     failed = 0
     if save_path:
         rows = ray_batch.read_results(save_path)

@@ -159,6 +159,56 @@ def test_resume_writes_only_what_is_missing(cluster, orientation_bundle, corpus,
     assert set(table(ray_batch.read_results(out))) == set(expected)
 
 
+def shard_ids(out: Path) -> dict:
+    """Each shard's name -> (inode, modification time in ns): a shard written again (os.replace) gets a new inode."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("*.parquet")}
+
+
+def test_cli_resume_after_an_interrupt_redoes_nothing(cluster, orientation_bundle, corpus, expected, tmp_path):
+    """`predict --engine ray --save-path X` interrupted (SIGINT) once it has written a shard, then run again with
+    --resume: one row per input, none twice, each `predict`'s, and the shards written before the interrupt are the
+    same files, untouched (a run that ignored --resume would write them again). Both runs join this module's
+    cluster (--ray-address: no cluster start per run)."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "imgcls_onnx.cli", "predict", "--engine", "ray", "-m", str(orientation_bundle),
+           "--ray-address", ray.get_runtime_context().gcs_address, "--ray-actors", "2",  # 2 actors: 4 shards
+           "--save-path", str(out), *corpus]
+    env = dict(os.environ, RAY_ADDRESS="")
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while first.poll() is None and not any(out.glob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 130, err[-2000:]
+    assert err.rstrip().splitlines()[-1] == "interrupted; results written so far are complete (use --resume to continue)"
+    assert "Traceback" not in err and "Aborted" not in err, err[-2000:]
+    before = shard_ids(out)
+    done = [r["input_path"] for r in ray_batch.read_results(out)]
+    assert 0 < len(done) < len(corpus), f"the interrupt came after {len(done)} of {len(corpus)} rows"
+
+    second = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert second.returncode == 1, second.stderr[-2000:]  # the broken files failed
+    assert f"{len(corpus)} results in {out} (Parquet), 10 failed" in second.stderr, second.stderr[-2000:]
+    after = shard_ids(out)
+    assert {name: after.get(name) for name in before} == before  # the finished part was not redone
+    new_rows = [r["input_path"] for p in out.glob("*.parquet") if p.name not in before
+                for r in ray_batch.read_results_file(p)]
+    assert sorted(new_rows) == sorted(set(corpus) - set(done))
+    got = table(ray_batch.read_results(out))  # table() fails on a duplicate
+    assert set(got) == set(expected)
+    for path, want in expected.items():
+        if "error" in want:
+            assert got[path]["error"] and got[path]["class_ids"] == []
+        else:
+            assert (got[path]["error"], got[path]["class_ids"], got[path]["scores"]) == \
+                (None, want["class_ids"], want["scores"])
+
+
 def test_inputs_that_name_no_file_are_error_rows_not_a_failed_job(cluster, orientation_bundle, corpus, tmp_path):
     missing = str(tmp_path / "no_such.jpg")
     ray_batch.run([*corpus[:5], missing, str(tmp_path / "*.nomatch")], str(orientation_bundle),
