@@ -126,7 +126,8 @@ def _run_pipeline(pipeline, inputs, save_path, device, topk) -> None:
 @click.option("--fast-decode", is_flag=True,
               help="Decode large JPEGs at 1/2-1/8 scale in the DCT domain (faster; NOT bit-exact to PaddleX).")
 @click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]),
-              help="local: this process; ray: a Ray cluster (the ray extra), results as Parquet shards in --save-path.")
+              help="local: this process; ray: a Ray cluster (the ray extra), results as Parquet shards in --save-path "
+                   "(a folder, or s3://bucket/prefix/ and any other pyarrow filesystem, as the inputs may be).")
 @click.option("--ray-address", default=None,
               help="With --engine ray: the cluster to join (e.g. ray://head:10001, auto) [default: start a local one].")
 @click.option("--ray-actors", default=None, type=click.IntRange(min=1),
@@ -207,6 +208,8 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
 
 def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, actors, threads_per_actor,
                     inputs) -> None:
+    if resume and not save_path:
+        raise click.UsageError("--resume needs --save-path")
     try:
         from . import ray_batch
 
@@ -222,10 +225,20 @@ def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, 
                              threads_per_actor=threads_per_actor, batch_size=batch_size, topk=topk, resume=resume)
     except ImgclsError as e:
         raise _fail(str(e)) from None
+    except KeyboardInterrupt:
+        # run() has shut its Ray down; every shard in --save-path is whole (written under a temporary name)
+        click.echo("interrupted; results written so far are complete (use --resume to continue)", err=True)
+        raise click.exceptions.Exit(130) from None
     failed = 0
-    if save_path:
-        rows = ray_batch.read_results(save_path)
-        failed = sum(1 for r in rows if r.get("error"))
+    if save_path:  # a folder or a URI (s3://bucket/results/): each failure on stderr, as the local engine does
+        try:
+            rows = ray_batch.read_results(save_path, columns=["input_path", "error"])
+        except ImgclsError as e:
+            raise _fail(str(e)) from None
+        for row in rows:
+            if row["error"]:
+                failed += 1
+                click.echo(f"error: {row['error']}", err=True)
         click.echo(f"{len(rows)} results in {save_path} (Parquet), {failed} failed", err=True)
     else:
         for row in rows:

@@ -4,8 +4,9 @@ Files are read with Ray Data's own binary reader (local paths, and any filesyste
 works where credentials exist), which ``run`` has Ray Data fuse into the model actors; decoding and preprocessing
 run inside the actors with this package's exact pipeline (not Ray's image reader, which would change the pixels);
 each actor of the pool loads the bundle once. A file that cannot be decoded becomes a row with an ``error`` field,
-never a failed job. Results are written as Parquet shards (float64 scores stay exact) by the driver. Actors are
-restarted and their batches retried when a worker dies, so every input gives exactly one row.
+never a failed job. Results are written as Parquet shards (float64 scores stay exact) by the driver, to a local
+folder or to any pyarrow filesystem (``s3://bucket/results/``). Actors are restarted and their batches retried when
+a worker dies, so every input gives exactly one row.
 
 From your own Ray program::
 
@@ -15,18 +16,26 @@ From your own Ray program::
     ds = ray.data.read_binary_files("s3://bucket/images/", include_paths=True, num_cpus=4, num_gpus=1)
     # the read asks for what an actor does and a call takes a whole block: Ray Data reads inside the actors
     results = classify_dataset(ds, "PP-LCNet_x1_0.tar.gz", actors=8, threads_per_actor=4, num_gpus=1,
-                               whole_blocks=True)
+                               whole_blocks=True, path_prefix="s3://")  # Ray Data's paths lack the scheme
     results.write_parquet("s3://bucket/results/")
 
 Nothing here is imported by ``import imgcls_onnx`` or by the runtime.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .runtime.errors import ImgclsError
+
 RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
 ROWS_PER_CALL = 256  # rows handed to an actor per call by default: Ray Data's per-call cost is paid per call
+
+
+class StorageError(ImgclsError):
+    """Object storage (or another remote filesystem) cannot be listed, read or written: a missing bucket, refused
+    credentials, an unreachable endpoint. One line: what was asked, and why it failed."""
 
 
 def _ray():
@@ -43,11 +52,13 @@ class BundlePredictor:
     """The actor of the pool: one Classifier per actor, whole batches of (path, bytes) rows in, result rows out."""
 
     def __init__(self, bundle_dir: str, device: str = "cpu", threads: int = 1, topk: int | None = None,
-                 batch_size: int = 8, throttle_s: float = 0.0):
-        """``throttle_s``: sleep this long per batch (to watch or test fault tolerance on a tiny job)."""
+                 batch_size: int = 8, throttle_s: float = 0.0, path_prefix: str = ""):
+        """``throttle_s``: sleep this long per batch (to watch or test fault tolerance on a tiny job).
+        ``path_prefix``: put before each row's path (Ray Data gives ``bucket/key`` for ``s3://bucket/key``)."""
         from .runtime.classifier import Classifier
 
         self.throttle_s = float(throttle_s)
+        self.path_prefix = path_prefix
         # threads > 1: the Classifier's own pipeline (a decode pool beside parallel model batches), as in `predict`
         self.clf = Classifier.from_dir(bundle_dir, device=device, threads=threads,
                                        parallel_batches=None if threads > 1 else 1, batch_size=batch_size, topk=topk)
@@ -58,7 +69,7 @@ class BundlePredictor:
             import time
 
             time.sleep(self.throttle_s)
-        paths = [str(p) for p in batch["path"]]
+        paths = [self.path_prefix + str(p) for p in batch["path"]]
         data = [bytes(b) for b in batch["bytes"]]
         out: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
         for path, res in zip(paths, self.clf.predict(data, batch_size=self.batch_size)):
@@ -116,38 +127,137 @@ def _schema():
                       ("error", pa.string())])
 
 
-def _write_shard(out_dir: Path, table, prefix: str = "part") -> None:
-    """One Parquet shard, written atomically (a temporary name, then renamed: a crash leaves no half shard) and named
-    by its input paths (a block written again after a retry replaces its shard instead of adding rows)."""
-    import hashlib
-    import os
-
-    import pyarrow.parquet as pq
-
-    table = table.select(list(RESULT_COLUMNS)).cast(_schema())  # an all-null error column comes as type null
-    name = hashlib.sha256("\n".join(table.column("input_path").to_pylist()).encode()).hexdigest()[:16]
-    tmp = out_dir / f".{prefix}-{name}.parquet.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, out_dir / f"{prefix}-{name}.parquet")
+def _is_remote(path: str) -> bool:
+    """A URI read and written through pyarrow's filesystems (``s3://``, ``gs://``, ...); http(s) URLs are not."""
+    return "://" in path and not path.lower().startswith(("http://", "https://"))
 
 
-def _write_rows(out_dir: Path, rows: list[dict]) -> None:
-    """Rows made without Ray (inputs that name no file) as one more Parquet shard."""
-    import pyarrow as pa
+def _scheme(uri: str) -> str:
+    return uri.split("://", 1)[0] + "://"
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _write_shard(out_dir, pa.table({c: [r[c] for r in rows] for c in RESULT_COLUMNS}, schema=_schema()),
-                 prefix="unreadable")
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    line = lines[0] if lines else type(e).__name__
+    if "ACCESS_DENIED" in line or "AccessDenied" in line:
+        line += " (check the credentials, e.g. AWS_ACCESS_KEY_ID or AWS_PROFILE, and what they may access)"
+    return line
+
+
+def _object_store(fs) -> bool:
+    return type(fs).__name__ in ("S3FileSystem", "GcsFileSystem", "AzureFileSystem")
+
+
+def _filesystem(uri: str, cache: dict):
+    """(pyarrow filesystem, its path) for ``uri``; one filesystem per scheme and bucket, made once."""
+    import pyarrow.fs as pafs
+
+    scheme, rest = uri.split("://", 1)
+    key = (scheme.lower(), rest.split("/", 1)[0])
+    if key not in cache:
+        try:
+            cache[key] = pafs.FileSystem.from_uri(uri)[0]
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            raise StorageError(f"cannot open {uri}: {_first_line(e)}") from None
+    return cache[key], rest.rstrip("/")
+
+
+def _check_bucket(fs, path: str, uri: str, doing: str) -> None:
+    """A clear error for a bucket that does not exist (pyarrow's own says to enable bucket creation, or nothing)."""
+    import pyarrow.fs as pafs
+
+    if _object_store(fs):
+        bucket = path.split("/", 1)[0]
+        if fs.get_file_info(bucket).type == pafs.FileType.NotFound:
+            raise StorageError(f"cannot {doing} {uri}: the bucket {bucket!r} does not exist")
+
+
+class _Output:
+    """Where the Parquet shards go: a local folder (each shard under a temporary name, then renamed: a crash leaves
+    no half shard) or a folder of a pyarrow filesystem such as ``s3://bucket/results/`` (an object appears whole
+    when its upload completes: each shard is made in memory and sent in one piece)."""
+
+    def __init__(self, location: "str | os.PathLike[str]"):
+        import pyarrow.fs as pafs
+
+        self.uri = os.fspath(location)
+        self.local = not _is_remote(self.uri)
+        if self.local:
+            self.fs, self.path = pafs.LocalFileSystem(), os.path.abspath(self.uri)
+        else:
+            self.fs, self.path = _filesystem(self.uri, {})
+
+    def prepare(self) -> None:
+        """Make the folder (object stores need none) or say in one line why results cannot go there."""
+        import pyarrow.fs as pafs
+
+        try:
+            if self.local:
+                Path(self.path).mkdir(parents=True, exist_ok=True)
+                return
+            _check_bucket(self.fs, self.path, self.uri, "write results to")
+            if self.fs.get_file_info(self.path).type == pafs.FileType.File:
+                raise StorageError(f"cannot write results to {self.uri}: it is a file, not a folder")
+            if not _object_store(self.fs):
+                self.fs.create_dir(self.path, recursive=True)
+        except OSError as e:
+            raise StorageError(f"cannot write results to {self.uri}: {_first_line(e)}") from None
+
+    def shards(self) -> list[str]:
+        import pyarrow.fs as pafs
+
+        try:
+            infos = self.fs.get_file_info(pafs.FileSelector(self.path, allow_not_found=True))
+        except OSError as e:
+            raise StorageError(f"cannot list {self.uri}: {_first_line(e)}") from None
+        return sorted(i.path for i in infos if i.type == pafs.FileType.File and i.base_name.endswith(".parquet")
+                      and not i.base_name.startswith("."))
+
+    def read(self, shard: str, columns: Sequence[str] | None = None):
+        import pyarrow.parquet as pq
+
+        return pq.read_table(shard, columns=list(columns) if columns else None, filesystem=self.fs)
+
+    def write(self, table, prefix: str = "part") -> None:
+        """One shard, named by its input paths (a block written again after a retry replaces its shard instead of
+        adding rows)."""
+        import hashlib
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = table.select(list(RESULT_COLUMNS)).cast(_schema())  # an all-null error column comes as type null
+        name = hashlib.sha256("\n".join(table.column("input_path").to_pylist()).encode()).hexdigest()[:16]
+        if self.local:
+            tmp = os.path.join(self.path, f".{prefix}-{name}.parquet.tmp")
+            pq.write_table(table, tmp)
+            os.replace(tmp, os.path.join(self.path, f"{prefix}-{name}.parquet"))
+            return
+        buf = pa.BufferOutputStream()
+        pq.write_table(table, buf)
+        try:
+            stream = self.fs.open_output_stream(f"{self.path}/{prefix}-{name}.parquet")
+            stream.write(buf.getvalue())
+            stream.close()
+        except OSError as e:
+            raise StorageError(f"cannot write results to {self.uri}: {_first_line(e)}") from None
+
+    def write_rows(self, rows: list[dict]) -> None:
+        """Rows made without Ray (inputs that name no file) as one more shard."""
+        import pyarrow as pa
+
+        self.write(pa.table({c: [r[c] for r in rows] for c in RESULT_COLUMNS}, schema=_schema()), prefix="unreadable")
 
 
 def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor: int = 1, num_gpus: float = 0,
                      batch_size: int = 8, rows_per_call: int | None = None, topk: int | None = None,
-                     throttle_s: float = 0.0, whole_blocks: bool = False):
+                     throttle_s: float = 0.0, whole_blocks: bool = False, path_prefix: str = ""):
     """A Ray Dataset of ``{"path", "bytes"}`` rows (``read_binary_files(..., include_paths=True)``) -> result rows
     (``input_path``, ``class_ids``, ``scores``, ``label_names``, ``error``). ``model``: a bundle folder or archive
     that every node can read (an archive URL works too). ``batch_size``: images per model run; ``rows_per_call``:
     rows handed to an actor per call (default ``max(batch_size, ROWS_PER_CALL)``); ``whole_blocks``: one call per
-    block of the dataset instead, which lets Ray Data run the reading inside the actors (see ``run``)."""
+    block of the dataset instead, which lets Ray Data run the reading inside the actors (see ``run``);
+    ``path_prefix``: put before each row's ``input_path`` (``"s3://"``: Ray Data gives paths without the scheme)."""
     import inspect
 
     from .runtime.zoo import resolve_model
@@ -165,7 +275,8 @@ def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor:
         compute=ray.data.ActorPoolStrategy(**pool), num_cpus=threads_per_actor,
         num_gpus=num_gpus or None, fn_constructor_kwargs={"bundle_dir": bundle, "device": device,
                                                           "threads": threads_per_actor, "topk": topk,
-                                                          "batch_size": batch_size, "throttle_s": throttle_s})
+                                                          "batch_size": batch_size, "throttle_s": throttle_s,
+                                                          "path_prefix": path_prefix})
     # Ray Data restarts a dead actor and retries its batches (max_restarts=-1, max_task_retries=-1 are its defaults
     # for actor pools): tests/ray kills one mid-run and checks that every input still has exactly one row
 
@@ -183,19 +294,24 @@ def reads_in_actors(results) -> bool:
         return False
 
 
-def done_inputs(out_dir: Path) -> set[str]:
-    """Input paths that already have a row in ``out_dir`` (Parquet shards), for --resume. A shard that cannot be
-    read (cut by a crash) is removed, so its rows are redone and never counted twice."""
-    import pyarrow.parquet as pq
-
+def done_inputs(out_dir: "str | Path") -> set[str]:
+    """Input paths that already have a row in ``out_dir`` (Parquet shards; a folder or a URI such as
+    ``s3://bucket/results/``), for --resume. A shard that cannot be read (cut by a crash) is removed, so its rows
+    are redone and never counted twice; so are a local run's leftover temporary shards."""
+    output = _Output(out_dir)
     done: set[str] = set()
-    if not out_dir.is_dir():
-        return done
-    for shard in sorted(out_dir.glob("*.parquet")):
+    if output.local:
+        if not os.path.isdir(output.path):
+            return done
+        for stale in Path(output.path).glob(".*.parquet.tmp"):
+            stale.unlink(missing_ok=True)
+    for shard in output.shards():
         try:
-            done.update(pq.read_table(shard, columns=["input_path"]).column("input_path").to_pylist())
-        except Exception:
-            shard.unlink()
+            done.update(output.read(shard, ["input_path"]).column("input_path").to_pylist())
+        except Exception as e:  # noqa: BLE001 - a cut shard raises pyarrow's ArrowInvalid, among others
+            if not output.local and isinstance(e, OSError):  # the store refused or failed: not a cut shard
+                raise StorageError(f"cannot read {shard}: {_first_line(e)}") from None
+            output.fs.delete_file(shard)
     return done
 
 
@@ -205,11 +321,16 @@ def read_results_file(shard: "str | Path") -> list[dict]:
     return pq.read_table(shard).to_pylist()
 
 
-def read_results(out_dir: "str | Path") -> list[dict]:
-    """Every row written under ``out_dir``."""
+def read_results(out_dir: "str | Path", columns: Sequence[str] | None = None) -> list[dict]:
+    """Every row written under ``out_dir`` (a folder or a URI such as ``s3://bucket/results/``); ``columns``: only
+    these."""
+    output = _Output(out_dir)
     rows: list[dict] = []
-    for shard in sorted(Path(out_dir).glob("*.parquet")):
-        rows.extend(read_results_file(shard))
+    for shard in output.shards():
+        try:
+            rows.extend(output.read(shard, columns).to_pylist())
+        except OSError as e:
+            raise StorageError(f"cannot read {shard}: {_first_line(e)}") from None
     return rows
 
 
@@ -241,7 +362,8 @@ def block_plan(n_files: int, actors: int, rows_per_call: int) -> tuple[int, int]
 
 def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: int, batch_size: int = 8,
          topk: int | None = None, rows_per_call: int | None = None, throttle_s: float = 0.0):
-    """The Ray Dataset of result rows that ``run`` executes for ``paths`` (files to read)."""
+    """The Ray Dataset of result rows that ``run`` executes for ``paths`` (files to read, all local or all URIs
+    of one scheme; rows name them as given)."""
     ray = _ray()
     blocks, per_call = block_plan(len(paths), actors, rows_per_call or max(batch_size, ROWS_PER_CALL))
     _remember_failed_http_import()
@@ -250,7 +372,7 @@ def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: in
     # actors, no bytes through the object store, and with two calls per actor the next block's files are read
     # while the model runs (2 cores: 0.75x -> 0.87x of `predict` per image; reports/ray.md)
     common = {"actors": actors, "threads_per_actor": threads_per_actor, "batch_size": batch_size, "topk": topk,
-              "throttle_s": throttle_s}
+              "throttle_s": throttle_s, "path_prefix": _scheme(paths[0]) if paths and _is_remote(paths[0]) else ""}
     ds = ray.data.read_binary_files(paths, include_paths=True, num_cpus=threads_per_actor, override_num_blocks=blocks)
     results = classify_dataset(ds, model, whole_blocks=True, **common)
     if not reads_in_actors(results):
@@ -263,35 +385,84 @@ def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: in
     return results
 
 
+def _resolve_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str], list[dict]]:
+    """(every input path in input order, the files to read, error rows for inputs that name no readable file).
+    Local folders and patterns are expanded as ``predict`` does; a URI (``s3://bucket/prefix/``) is looked up on
+    its filesystem: an object is read as given, a prefix is listed (recursive, sorted, image extensions only, as a
+    local folder). A bucket that does not exist, or a store that refuses, is a StorageError (nothing is run); a
+    key or prefix that holds nothing is an error row, as a missing local file is."""
+    import pyarrow.fs as pafs
+
+    from .runtime.inputs import is_image_path, iter_inputs
+
+    order: list[str] = []
+    paths: list[str] = []
+    missing: list[dict] = []
+    stores: dict = {}
+    for item in iter_inputs(list(inputs)):
+        path = item.input_path
+        if path is None:
+            continue
+        if item.error is not None:
+            order.append(path)
+            missing.append(_error_row(path, item.error.reason))
+        elif _is_remote(path):
+            fs, fs_path = _filesystem(path, stores)
+            scheme = _scheme(path)
+            try:
+                info = fs.get_file_info(fs_path)
+                if info.type == pafs.FileType.NotFound:
+                    _check_bucket(fs, fs_path, path, "read")  # a clearer error than a missing key, where it is so
+                if info.type == pafs.FileType.Directory:
+                    listed = fs.get_file_info(pafs.FileSelector(fs_path, recursive=True))
+                    files = sorted(scheme + i.path for i in listed
+                                   if i.type == pafs.FileType.File and is_image_path(i.path))
+                else:
+                    files = [scheme + fs_path] if info.type == pafs.FileType.File else []
+            except OSError as e:
+                raise StorageError(f"cannot read {path}: {_first_line(e)}") from None
+            if files:
+                order.extend(files)
+                paths.extend(files)
+            else:
+                order.append(path)
+                missing.append(_error_row(path, "the prefix holds no image files" if info.type ==
+                                          pafs.FileType.Directory else "no such object or prefix"))
+        elif "://" not in path and not Path(path).is_file():
+            order.append(path)
+            missing.append(_error_row(path, "no such file"))
+        else:  # a local file, or an http(s) URL (read by Ray Data's own filesystem for it)
+            order.append(path)
+            paths.append(path)
+    kinds = sorted({_scheme(p) if "://" in p else "local files" for p in paths})
+    if len(kinds) > 1:
+        raise StorageError(f"the inputs are on {len(kinds)} filesystems ({', '.join(kinds)}): one Ray job reads "
+                           "from one; run a job for each")
+    return order, paths, missing
+
+
 def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, address: str | None = None,
         actors: int | None = None, batch_size: int = 8, topk: int | None = None, resume: bool = False,
         num_cpus: int | None = None, throttle_s: float = 0.0, threads_per_actor: int | None = None,
         rows_per_call: int | None = None) -> Iterable[dict]:
     """What ``imgcls-onnx predict --engine ray`` does. Returns the result rows in input order when ``save_path`` is
-    None (printed as JSON lines by the CLI); else writes Parquet shards there and returns []. An input that names no
-    readable file (a missing path, an empty folder, a pattern matching nothing) is an error row, not a failed job."""
+    None (printed as JSON lines by the CLI); else writes Parquet shards there (a folder, or a URI of a pyarrow
+    filesystem such as ``s3://bucket/results/``) and returns []. An input that names no readable file (a missing
+    path, an empty folder, a pattern matching nothing, an empty prefix) is an error row, not a failed job. Inputs
+    and the destination are checked before Ray starts: a missing bucket or a refusing store is one StorageError."""
     ray = _ray()
-    from .runtime.inputs import iter_inputs
-
-    paths, missing = [], []
-    for item in iter_inputs(list(inputs)):
-        if item.input_path is None:
-            continue
-        local = "://" not in item.input_path  # s3://, gs://, ... are read by Ray Data's filesystems
-        if item.error is not None or (local and not Path(item.input_path).is_file()):
-            reason = item.error.reason if item.error is not None else "no such file"
-            missing.append(_error_row(item.input_path, reason))
-        else:
-            paths.append(item.input_path)
-    out_dir = Path(save_path) if save_path else None
-    if resume and out_dir is not None:
-        done = done_inputs(out_dir)
+    order, paths, missing = _resolve_inputs(inputs)
+    output = _Output(save_path) if save_path else None
+    if output is not None:
+        output.prepare()
+    if resume and output is not None:
+        done = done_inputs(save_path)
         paths = [p for p in paths if p not in done]
         missing = [r for r in missing if r["input_path"] not in done]
-    if out_dir is not None and missing:
-        _write_rows(out_dir, missing)
+    if output is not None and missing:
+        output.write_rows(missing)
     if not paths:
-        return [] if out_dir is not None else missing
+        return [] if output is not None else missing
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, num_cpus=num_cpus if address is None else None, include_dashboard=False,
@@ -302,14 +473,13 @@ def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, addr
         n_actors, threads = actor_plan(cpus, node_cpus, actors, threads_per_actor)
         results = plan(paths, model, actors=n_actors, threads_per_actor=threads, batch_size=batch_size, topk=topk,
                        rows_per_call=rows_per_call, throttle_s=throttle_s)
-        if out_dir is None:
-            order = {str(i.input_path): n for n, i in enumerate(iter_inputs(list(inputs)))}
-            return sorted(results.take_all() + missing, key=lambda r: order.get(r["input_path"], 0))
-        out_dir.mkdir(parents=True, exist_ok=True)
+        if output is None:
+            rank = {p: n for n, p in enumerate(order)}
+            return sorted(results.take_all() + missing, key=lambda r: rank.get(r["input_path"], 0))
         # the driver writes the shards as the blocks come (a few hundred short rows each, float64 scores exact):
         # Ray Data's writer would start one more worker process per job for it
         for table in results.iter_batches(batch_size=None, batch_format="pyarrow"):
-            _write_shard(out_dir, table)
+            output.write(table)
         return []
     finally:
         if started_here:
@@ -326,4 +496,4 @@ def row_to_json(row: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
-__all__ = ["BundlePredictor", "classify_dataset", "done_inputs", "read_results", "read_results_file", "row_to_json", "run", "actor_plan", "block_plan", "reads_in_actors", "plan"]
+__all__ = ["BundlePredictor", "StorageError", "classify_dataset", "done_inputs", "read_results", "read_results_file", "row_to_json", "run", "actor_plan", "block_plan", "reads_in_actors", "plan"]

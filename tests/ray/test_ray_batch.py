@@ -102,32 +102,50 @@ def model_actor_pids():
     return pids
 
 
-def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundle, corpus, tmp_path):
-    killed = []
+def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundle, corpus, expected, tmp_path):
+    """An actor killed while the job runs: the job goes on (shards are written after the kill), and every input has
+    exactly one row, each the same as `predict`'s: no row lost, none doubled, none turned into an error."""
+    out = tmp_path / "out"
+    killed, shards_at_kill = [], []
 
     def killer():
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             pids = model_actor_pids()
-            if pids:
-                time.sleep(1.5)  # let it take a few batches first
+            if pids and any(out.glob("*.parquet")):  # the job has written something: it is under way
                 try:
                     os.kill(pids[0], signal.SIGKILL)
-                    killed.append(pids[0])
                 except ProcessLookupError:
                     continue
+                killed.append(pids[0])
+                shards_at_kill.extend(p.name for p in out.glob("*.parquet"))
                 return
-            time.sleep(0.1)
+            time.sleep(0.02)
 
     t = threading.Thread(target=killer)
     t.start()
     # small calls (4 rows, 0.1 s each) keep the job running long enough to kill an actor in the middle of it
-    ray_batch.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"), actors=2, batch_size=4,
+    ray_batch.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, batch_size=4,
                   rows_per_call=4, throttle_s=0.1)
     t.join()
     assert killed, "no model actor was found to kill"
-    got = table(ray_batch.read_results(tmp_path / "out"))  # table() fails on a duplicate
-    assert set(got) == set(corpus)
+    assert killed[0] not in model_actor_pids()  # the kill took: that actor process is gone
+    # the killed actor's process was alive while the job ran, and the job went on after it died: shards were written
+    # both before the kill and after it
+    assert shards_at_kill
+    after = [p for p in out.glob("*.parquet") if p.name not in shards_at_kill]
+    assert after, "no shard was written after the kill: the job had already finished"
+    got = table(ray_batch.read_results(out))  # table() fails on a duplicate
+    assert set(got) == set(expected)
+    for path, want in expected.items():  # `predict` in one process is the reference
+        row = got[path]
+        if "error" in want:
+            assert row["error"] and path in row["error"] and row["class_ids"] == []
+        else:
+            assert row["error"] is None, row["error"]
+            assert (row["class_ids"], row["scores"], row["label_names"]) == \
+                (want["class_ids"], want["scores"], want["label_names"])
+    assert sum(1 for r in got.values() if r["error"]) == 10  # the ten broken files, and nothing else
 
 
 def test_resume_writes_only_what_is_missing(cluster, orientation_bundle, corpus, expected, tmp_path):
@@ -139,6 +157,56 @@ def test_resume_writes_only_what_is_missing(cluster, orientation_bundle, corpus,
                 for r in ray_batch.read_results_file(p)]
     assert sorted(r["input_path"] for r in new_rows) == corpus[120:]
     assert set(table(ray_batch.read_results(out))) == set(expected)
+
+
+def shard_ids(out: Path) -> dict:
+    """Each shard's name -> (inode, modification time in ns): a shard written again (os.replace) gets a new inode."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("*.parquet")}
+
+
+def test_cli_resume_after_an_interrupt_redoes_nothing(cluster, orientation_bundle, corpus, expected, tmp_path):
+    """`predict --engine ray --save-path X` interrupted (SIGINT) once it has written a shard, then run again with
+    --resume: one row per input, none twice, each `predict`'s, and the shards written before the interrupt are the
+    same files, untouched (a run that ignored --resume would write them again). Both runs join this module's
+    cluster (--ray-address: no cluster start per run)."""
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "imgcls_onnx.cli", "predict", "--engine", "ray", "-m", str(orientation_bundle),
+           "--ray-address", ray.get_runtime_context().gcs_address, "--ray-actors", "2",  # 2 actors: 4 shards
+           "--save-path", str(out), *corpus]
+    env = dict(os.environ, RAY_ADDRESS="")
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 300
+        while first.poll() is None and not any(out.glob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 130, err[-2000:]
+    assert err.rstrip().splitlines()[-1] == "interrupted; results written so far are complete (use --resume to continue)"
+    assert "Traceback" not in err and "Aborted" not in err, err[-2000:]
+    before = shard_ids(out)
+    done = [r["input_path"] for r in ray_batch.read_results(out)]
+    assert 0 < len(done) < len(corpus), f"the interrupt came after {len(done)} of {len(corpus)} rows"
+
+    second = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
+    assert second.returncode == 1, second.stderr[-2000:]  # the broken files failed
+    assert f"{len(corpus)} results in {out} (Parquet), 10 failed" in second.stderr, second.stderr[-2000:]
+    after = shard_ids(out)
+    assert {name: after.get(name) for name in before} == before  # the finished part was not redone
+    new_rows = [r["input_path"] for p in out.glob("*.parquet") if p.name not in before
+                for r in ray_batch.read_results_file(p)]
+    assert sorted(new_rows) == sorted(set(corpus) - set(done))
+    got = table(ray_batch.read_results(out))  # table() fails on a duplicate
+    assert set(got) == set(expected)
+    for path, want in expected.items():
+        if "error" in want:
+            assert got[path]["error"] and got[path]["class_ids"] == []
+        else:
+            assert (got[path]["error"], got[path]["class_ids"], got[path]["scores"]) == \
+                (None, want["class_ids"], want["scores"])
 
 
 def test_inputs_that_name_no_file_are_error_rows_not_a_failed_job(cluster, orientation_bundle, corpus, tmp_path):
@@ -262,3 +330,138 @@ def test_default_sizing_gives_the_same_rows(cluster, orientation_bundle, corpus,
     for path, want in expected.items():
         if "error" not in want:
             assert got[path]["class_ids"] == want["class_ids"] and got[path]["scores"] == want["scores"]
+
+
+# --- object storage: an S3 server of the test's own (moto) on 127.0.0.1 ---------------------------------------------
+
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "test-key", "AWS_SECRET_ACCESS_KEY": "test-secret", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    server = pytest.importorskip("moto.server", reason="moto[server] is needed (the test extra)")
+    moto = server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    assert host == "127.0.0.1"
+    yield f"http://{host}:{port}"
+    moto.stop()
+
+
+@pytest.fixture(scope="module")
+def s3(s3_endpoint, corpus):
+    """The store, with bucket `imgs` holding 2 broken files and 20 images under in/ and in/sub/, plus a text file
+    that is no image (skipped, as in a local folder). Returns (boto3 client, {s3 uri: local path})."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                          aws_access_key_id=S3_KEYS["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=S3_KEYS["AWS_SECRET_ACCESS_KEY"])
+    for bucket in ("imgs", "out"):
+        client.create_bucket(Bucket=bucket)
+    uris = {}
+    for n, path in enumerate(corpus[8:30]):  # corpus is sorted: broken_8, broken_9, then img_000 ...
+        key = f"in/{'sub/' if n % 3 == 0 else ''}{Path(path).name}"
+        client.put_object(Bucket="imgs", Key=key, Body=Path(path).read_bytes())
+        uris[f"s3://imgs/{key}"] = path
+    client.put_object(Bucket="imgs", Key="in/notes.txt", Body=b"not an image")
+    return client, uris
+
+
+def s3_cli(s3_endpoint, cwd, *args, timeout=600):
+    """`imgcls-onnx predict --engine ray` with the store's endpoint and keys in its environment only."""
+    env = dict(os.environ, RAY_ADDRESS="", AWS_ENDPOINT_URL=s3_endpoint, **S3_KEYS)
+    return subprocess.run([sys.executable, "-m", "imgcls_onnx.cli", "predict", "--engine", "ray", *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def s3_shards(client, bucket, prefix):
+    """{key: rows} of the Parquet objects under prefix, read with boto3 and pyarrow (not with ray_batch)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    return {o["Key"]: pq.read_table(pa.BufferReader(client.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()))
+            for o in listing if o["Key"].endswith(".parquet")}
+
+
+def test_s3_inputs_and_results_with_resume(s3_endpoint, s3, orientation_bundle, expected, tmp_path):
+    """Images listed and read from one bucket, results written as Parquet to another, one row per input with
+    `predict`'s ids and scores; a prefix that holds nothing is one error line and the job goes on; --resume on the
+    bucket redoes only a deleted shard and leaves the others untouched."""
+    import pyarrow.parquet as pq
+
+    client, uris = s3
+    args = ["-m", str(orientation_bundle), "s3://imgs/in/", "s3://imgs/nope/", "--save-path", "s3://out/res/"]
+    proc = s3_cli(s3_endpoint, tmp_path, *args)
+    assert proc.returncode == 1, proc.stderr[-3000:]  # the broken files and the empty prefix failed
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    errors = sorted(line for line in proc.stderr.splitlines() if line.startswith("error:"))
+    assert errors[-1] == "error: cannot load s3://imgs/nope/: no such object or prefix"
+    assert [e.split(":", 2)[1] for e in errors[:-1]] == [" cannot load s3"] * 2  # the two broken files
+    assert f"{len(uris) + 1} results in s3://out/res/ (Parquet), 3 failed" in proc.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written to a local folder named after the URI
+    shards = s3_shards(client, "out", "res/")
+    got = table([r for t in shards.values() for r in t.to_pylist()])
+    assert set(got) == {*uris, "s3://imgs/nope/"}  # notes.txt is not an image: not an input
+    for uri, path in uris.items():
+        want, row = expected[path], got[uri]
+        if "error" in want:
+            assert row["error"].startswith(f"cannot load {uri}: ") and row["class_ids"] == []
+        else:
+            assert (row["error"], row["class_ids"], row["scores"]) == (None, want["class_ids"], want["scores"])
+
+    # an unfinished job: one result shard lost; another marked (same rows, one more schema metadata key)
+    parts = sorted(k for k in shards if k.startswith("res/part-"))
+    assert len(parts) >= 2
+    lost, kept = parts[0], parts[1]
+    client.delete_object(Bucket="out", Key=lost)
+    marked = shards[kept].replace_schema_metadata({**(shards[kept].schema.metadata or {}), b"test": b"untouched"})
+    sink = tmp_path.parent / f"{tmp_path.name}-marked.parquet"
+    pq.write_table(marked, sink)
+    client.put_object(Bucket="out", Key=kept, Body=sink.read_bytes())
+    again = s3_cli(s3_endpoint, tmp_path, *args, "--resume")
+    assert again.returncode == 1, again.stderr[-3000:]
+    assert f"{len(uris) + 1} results in s3://out/res/ (Parquet), 3 failed" in again.stderr, again.stderr[-3000:]
+    after = s3_shards(client, "out", "res/")
+    assert (after[kept].schema.metadata or {}).get(b"test") == b"untouched"  # not written again
+    redone = [r["input_path"] for k, t in after.items() if k not in shards for r in t.to_pylist()]
+    assert sorted(redone) == sorted(shards[lost].column("input_path").to_pylist())
+    rows = table([r for t in after.values() for r in t.to_pylist()])  # one row per input, none twice
+    assert set(rows) == set(got) and all(rows[u]["scores"] == got[u]["scores"] for u in got)
+
+
+def test_s3_errors_are_one_line_each(s3_endpoint, s3, orientation_bundle, tmp_path):
+    """A missing bucket (inputs or results), refused credentials and inputs on two filesystems: exit 2 with one
+    line that says which and why, before anything is run or written."""
+    import urllib.request
+
+    client, uris = s3
+    model = ["-m", str(orientation_bundle)]
+
+    def one_line(*args):
+        proc = s3_cli(s3_endpoint, tmp_path, *model, *args, timeout=120)
+        assert proc.returncode == 2, proc.stderr[-3000:]
+        return proc.stderr.strip().splitlines()
+
+    assert one_line("s3://nobucket/in/", "--save-path", "s3://out/err/") == [
+        "error: cannot read s3://nobucket/in/: the bucket 'nobucket' does not exist"]
+    assert one_line("s3://imgs/in/", "--save-path", "s3://nobucket/res/") == [
+        "error: cannot write results to s3://nobucket/res/: the bucket 'nobucket' does not exist"]
+    assert one_line("s3://imgs/in/", next(p for p in uris.values()), "--save-path", "s3://out/err/") == [
+        "error: the inputs are on 2 filesystems (local files, s3://): one Ray job reads from one; run a job for each"]
+
+    def auth(count: bytes):  # moto's switch: after `count` more requests, only known IAM keys are let in
+        urllib.request.urlopen(urllib.request.Request(f"{s3_endpoint}/moto-api/reset-auth", data=count, method="POST",
+                                                      headers={"Content-Type": "application/octet-stream"})).read()
+
+    auth(b"0")
+    try:
+        refused = one_line("s3://imgs/in/", "--save-path", "s3://out/err/")
+    finally:
+        auth(b"inf")
+    assert len(refused) == 1 and refused[0].startswith("error: cannot read s3://imgs/in/: ")
+    assert "ACCESS_DENIED" in refused[0] and "check the credentials" in refused[0]
+    assert client.list_objects_v2(Bucket="out", Prefix="err/")["KeyCount"] == 0  # nothing was written
+    assert list(tmp_path.iterdir()) == []
