@@ -24,7 +24,8 @@ from imgcls_onnx import ray_batch  # noqa: E402
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             _node_ip_address="127.0.0.1")  # a loopback cluster: the suite may reach 127.0.0.1 only
     yield
     ray.shutdown()
 
