@@ -1,14 +1,22 @@
 """The numpy resize (imgcls_onnx/runtime/resize.py) against this machine's OpenCV (x86-64, the reference platform):
-bit-exact on random images of 1 to 4000 px a side, at the sizes the zoo's op lists produce."""
+bit-exact on random images of 1 to 4000 px a side, at the sizes the zoo's op lists produce, and the whole
+preprocessing of every distinct zoo op list identical on the portable and the OpenCV path."""
 from __future__ import annotations
 
+import json
 import platform
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
+from imgcls_onnx.runtime import transforms
+from imgcls_onnx.runtime.errors import PreprocessError
 from imgcls_onnx.runtime.resize import linear_table, resize_linear, resize_nearest
-from imgcls_onnx.runtime.transforms import ResizeImage
+from imgcls_onnx.runtime.transforms import PreprocessSpec, ResizeImage, portable_resize_default
 
 cv2 = pytest.importorskip("cv2")
 
@@ -137,3 +145,92 @@ def test_bad_arguments_are_errors():
         resize_linear(img, 0, 2)
     with pytest.raises(ValueError, match="window"):
         resize_linear(img, 8, 8, (4, 0, 5, 8))
+
+
+def _zoo_op_lists():
+    models = json.loads((ROOT / "imgcls_onnx" / "zoo_manifest.json").read_text())["models"]
+    lists = {json.dumps(m["transform_ops"], sort_keys=True): m["transform_ops"] for m in models}
+    return list(lists.values())
+
+
+def test_every_zoo_op_list_is_identical_on_the_portable_and_the_opencv_path(monkeypatch):
+    op_lists = _zoo_op_lists()
+    assert len(op_lists) >= 5
+    interpolations = {(op["ResizeImage"].get("backend", "cv2"), op["ResizeImage"].get("interpolation", "linear"))
+                      for ops in op_lists for op in ops if "ResizeImage" in op}
+    assert ("cv2", "linear") in interpolations
+    rng = np.random.default_rng(11)
+    sizes = [(224, 224), (256, 341), (480, 640), (3000, 4000), (1000, 449), (512, 512), (448, 900), (97, 301),
+             (2048, 1536), (231, 300), (333, 333), (800, 601)]
+    images = [_content(rng, h, w, 3) for h, w in sizes]
+    for ops in op_lists:
+        spec = PreprocessSpec.from_yml_ops(ops)
+        fixed = spec.output_hw is None  # a fixed-size resize with no crop: one batch for every size
+        batches = {}
+        for mode in ("cv2", "portable"):
+            monkeypatch.setenv(transforms.RESIZE_ENV, mode)
+            assert portable_resize_default() is (mode == "portable")
+            # Pillow's path is the same code either way: its lists run on the smaller images only
+            pil = any(op.get("ResizeImage", {}).get("backend") == "pil" for op in ops)
+            usable = [im for im in images if (fixed or min(im.shape[:2]) >= 16) and not (pil and im.size > 1e6)]
+            # batch: the fused resize + crop window (portable) or op by op (cv2); reference: op by op
+            batches[mode] = (spec.batch(usable), [spec.reference(im) for im in usable])
+        cv2_batch, cv2_ref = batches["cv2"]
+        np_batch, np_ref = batches["portable"]
+        assert cv2_batch.dtype == np.float32 and np.array_equal(cv2_batch, np_batch), json.dumps(ops)
+        assert all(np.array_equal(a, b) for a, b in zip(cv2_ref, np_ref)), json.dumps(ops)
+        assert all(np.array_equal(a, b) for a, b in zip(np_batch, np_ref))
+
+
+def test_the_choice_of_path(monkeypatch):
+    monkeypatch.delenv(transforms.RESIZE_ENV, raising=False)
+    assert portable_resize_default() is False  # x86-64 with OpenCV: cv2 stays the default for now
+    monkeypatch.setattr(transforms.platform, "machine", lambda: "aarch64")
+    assert portable_resize_default() is True  # OpenCV's aarch64 INTER_LINEAR is not the reference
+    monkeypatch.setenv(transforms.RESIZE_ENV, "cv2")
+    assert portable_resize_default() is False  # asked for explicitly
+    monkeypatch.setattr(transforms.platform, "machine", lambda: "AMD64")
+    monkeypatch.setenv(transforms.RESIZE_ENV, "auto")
+    assert portable_resize_default() is False
+    monkeypatch.setenv(transforms.RESIZE_ENV, "portable")
+    assert portable_resize_default() is True
+    monkeypatch.setenv(transforms.RESIZE_ENV, "fast")
+    with pytest.raises(PreprocessError, match="IMGCLS_ONNX_RESIZE"):
+        portable_resize_default()
+    monkeypatch.delenv(transforms.RESIZE_ENV)
+    monkeypatch.setattr(transforms, "_cv2_module", lambda: None)  # OpenCV not installed
+    assert portable_resize_default() is True
+    img = np.random.default_rng(0).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    out = ResizeImage(resize_short=24)(img)
+    assert np.array_equal(out, cv2.resize(img, (34, 24)))
+    with pytest.raises(PreprocessError, match="no numpy port"):
+        ResizeImage(resize_short=24, interpolation="bicubic")(img)
+    monkeypatch.setenv(transforms.RESIZE_ENV, "cv2")
+    with pytest.raises(PreprocessError, match="not installed"):
+        ResizeImage(resize_short=24)(img)
+    # Pillow's path is Pillow's whatever the choice
+    pil = ResizeImage(resize_short=24, interpolation="bicubic", backend="pil")
+    monkeypatch.setenv(transforms.RESIZE_ENV, "portable")
+    assert pil(img).shape == (24, 34, 3)
+
+
+def test_preprocessing_runs_without_opencv(monkeypatch):
+    """cv2 made unimportable: the default path is the numpy one, with OpenCV's x86-64 pixels."""
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["cv2"] = None  # import cv2 -> ImportError
+        import numpy as np
+        from imgcls_onnx.runtime.transforms import PreprocessSpec, portable_resize_default
+        assert portable_resize_default()
+        img = np.random.default_rng(5).integers(0, 256, (300, 451, 3), dtype=np.uint8)
+        sys.stdout.buffer.write(PreprocessSpec.imagenet().batch([img]).tobytes())
+        """
+    )
+    monkeypatch.delenv(transforms.RESIZE_ENV, raising=False)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr.decode()
+    img = np.random.default_rng(5).integers(0, 256, (300, 451, 3), dtype=np.uint8)
+    monkeypatch.setenv(transforms.RESIZE_ENV, "cv2")
+    expected = PreprocessSpec.imagenet().batch([img])  # this process: the OpenCV path
+    assert np.array_equal(np.frombuffer(proc.stdout, np.float32).reshape(expected.shape), expected)
