@@ -5,31 +5,85 @@ Exactness notes (pinned by tests against PaddleX 3.7.2's own tensors in ../share
 * ``ResizeImage(resize_short=S)``: ``scale = S / min(h, w)``; new sides are Python ``round()`` (half to even);
   no resize when the size is unchanged; cv2 by default, Pillow when ``backend: pil`` (its bicubic antialiases,
   unlike cv2's INTER_CUBIC).
+* The cv2 backend's INTER_LINEAR and INTER_NEAREST also exist in numpy (:mod:`.resize`, bit-exact with x86-64
+  OpenCV, the same on every machine; OpenCV's aarch64 build gives other INTER_LINEAR pixels). Which one runs:
+  :func:`portable_resize_default` (``$IMGCLS_ONNX_RESIZE``, whether cv2 imports, the machine). The portable path
+  computes a resize followed by a crop for the crop window only.
 * ``CropImage(size)``: centre crop with ``x0 = (w - cw) // 2``; an image smaller than the crop is an error.
 * ``NormalizeImage``: folded as ``x * (scale / std) + (-mean / std)`` in float32, channel by channel.
 """
 from __future__ import annotations
 
+import functools
+import os
+import platform
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Sequence, Union
 
-import cv2
 import numpy as np
 from PIL import Image
 
 from .errors import ManifestError, PreprocessError
+from .resize import resize_linear, resize_nearest
 
+# OpenCV's interpolation flags by name (cv2 is imported only when it is used: the runtime can run without it)
 _CV2_INTERPOLATION = {
-    "nearest": cv2.INTER_NEAREST,
-    "linear": cv2.INTER_LINEAR,
-    "bilinear": cv2.INTER_LINEAR,
-    "cubic": cv2.INTER_CUBIC,
-    "bicubic": cv2.INTER_CUBIC,
-    "area": cv2.INTER_AREA,
-    "lanczos": cv2.INTER_LANCZOS4,
-    "lanczos4": cv2.INTER_LANCZOS4,
+    "nearest": "INTER_NEAREST",
+    "linear": "INTER_LINEAR",
+    "bilinear": "INTER_LINEAR",
+    "cubic": "INTER_CUBIC",
+    "bicubic": "INTER_CUBIC",
+    "area": "INTER_AREA",
+    "lanczos": "INTER_LANCZOS4",
+    "lanczos4": "INTER_LANCZOS4",
 }
+# the cv2-backend interpolations with a numpy port (by canonical name)
+_PORTABLE_RESIZE = {"linear": resize_linear, "nearest": resize_nearest}
+
+#: ``portable``: numpy resize (bit-exact with x86-64 OpenCV, the same on every machine); ``cv2``: OpenCV's own;
+#: unset or ``auto``: :func:`portable_resize_default` decides
+RESIZE_ENV = "IMGCLS_ONNX_RESIZE"
+#: the machines whose OpenCV gives the reference INTER_LINEAR pixels (PaddleX's platform)
+REFERENCE_MACHINES = ("x86_64", "amd64")
+
+
+@functools.lru_cache(maxsize=None)
+def _cv2_module():
+    """The cv2 module, or None when OpenCV is not installed (or does not import)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+def portable_resize_default() -> bool:
+    """Whether the cv2 backend's INTER_LINEAR / INTER_NEAREST run in numpy (:mod:`.resize`) rather than OpenCV.
+
+    ``$IMGCLS_ONNX_RESIZE=portable`` -> numpy; ``=cv2`` -> OpenCV; unset or ``auto`` -> numpy when cv2 cannot be
+    imported or the machine is not x86-64 (where OpenCV's result is not the reference), else OpenCV."""
+    choice = os.environ.get(RESIZE_ENV, "").strip().lower()
+    if choice == "portable":
+        return True
+    if choice == "cv2":
+        return False
+    if choice not in ("", "auto"):
+        raise PreprocessError(f"${RESIZE_ENV} must be 'portable', 'cv2' or 'auto', got {choice!r}")
+    return _cv2_module() is None or platform.machine().lower() not in REFERENCE_MACHINES
+
+
+def _require_cv2(interpolation: str):
+    cv2 = _cv2_module()
+    if cv2 is None:
+        if interpolation in _PORTABLE_RESIZE:  # only reached when $IMGCLS_ONNX_RESIZE=cv2 asks for OpenCV
+            why = f"${RESIZE_ENV}=cv2 asks for it (unset it to use the numpy resize)"
+        else:
+            why = f"interpolation {interpolation!r} with backend 'cv2' has no numpy port"
+        raise PreprocessError(f"ResizeImage: OpenCV (cv2) is not installed and {why}; install opencv-python-headless")
+    return cv2
+
+
 _PIL_INTERPOLATION = {
     "nearest": Image.NEAREST,
     "linear": Image.BILINEAR,
@@ -87,7 +141,28 @@ class ResizeImage:
         if self.backend == "pil":
             resized = Image.fromarray(image_hwc).resize((new_w, new_h), _PIL_INTERPOLATION[self.interpolation])
             return np.asarray(resized)
-        return cv2.resize(image_hwc, (new_w, new_h), interpolation=_CV2_INTERPOLATION[self.interpolation])
+        portable = self._portable()
+        if portable is not None:
+            return portable(image_hwc, new_w, new_h)
+        cv2 = _require_cv2(self.interpolation)
+        return cv2.resize(image_hwc, (new_w, new_h), interpolation=getattr(cv2, _CV2_INTERPOLATION[self.interpolation]))
+
+    def _portable(self):
+        """The numpy resize function when it runs for this op (cv2 backend, a ported interpolation, and
+        :func:`portable_resize_default` says so), else None."""
+        if self.backend != "cv2" or self.interpolation not in _PORTABLE_RESIZE or not portable_resize_default():
+            return None
+        return _PORTABLE_RESIZE[self.interpolation]
+
+    def resize_and_crop(self, image_hwc: np.ndarray, crop: "CropImage") -> np.ndarray:
+        """``crop(self(image_hwc))``, computed for the crop window only when the portable resize runs."""
+        portable = self._portable()
+        h, w = image_hwc.shape[:2]
+        new_h, new_w = self.output_hw(h, w)
+        if portable is None or (new_h, new_w) == (h, w):
+            return crop(self(image_hwc))
+        x0, y0, cw, ch = crop.window(new_w, new_h)
+        return portable(image_hwc, new_w, new_h, (x0, y0, cw, ch))
 
     def to_yml(self) -> dict[str, Any]:
         args: dict[str, Any] = {}
@@ -111,13 +186,16 @@ class CropImage:
         if len(self.size_wh) != 2 or min(self.size_wh) <= 0:
             raise ManifestError(f"CropImage: size must be positive, got {self.size_wh}")
 
+    def window(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """``(x0, y0, cw, ch)`` of the crop in a ``width`` x ``height`` image."""
+        cw, ch = self.size_wh
+        if width < cw or height < ch:
+            raise PreprocessError(f"image of {width}x{height} is smaller than the crop {cw}x{ch}")
+        return (width - cw) // 2, (height - ch) // 2, cw, ch
+
     def __call__(self, image_hwc: np.ndarray) -> np.ndarray:
         h, w = image_hwc.shape[:2]
-        cw, ch = self.size_wh
-        if w < cw or h < ch:
-            raise PreprocessError(f"image of {w}x{h} is smaller than the crop {cw}x{ch}")
-        x0 = (w - cw) // 2
-        y0 = (h - ch) // 2
+        x0, y0, cw, ch = self.window(w, h)
         return image_hwc[y0 : y0 + ch, x0 : x0 + cw]
 
     def to_yml(self) -> dict[str, Any]:
@@ -301,8 +379,16 @@ class PreprocessSpec:
     def apply_image_ops(self, image_hwc: np.ndarray) -> np.ndarray:
         """Resize/crop: the uint8 HWC image before normalisation (what a fused-preprocessing model takes)."""
         x = image_hwc
-        for op in self.image_ops:
-            x = op(x)
+        ops = self.image_ops
+        i = 0
+        while i < len(ops):
+            op = ops[i]
+            if isinstance(op, ResizeImage) and i + 1 < len(ops) and isinstance(ops[i + 1], CropImage):
+                x = op.resize_and_crop(x, ops[i + 1])  # the same pixels; the portable path computes the window only
+                i += 2
+            else:
+                x = op(x)
+                i += 1
         return x
 
     def stage(self, image_hwc: np.ndarray) -> np.ndarray:
