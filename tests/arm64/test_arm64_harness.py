@@ -4,7 +4,7 @@ results are compared with the same work done here on x86-64.
 
 - OpenCV's INTER_LINEAR differs on aarch64 (its ARM wheel has other backends): the drift is visible to the harness.
 - Pillow's BILINEAR and BICUBIC resizes are byte-identical.
-- onnxruntime's outputs of a small model agree within 1e-6.
+- onnxruntime's outputs of a small model agree within 1e-6 (of the output's scale, for logits).
 """
 from __future__ import annotations
 
@@ -107,4 +107,7 @@ def test_pillow_resizes_are_identical_on_aarch64(runs, resample):
 def test_onnxruntime_agrees_on_aarch64(runs, j, what):
     arm, x86, _ = runs
     assert arm[f"ort_{j}"].shape == x86[f"ort_{j}"].shape == (4, 5)
-    np.testing.assert_allclose(arm[f"ort_{j}"], x86[f"ort_{j}"], rtol=0, atol=1e-6, err_msg=what)
+    # 1e-6 of the output's scale: absolute for probabilities; logits up to ~7 differ by 1-2 ulp (2.4e-7 to 9.5e-7,
+    # other accumulation orders of the NEON and AVX kernels), so there it is 1e-6 relative to the largest
+    scale = max(1.0, float(np.abs(x86[f"ort_{j}"]).max()))
+    np.testing.assert_allclose(arm[f"ort_{j}"], x86[f"ort_{j}"], rtol=0, atol=1e-6 * scale, err_msg=what)
