@@ -660,11 +660,16 @@ def export_triton_cmd(model, repo, name, max_batch_size, instances, kind) -> Non
               help="Where the page gets onnxruntime-web 1.30.0: 'auto' (a local copy when one is found: "
                    "$IMGCLS_ONNX_ORT_WEB or this checkout's web/node_modules; else the CDN), 'cdn' (jsDelivr, "
                    "pinned, with an integrity hash), or a folder holding the npm package (offline site).")
+@click.option("--jpeg-wasm", "jpeg", default="auto", show_default=True,
+              help="Where the page gets its JPEG decoder, libjpeg-turbo compiled to WebAssembly (the Python runtime's "
+                   "pixels in any browser): 'auto' (a local copy when one is found: $IMGCLS_ONNX_JPEG_WASM or this "
+                   "checkout's web/node_modules; else the CDN), 'cdn' (jsDelivr, pinned, hash-checked), 'none' (the "
+                   "browser's decoder), or the @cwasm/jpeg-turbo package folder.")
 @click.option("--topk", default=5, show_default=True, type=click.IntRange(min=1), help="Classes shown per image.")
 @click.option("--serve", "serve_after", is_flag=True,
               help="Serve the site on 127.0.0.1 afterwards (cross-origin isolated, so WASM uses threads).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port for --serve.")
-def export_web_cmd(model, out, ort, topk, serve_after, port) -> None:
+def export_web_cmd(model, out, ort, jpeg, topk, serve_after, port) -> None:
     """Write a static web site that classifies images in the browser (onnxruntime-web; images stay local).
 
     Serve the folder with any static server; `imgcls-onnx serve-web SITE` adds the headers for threaded WASM."""
@@ -672,7 +677,7 @@ def export_web_cmd(model, out, ort, topk, serve_after, port) -> None:
     from .web_export import export_web
 
     try:
-        summary = export_web(obtain_model(model), out, ort=ort, topk=topk)
+        summary = export_web(obtain_model(model), out, ort=ort, topk=topk, jpeg=jpeg)
     except ImgclsError as e:
         raise _fail(str(e)) from None
     click.echo(json.dumps(summary, indent=1))

@@ -1,13 +1,16 @@
 """``imgcls-onnx export-web``: a bundle as a static web site that classifies images in the browser with onnxruntime-web.
 
 The site holds the ONNX graph, ``model.json`` (PaddleX's preprocessing ops, labels, the graph's input and output), the
-JavaScript module ``imgcls.js`` that runs them (OpenCV-exact resize; see docs/web.md), and a page. onnxruntime-web's
-files come from a local copy of the pinned npm package (offline site) or from a pinned CDN URL with a Subresource
-Integrity hash. Nothing here imports onnxruntime-web or needs Node: the wheel carries only the four page files.
+JavaScript module ``imgcls.js`` that runs them (OpenCV-exact resize; see docs/web.md), ``jpeg.js`` (JPEG decoding
+with libjpeg-turbo compiled to WebAssembly, the runtime's pixels), and a page. onnxruntime-web's files and the JPEG
+decoder's .wasm come from local copies of the pinned npm packages (offline site) or from pinned CDN URLs with
+integrity hashes. Nothing here imports onnxruntime-web or needs Node: the wheel carries only the page files.
 """
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import html
 import json
 import shutil
@@ -24,12 +27,23 @@ ORT_CDN = f"https://cdn.jsdelivr.net/npm/onnxruntime-web@{ORT_WEB_VERSION}/dist/
 # sha384 of dist/ort.min.js in the npm package onnxruntime-web@1.30.0 (jsDelivr serves the npm files unchanged);
 # tests/web checks it against the installed package
 ORT_MIN_JS_SRI = "sha384-N94xSNjPDbfBJj4+QINst0nbHpcCm8kc1qNlIP/wA0muqjR3aVyIuDkMeccPrLvQ"
+# the JPEG decoder jpeg.js runs: libjpeg-turbo 2.0.4 (TurboJPEG API, ISLOW IDCT, fancy upsampling) built for
+# WebAssembly by the npm package @cwasm/jpeg-turbo; its pixels equal cv2.imdecode's (tests/web/test_jpeg_decode.py)
+JPEG_WASM_PACKAGE = "@cwasm/jpeg-turbo"
+JPEG_WASM_VERSION = "0.1.3"
+JPEG_WASM_FILE = "jpeg-turbo.wasm"
+JPEG_WASM_CDN = f"https://cdn.jsdelivr.net/npm/{JPEG_WASM_PACKAGE}@{JPEG_WASM_VERSION}/{JPEG_WASM_FILE}"
+# sha384 of jpeg-turbo.wasm in @cwasm/jpeg-turbo@0.1.3: the page checks it before compiling (local copy or CDN) and
+# export-web refuses a local file that is not this one; tests/web checks it against the installed package
+JPEG_WASM_SRI = "sha384-iXWmUaUtG97xgJ0AR1F+mORF3VKZYUU2m9pX1wuOnBCE5FdvKeBsjL/WPcfyUscQ"
+JPEG_NOTICE = "LICENSE-libjpeg-turbo.txt"
 # the resizes imgcls.js implements exactly (tests/web/test_preprocess_parity.py)
 BROWSER_RESIZES = {"cv2": ("linear", "nearest"), "pil": ("linear", "bicubic", "lanczos", "box")}
-PAGE_FILES = ("index.html", "app.js", "imgcls.js", "style.css")
+PAGE_FILES = ("index.html", "app.js", "imgcls.js", "jpeg.js", "style.css")
 ASSETS = Path(__file__).with_name("web")
 # a checkout's own npm install (web/package.json pins the version)
 _CHECKOUT_ORT = Path(__file__).resolve().parent.parent / "web" / "node_modules" / "onnxruntime-web"
+_CHECKOUT_JPEG = Path(__file__).resolve().parent.parent / "web" / "node_modules" / "@cwasm" / "jpeg-turbo"
 
 
 class WebExportError(ImgclsError):
@@ -63,6 +77,36 @@ def find_local_ort() -> Path | None:
         return _ort_dist(Path(env))
     if _CHECKOUT_ORT.is_dir():
         return _ort_dist(_CHECKOUT_ORT)
+    return None
+
+
+def sri_sha384(data: bytes) -> str:
+    return "sha384-" + base64.b64encode(hashlib.sha384(data).digest()).decode()
+
+
+def _jpeg_wasm(folder: Path) -> Path:
+    """jpeg-turbo.wasm in an @cwasm/jpeg-turbo package folder (or that file itself), checked against the pinned hash."""
+    folder = Path(folder)
+    wasm = folder if folder.is_file() else folder / JPEG_WASM_FILE
+    get = (f"get it with: npm pack {JPEG_WASM_PACKAGE}@{JPEG_WASM_VERSION} && tar xzf "
+           f"cwasm-jpeg-turbo-{JPEG_WASM_VERSION}.tgz (then pass package/)")
+    if not wasm.is_file():
+        raise WebExportError(f"{folder}: not a {JPEG_WASM_PACKAGE} package folder (no {JPEG_WASM_FILE}); {get}")
+    if sri_sha384(wasm.read_bytes()) != JPEG_WASM_SRI:
+        raise WebExportError(f"{wasm}: not the {JPEG_WASM_PACKAGE} {JPEG_WASM_VERSION} build the page is tested with "
+                             f"(its sha384 differs); {get}")
+    return wasm
+
+
+def find_local_jpeg_wasm() -> Path | None:
+    """The JPEG decoder's .wasm from $IMGCLS_ONNX_JPEG_WASM or this checkout's web/node_modules, else None."""
+    import os
+
+    env = os.environ.get("IMGCLS_ONNX_JPEG_WASM")
+    if env:
+        return _jpeg_wasm(Path(env))
+    if _CHECKOUT_JPEG.is_dir():
+        return _jpeg_wasm(_CHECKOUT_JPEG)
     return None
 
 
@@ -111,11 +155,13 @@ def model_config(bundle, io, topk: int = 5) -> dict:
     }
 
 
-def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5) -> dict:
+def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5, jpeg: str = "auto") -> dict:
     """Write the site into ``out`` (created; an existing non-empty folder that is not a previous export is refused).
 
     ``ort``: ``"auto"`` (a local onnxruntime-web copy when one is found, else the CDN), ``"cdn"``, or a folder
-    holding the onnxruntime-web package. Returns a summary (where onnxruntime-web comes from, sizes)."""
+    holding the onnxruntime-web package. ``jpeg``, the JPEG decoder (libjpeg-turbo WebAssembly): ``"auto"`` (a local
+    copy when one is found, else the CDN), ``"cdn"``, ``"none"`` (the browser's decoder), or the @cwasm/jpeg-turbo
+    package folder. Returns a summary (where each comes from, sizes)."""
     from .runtime.bundle import load_bundle
     from .runtime.model_io import LoadedModel
     from .runtime.providers import parse_device
@@ -132,6 +178,12 @@ def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5) -> dict:
         dist = find_local_ort()
     else:
         dist = _ort_dist(Path(ort))
+    if jpeg in ("cdn", "none"):
+        jpeg_wasm = None
+    elif jpeg == "auto":
+        jpeg_wasm = find_local_jpeg_wasm()
+    else:
+        jpeg_wasm = _jpeg_wasm(Path(jpeg))
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "model").mkdir(exist_ok=True)
@@ -150,12 +202,21 @@ def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5) -> dict:
         script = (f'<script src="{ORT_CDN}ort.min.js" integrity="{ORT_MIN_JS_SRI}" '
                   'crossorigin="anonymous"></script>')
         wasm_paths = ORT_CDN
+    if jpeg_wasm is not None:
+        (out / "jpeg").mkdir(exist_ok=True)
+        shutil.copyfile(jpeg_wasm, out / "jpeg" / JPEG_WASM_FILE)
+        shutil.copyfile(ASSETS / JPEG_NOTICE, out / "jpeg" / JPEG_NOTICE)
+        jpeg_src, jpeg_from = f"jpeg/{JPEG_WASM_FILE}", "local copy"
+    else:
+        shutil.rmtree(out / "jpeg", ignore_errors=True)
+        jpeg_src, jpeg_from = ("", "the browser's decoder") if jpeg == "none" else (JPEG_WASM_CDN, JPEG_WASM_CDN)
     page = (ASSETS / "index.html").read_text()
     page = page.replace("<!--ORT_SCRIPT-->", script).replace("__ORT_WASM_PATHS__", wasm_paths)
+    page = page.replace("__JPEG_WASM__", jpeg_src).replace("__JPEG_WASM_SRI__", JPEG_WASM_SRI if jpeg_src else "")
     page = page.replace("__MODEL_NAME__", html.escape(bundle.name, quote=True))
     (out / "index.html").write_text(page)
     return {"site": str(out), "model": bundle.name, "onnxruntime_web": ORT_WEB_VERSION,
-            "ort_files": "local copy" if dist is not None else ORT_CDN,
+            "ort_files": "local copy" if dist is not None else ORT_CDN, "jpeg_decoder": jpeg_from,
             "bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file())}
 
 

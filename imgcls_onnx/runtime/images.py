@@ -292,8 +292,8 @@ def apply_exif_orientation(image_hwc: np.ndarray, orientation: int) -> np.ndarra
         return image_hwc.transpose(1, 0, 2)
     if orientation == 6:
         return np.rot90(image_hwc, k=-1)
-    if orientation == 7:
-        return np.rot90(image_hwc, k=1)[::-1, ::-1]
+    if orientation == 7:  # transverse: the mirror image across the anti-diagonal (cv2.imread and Pillow agree)
+        return image_hwc[::-1, ::-1].transpose(1, 0, 2)
     if orientation == 8:
         return np.rot90(image_hwc, k=1)
     return image_hwc

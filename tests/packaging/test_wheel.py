@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 
 # every data file the code opens through importlib.resources or beside its module
 DATA_FILES = {"imgcls_onnx/zoo_manifest.json", "imgcls_onnx/data/imagenet1k_label_list.txt",
-              *(f"imgcls_onnx/web/{n}" for n in ("index.html", "app.js", "imgcls.js", "style.css"))}
+              *(f"imgcls_onnx/web/{n}" for n in ("index.html", "app.js", "imgcls.js", "jpeg.js", "style.css",
+                                                  "LICENSE-libjpeg-turbo.txt"))}
 
 
 def sh(*cmd, cwd=None, env=None, timeout=1200):
@@ -113,7 +114,9 @@ def test_installed_runtime_predicts_the_real_model(dist, orientation_bundle, tmp
     site = tmp_path / "site"
     summary = json.loads(sh(cli, "export-web", "--model", archive, "--out", site, cwd=tmp_path, env=env).stdout)
     assert summary["ort_files"].startswith("https://cdn.jsdelivr.net/npm/onnxruntime-web@")
-    assert sorted(p.name for p in site.iterdir()) == ["app.js", "imgcls.js", "index.html", "model", "style.css"]
+    assert summary["jpeg_decoder"].startswith("https://cdn.jsdelivr.net/npm/@cwasm/jpeg-turbo@")
+    assert sorted(p.name for p in site.iterdir()) == ["app.js", "imgcls.js", "index.html", "jpeg.js", "model",
+                                                      "style.css"]
 
 
 @pytest.mark.convert

@@ -46,7 +46,7 @@ def test_exif_orientation_applied_for_files_and_bytes(tmp_path, orientation):
     upright = structured_image(24, 40, seed=orientation)
     # store the pixels so that applying `orientation` restores `upright`
     inverse = {1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
-               5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, 1), 7: lambda a: np.rot90(a, -1)[::-1, ::-1],
+               5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, 1), 7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
                8: lambda a: np.rot90(a, -1)}[orientation]
     stored = np.ascontiguousarray(inverse(upright))
     exif = Image.Exif()
@@ -56,6 +56,22 @@ def test_exif_orientation_applied_for_files_and_bytes(tmp_path, orientation):
     p.write_bytes(data)
     assert np.array_equal(load_image(data), upright)
     assert np.array_equal(load_image(p), upright)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_equals_cv2_imread_and_pillow(tmp_path, orientation):
+    """The reference is PaddleX's ReadImage, cv2.imread with IMREAD_COLOR, which applies the tag itself; Pillow's
+    exif_transpose agrees. A non-square JPEG tells every one of the eight transforms apart (7, the transverse, was
+    once a plain rotation here)."""
+    from PIL import ImageOps
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    p = tmp_path / f"o{orientation}.jpg"
+    Image.fromarray(structured_image(24, 40, seed=orientation)).save(p, quality=95, exif=exif.tobytes())
+    ours = load_image(p)
+    assert np.array_equal(ours, cv2.imread(str(p), cv2.IMREAD_COLOR)[:, :, ::-1])
+    assert np.array_equal(ours, np.asarray(ImageOps.exif_transpose(Image.open(p)).convert("RGB")))
 
 
 def test_rgba_png_drops_alpha_like_imread_color():

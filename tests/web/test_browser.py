@@ -1,6 +1,7 @@
 """export-web of the real PULC orientation model, run in headless Chromium (Debian's, driven by playwright-core): the
-real document photos and their rotations as JPEG and PNG give the Python runtime's top-1 on every image; a dropped
-non-image file shows a clear error and the page keeps working; a screenshot of the page is saved."""
+real document photos and their rotations as JPEG and PNG give the Python runtime's model inputs, bit for bit, and its
+top-1 on every image; a dropped non-image file shows a clear error and the page keeps working; a screenshot of the
+page is saved."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ import pytest
 from conftest import ORIENTATION_LABELS, REALDATA, need
 from webtools import NODE_MODULES, browser, need_chromium, need_npm_packages, run_node, serving
 
+from imgcls_onnx.runtime.images import load_image
 from imgcls_onnx.web_export import export_web
 
 DOCS = REALDATA / "orientation_images"
@@ -19,16 +21,19 @@ DOCS = REALDATA / "orientation_images"
 
 @pytest.fixture(scope="module")
 def site(orientation_bundle, tmp_path_factory):
-    need_npm_packages("onnxruntime-web")
+    need_npm_packages("onnxruntime-web", "@cwasm/jpeg-turbo")
     out = tmp_path_factory.mktemp("web") / "site"
-    export_web(orientation_bundle, out, ort=str(NODE_MODULES / "onnxruntime-web"))
+    export_web(orientation_bundle, out, ort=str(NODE_MODULES / "onnxruntime-web"),
+               jpeg=str(NODE_MODULES / "@cwasm" / "jpeg-turbo"))
     return out
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
-    """(path, true label): the two real photos as they are, their rotations as JPEG and as PNG, and one JPEG whose
-    pixels lie on their side with an EXIF orientation tag that turns them upright (both sides must apply it)."""
+    """(path, true label): the two real photos as they are, their rotations as JPEG and as PNG, a CMYK JPEG (the
+    browser's own decoder converts CMYK one level away from OpenCV), one JPEG whose pixels are mirrored across the
+    anti-diagonal with EXIF orientation 7, and one whose pixels lie on their side with orientation 6 (both sides must
+    apply the tag)."""
     from PIL import Image
 
     need(DOCS)
@@ -47,6 +52,13 @@ def photos(tmp_path_factory):
             path = folder / f"{name}{ext}"
             assert cv2.imwrite(str(path), img, params)
             cases.append((path, label))
+    Image.fromarray(rot180[:, :, ::-1]).convert("CMYK").save(folder / "doc1_cmyk.jpg", quality=95)
+    cases.append((folder / "doc1_cmyk.jpg", "180"))
+    transverse = Image.fromarray(np.ascontiguousarray(rot0[::-1, ::-1].transpose(1, 0, 2)[:, :, ::-1]))
+    exif = Image.Exif()
+    exif[0x0112] = 7
+    transverse.save(folder / "doc0_exif7.jpg", quality=95, exif=exif)
+    cases.append((folder / "doc0_exif7.jpg", "0"))
     # EXIF orientation 6: the stored pixels are turned 90 degrees counter-clockwise; viewers turn them back upright
     stored = Image.fromarray(cv2.rotate(rot0, cv2.ROTATE_90_COUNTERCLOCKWISE)[:, :, ::-1])
     exif = Image.Exif()
@@ -61,12 +73,16 @@ def test_page_classifies_real_photos_like_the_python_runtime(site, photos, orien
     need_chromium()
     cases, folder = photos
     shot = tmp_path / "page.png"
+    tensors = tmp_path / "tensors"
+    tensors.mkdir()
     with serving(site) as url:
         out = browser({"url": url, "screenshot": str(shot), "steps": [
             {"upload": [str(p) for p, _ in cases[:-1]]},
             # a drop, like a user's: a text file among images, then one more image
-            {"drop": [str(folder / "notes.txt"), str(cases[-1][0])]}]})
+            {"drop": [str(folder / "notes.txt"), str(cases[-1][0])]}],
+            "tensors": [{"files": [str(p) for p, _ in cases], "out": str(tensors)}]})
     assert out["ready"] == "true" and out["backend"].startswith("wasm"), out
+    assert out["jpeg"] == "wasm" and "JPEG decoder: libjpeg-turbo (WebAssembly)" in out["status"], out["status"]
     assert out["crossOriginIsolated"] is True and "2 threads" in out["backend"], out["backend"]
     rows = out["results"]
     assert [r["name"] for r in rows] == [p.name for p, _ in cases[:-1]] + ["notes.txt", cases[-1][0].name]
@@ -76,10 +92,25 @@ def test_page_classifies_real_photos_like_the_python_runtime(site, photos, orien
     pages = [r for r in rows if r["error"] is None]
     assert len(pages) == len(cases)
 
+    # the model inputs the page computes (decode, EXIF orientation, resize, crop, normalise) equal the runtime's bit
+    # for bit: JPEGs decoded by libjpeg-turbo (WebAssembly), PNGs by the browser
+    differ = []
+    for i, ((path, _), row) in enumerate(zip(cases, out["tensors"][0])):
+        expected = orientation_classifier.model_input(load_image(str(path)))
+        assert row.get("dims") == [1, *expected.shape] and row["type"] == "float32", (path.name, row)
+        got = np.fromfile(tensors / f"{i}.f32", "<f4").reshape(expected.shape)
+        if not np.array_equal(got, expected):
+            differ.append(f"{path.name} ({row['decoder']}): {int((got != expected).sum())} values, "
+                          f"max {float(np.abs(got - expected).max()):.3g}")
+    assert not differ, "the page's model inputs differ from the runtime's: " + "; ".join(differ)
+    decoders = [row["decoder"] for row in out["tensors"][0]]
+    assert decoders == ["browser" if p.suffix == ".png" else "libjpeg-turbo" for p, _ in cases], decoders
+
     python = list(orientation_classifier.predict([str(p) for p, _ in cases], batch_size=4))
     deltas = {"jpg": 0.0, "png": 0.0}
     for (path, truth), page, py in zip(cases, pages, python):
         res = page["result"]
+        assert res["decoder"] == ("browser" if path.suffix == ".png" else "libjpeg-turbo"), (path.name, res)
         assert res["label_names"][0] == truth, (path.name, res)
         assert res["label_names"][0] == py.label_names[0], (path.name, res, py)
         assert res["class_ids"] == [int(i) for i in py.class_ids], (path.name, res, py)
@@ -88,9 +119,8 @@ def test_page_classifies_real_photos_like_the_python_runtime(site, photos, orien
         deltas[kind] = max(deltas[kind], max(abs(mine[int(i)] - float(s)) for i, s in zip(py.class_ids, py.scores)))
     assert {truth for _, truth in cases} == set(ORIENTATION_LABELS)
     print(f"max |delta score| vs the Python runtime: PNG {deltas['png']:.2e}, JPEG {deltas['jpg']:.2e}")
-    # PNG pixels are the same on both sides, so only onnxruntime-web vs onnxruntime differ; JPEG adds the browser's
-    # decoder (libjpeg-turbo in both here)
-    assert deltas["png"] <= 1e-4 and deltas["jpg"] <= 1e-3, deltas
+    # the inputs are equal (above), so only onnxruntime-web vs onnxruntime differ, for JPEG and PNG alike
+    assert deltas["png"] <= 1e-4 and deltas["jpg"] <= 1e-4, deltas
 
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = cv2.imread(str(shot))
@@ -136,8 +166,8 @@ def test_js_unit_tests():
 
 
 def test_page_limits_and_broken_images(site, photos, tmp_path):
-    """The decode limits in model.json are enforced by the page (here lowered), a truncated JPEG and an empty file each
-    get an error card, and the page keeps classifying."""
+    """The decode limits in model.json are enforced by the page (here lowered; for a JPEG from its header, before
+    decoding), a truncated JPEG and an empty file each get an error card, and the page keeps classifying."""
     import json
 
     need_chromium()
@@ -152,17 +182,21 @@ def test_page_limits_and_broken_images(site, photos, tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
     big = tmp_path / "big.png"  # 600x400 = 240,000 pixels, a small file (the photos are under 200,000)
     cv2.imwrite(str(big), np.full((400, 600, 3), 127, np.uint8))
+    big_jpeg = tmp_path / "big.jpg"
+    cv2.imwrite(str(big_jpeg), np.full((400, 600, 3), 127, np.uint8))
     heavy = tmp_path / "heavy.png"  # about 120 kB: noise does not compress
     cv2.imwrite(str(heavy), np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8))
     with serving(small) as url:
-        out = browser({"url": url, "steps": [{"upload": [str(big), str(heavy), str(tmp_path / "empty.png"),
-                                                         str(tmp_path / "cut.jpg"), str(cases[2][0])]}]})
+        out = browser({"url": url, "steps": [{"upload": [str(big), str(big_jpeg), str(heavy),
+                                                         str(tmp_path / "empty.png"), str(tmp_path / "cut.jpg"),
+                                                         str(cases[2][0])]}]})
     rows = {r["name"]: r for r in out["results"]}
     assert "600x400 pixels is over the limit of 200000" in rows["big.png"]["error"]
+    assert rows["big.jpg"]["error"] == "big.jpg: 600x400 pixels is over the limit of 200000"
     assert "over the 97.7 kB limit" in rows["heavy.png"]["error"]
     assert "empty.png: not an image this browser can decode" in rows["empty.png"]["error"]
-    # Chromium's createImageBitmap refuses a truncated JPEG, as the Python runtime does (PaddleX decodes it partly)
-    assert "cut.jpg: not an image this browser can decode (image/jpeg" in rows["cut.jpg"]["error"]
+    # refused as the Python runtime refuses it, whatever the decoder (PaddleX decodes it partly)
+    assert "cut.jpg: truncated JPEG, no end-of-image marker (image/jpeg" in rows["cut.jpg"]["error"]
     last = rows[cases[2][0].name]
     assert last["error"] is None and last["result"]["label_names"][0] == cases[2][1]
 

@@ -11,7 +11,19 @@ import pytest
 from conftest import run_cli, tiny_bundle, tiny_onnx_model
 from webtools import NODE_MODULES, need_npm_packages, serving
 
-from imgcls_onnx.web_export import ORT_CDN, ORT_FILES, ORT_WEB_VERSION, WebExportError, export_web
+from imgcls_onnx.web_export import (
+    JPEG_WASM_CDN,
+    JPEG_WASM_FILE,
+    JPEG_WASM_SRI,
+    JPEG_WASM_VERSION,
+    ORT_CDN,
+    ORT_FILES,
+    ORT_WEB_VERSION,
+    WebExportError,
+    export_web,
+)
+
+JPEG_PACKAGE = NODE_MODULES / "@cwasm" / "jpeg-turbo"
 
 
 @pytest.fixture(scope="module")
@@ -20,16 +32,21 @@ def bundle(tmp_path_factory):
 
 
 def test_local_site_layout_and_model_json(bundle, tmp_path):
-    need_npm_packages("onnxruntime-web")
+    need_npm_packages("onnxruntime-web", "@cwasm/jpeg-turbo")
     out = tmp_path / "site"
     proc = run_cli("export-web", "--model", str(bundle), "--out", str(out),
-                   "--ort-web", str(NODE_MODULES / "onnxruntime-web"))
+                   "--ort-web", str(NODE_MODULES / "onnxruntime-web"), "--jpeg-wasm", str(JPEG_PACKAGE))
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["ort_files"] == "local copy" and summary["onnxruntime_web"] == ORT_WEB_VERSION
+    assert summary["jpeg_decoder"] == "local copy"
     assert sorted(p.name for p in (out / "ort").iterdir()) == sorted(ORT_FILES)
+    assert sorted(p.name for p in (out / "jpeg").iterdir()) == sorted([JPEG_WASM_FILE, "LICENSE-libjpeg-turbo.txt"])
+    assert (out / "jpeg" / JPEG_WASM_FILE).read_bytes() == (JPEG_PACKAGE / JPEG_WASM_FILE).read_bytes()
+    assert "Independent JPEG Group" in (out / "jpeg" / "LICENSE-libjpeg-turbo.txt").read_text()
     page = (out / "index.html").read_text()
     assert '<script src="ort/ort.min.js"></script>' in page and "cdn" not in page.lower()
+    assert f'<meta name="imgcls-jpeg-wasm" content="jpeg/{JPEG_WASM_FILE}" data-integrity="{JPEG_WASM_SRI}">' in page
     config = json.loads((out / "model" / "model.json").read_text())
     # the values the tiny bundle was written with (tests/conftest.py), not read back from our own export code
     assert config["transform_ops"][:2] == [{"ResizeImage": {"resize_short": 36}}, {"CropImage": {"size": 32}}]
@@ -49,6 +66,37 @@ def test_cdn_site_pins_the_version_and_integrity_of_the_tested_package(bundle, t
     assert f"onnxruntime-web@{ORT_WEB_VERSION}/dist/" in ORT_CDN
     assert json.loads((NODE_MODULES / "onnxruntime-web" / "package.json").read_text())["version"] == ORT_WEB_VERSION
     assert f'content="{ORT_CDN}"' in page and not (tmp_path / "site" / "ort").exists()
+
+
+def test_the_jpeg_decoder_from_the_cdn_or_none_pins_the_tested_build(bundle, tmp_path):
+    """--jpeg-wasm cdn: jsDelivr's URL of the pinned version, with the sha384 of the installed package's .wasm (the
+    page checks it before compiling); none: no decoder (the browser's); a .wasm that is not the pinned build is
+    refused with nothing written."""
+    need_npm_packages("@cwasm/jpeg-turbo")
+    tested = (JPEG_PACKAGE / JPEG_WASM_FILE).read_bytes()
+    sri = "sha384-" + base64.b64encode(hashlib.sha384(tested).digest()).decode()
+    assert sri == JPEG_WASM_SRI
+    assert json.loads((JPEG_PACKAGE / "package.json").read_text())["version"] == JPEG_WASM_VERSION
+    assert JPEG_WASM_CDN == f"https://cdn.jsdelivr.net/npm/@cwasm/jpeg-turbo@{JPEG_WASM_VERSION}/{JPEG_WASM_FILE}"
+    summary = export_web(bundle, tmp_path / "cdn", ort="cdn", jpeg="cdn")
+    page = (tmp_path / "cdn" / "index.html").read_text()
+    assert f'<meta name="imgcls-jpeg-wasm" content="{JPEG_WASM_CDN}" data-integrity="{sri}">' in page
+    assert summary["jpeg_decoder"] == JPEG_WASM_CDN and not (tmp_path / "cdn" / "jpeg").exists()
+    # a re-export without the decoder removes the local copy a previous export wrote
+    export_web(bundle, tmp_path / "none", ort="cdn", jpeg=str(JPEG_PACKAGE))
+    assert (tmp_path / "none" / "jpeg" / JPEG_WASM_FILE).is_file()
+    summary = export_web(bundle, tmp_path / "none", ort="cdn", jpeg="none")
+    page = (tmp_path / "none" / "index.html").read_text()
+    assert '<meta name="imgcls-jpeg-wasm" content="" data-integrity="">' in page
+    assert summary["jpeg_decoder"] == "the browser's decoder" and not (tmp_path / "none" / "jpeg").exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / JPEG_WASM_FILE).write_bytes(tested[:-1] + b"\x00")
+    proc = run_cli("export-web", "--model", str(bundle), "--out", str(tmp_path / "x"), "--ort-web", "cdn",
+                   "--jpeg-wasm", str(other))
+    assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "not the @cwasm/jpeg-turbo 0.1.3 build" in proc.stderr and "npm pack @cwasm/jpeg-turbo@0.1.3" in proc.stderr
+    assert not (tmp_path / "x").exists()
 
 
 def test_refusals_name_the_cause_and_write_nothing(bundle, tmp_path):
@@ -90,9 +138,9 @@ def test_served_site_is_cross_origin_isolated_with_module_and_wasm_types(bundle,
         with urllib.request.urlopen(url) as r:
             assert r.headers["Cross-Origin-Opener-Policy"] == "same-origin"
             assert r.headers["Cross-Origin-Embedder-Policy"] == "require-corp"
-        for name, mime in (("ort-wasm-simd-threaded.mjs", "text/javascript"), ("ort-wasm-simd-threaded.wasm",
-                                                                             "application/wasm")):
-            with urllib.request.urlopen(url + "ort/" + name) as r:
+        for name, mime in (("ort/ort-wasm-simd-threaded.mjs", "text/javascript"),
+                           ("ort/ort-wasm-simd-threaded.wasm", "application/wasm"), ("jpeg.js", "text/javascript")):
+            with urllib.request.urlopen(url + name) as r:
                 assert r.headers["Content-Type"] == mime
     with pytest.raises(WebExportError, match="not an export-web site"):
         from imgcls_onnx.web_export import site_server

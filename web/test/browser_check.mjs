@@ -1,9 +1,14 @@
 // Drive an export-web page in headless Chromium (Debian's /usr/bin/chromium, via playwright-core) and print what it
 // shows as JSON. Used by tests/web/test_browser.py and scripts/bench_web.
 //   node browser_check.mjs '{"url": ..., "upload": [paths], "drop": [paths], "screenshot": path,
-//                           "time": {"urls": [...], "repeats": n}}'
+//                           "time": {"urls": [...], "repeats": n},
+//                           "pixels": [{"files": [paths], "wasm": bool, "out": dir}, ...],
+//                           "tensors": [{"files": [paths], "out": dir}, ...]}'
+// pixels: the page's decode() of each file (wasm: false sends JPEGs to the browser's decoder), written as
+// OUT/<i>.rgb (RGB); tensors: the model input the page computes, OUT/<i>.f32. out.pixels / out.tensors hold, per
+// request, {width, height | dims, decoder} or {error} per file.
 import { chromium } from 'playwright-core';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
 const job = JSON.parse(process.argv[2]);
@@ -24,6 +29,7 @@ try {
   out.ready = await page.evaluate(() => document.body.dataset.ready);
   out.status = await page.textContent('#status');
   out.backend = await page.evaluate(() => document.body.dataset.backend || null);
+  out.jpeg = await page.evaluate(() => document.body.dataset.jpeg || null);
   out.crossOriginIsolated = await page.evaluate(() => globalThis.crossOriginIsolated === true);
   if (out.ready !== 'true' && !job.expect_load_error) {
     throw new Error(`the page did not load the model: ${out.status} ${out.console.join(' | ')}`);
@@ -68,6 +74,46 @@ try {
       }
       return rows;
     }, job.time);
+  }
+  // the page's own decode / preprocess on one file: bytes in and out as base64 (one file at a time keeps it small)
+  const inPage = async (file, what) => page.evaluate(async ({ b64, name, what: w }) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const toB64 = (u8) => {
+      let s = '';
+      for (let i = 0; i < u8.length; i += 0x8000) s += String.fromCharCode.apply(null, u8.subarray(i, i + 0x8000));
+      return btoa(s);
+    };
+    try {
+      if (w.tensor) {
+        const t = await globalThis.imgcls.inputTensor(new Blob([bytes]), name);
+        return { dims: t.dims, type: t.type, decoder: t.decoder,
+          b64: toB64(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)) };
+      }
+      const { image, decoder } = await globalThis.imgcls.decode(new Blob([bytes]), name, { wasm: w.wasm });
+      const n = image.width * image.height;
+      let rgb = image.data;
+      if (rgb.length === n * 4) {
+        rgb = new Uint8Array(n * 3);
+        for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) rgb[3 * i + c] = image.data[4 * i + c];
+      }
+      return { width: image.width, height: image.height, decoder, b64: toB64(rgb) };
+    } catch (e) {
+      return { error: e.message };
+    }
+  }, { b64: readFileSync(file).toString('base64'), name: basename(file), what });
+  for (const [key, ext] of [['pixels', 'rgb'], ['tensors', 'f32']]) {
+    if (!job[key]) continue;
+    out[key] = [];
+    for (const request of job[key]) {
+      const rows = [];
+      for (const [i, file] of request.files.entries()) {
+        const r = await inPage(file, { tensor: key === 'tensors', wasm: request.wasm ?? true });
+        if (r.b64 !== undefined) writeFileSync(`${request.out}/${i}.${ext}`, Buffer.from(r.b64, 'base64'));
+        delete r.b64;
+        rows.push(r);
+      }
+      out[key].push(rows);
+    }
   }
   if (job.screenshot) await page.screenshot({ path: job.screenshot, fullPage: true });
 } finally {
