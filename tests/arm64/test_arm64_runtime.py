@@ -86,9 +86,9 @@ def test_opencv_resize_on_aarch64_drifts_and_the_default_removes_it(runs):
     """$IMGCLS_ONNX_RESIZE=cv2 on aarch64 (OpenCV's own INTER_LINEAR) gives other tensors than x86-64: for most
     images, in most (image, op list) pairs and in every cv2-backend op list; the default (previous test) gives none.
 
-    Where it does not: sources whose size the op leaves unchanged, sources of 5 px or less, and most downscales by more
-    than about 3x (there OpenCV's aarch64 build computes what the x86-64 one does); upscales and downscales up to 3x,
-    the usual case for photos of a few hundred pixels, nearly all differ (reports/arm64.md)."""
+    Where it does not: sources whose size the op leaves unchanged, most sources of a few pixels, and most downscales by
+    more than 3x (there OpenCV's aarch64 build computes what the x86-64 one does); upscales and downscales up to 3x,
+    the usual case for photos of a few hundred pixels, nearly all differ (figures in reports/arm64.md)."""
     job = runs.job
     cv2_lists = list(runs.arm["cv2_op_lists"])
     assert cv2_lists, "the zoo has cv2-backend op lists"
@@ -124,7 +124,8 @@ def test_the_orientation_model_predicts_the_same_on_aarch64(runs):
     np.testing.assert_allclose(arm["orient_scores"], x86["orient_scores"], rtol=0, atol=1e-5 + 1e-9,
                                err_msg="Prediction scores on aarch64")
     print(f"orientation: {n} inputs, ids equal, max |probability difference| "
-          f"{float(np.abs(arm['orient_probs'] - x86['orient_probs']).max()):.1e}")
+          f"{float(np.abs(arm['orient_probs'] - x86['orient_probs']).max()):.1e}, max |printed score difference| "
+          f"{float(np.abs(arm['orient_scores'] - x86['orient_scores']).max()):.1e}")
 
 
 # --- the CLI ---------------------------------------------------------------------------------------------------------
