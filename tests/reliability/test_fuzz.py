@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from conftest import AVAILABLE_DECODERS, use_decoder
 from corpus import fuzz_seeds, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +18,13 @@ PROGRAMMING_ERRORS = (NameError, TypeError, AttributeError, KeyError, IndexError
 
 
 def check(data: bytes) -> None:
+    """With each decoder in turn: OpenCV, and Pillow (an install without OpenCV)."""
+    for decoder in AVAILABLE_DECODERS:
+        with use_decoder(decoder):
+            _check(data)
+
+
+def _check(data: bytes) -> None:
     try:
         image = load_image(data, limits=LIMITS)
     except ImgclsError as e:
@@ -60,6 +68,6 @@ def test_check_catches_a_wrapped_programming_error(monkeypatch):
         check(b"anything")
 
 
-def test_every_seed_decodes():
+def test_every_seed_decodes(decoder):
     for data in SEEDS:
         assert load_image(data, limits=LIMITS).shape[:2] in ((24, 32), (32, 24))

@@ -13,6 +13,9 @@ from PIL import Image
 from imgcls_onnx.runtime.errors import ImageDecodeError, ImageNotFoundError, ImageTooLargeError
 from imgcls_onnx.runtime.images import ImageLimits, load_image
 
+# every test here runs twice: with OpenCV decoding, and with Pillow (the decoder of an install without OpenCV)
+pytestmark = pytest.mark.usefixtures("decoder")
+
 
 def _encode(rgb, fmt="PNG", **kw):
     buf = io.BytesIO()
