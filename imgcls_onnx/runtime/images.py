@@ -300,8 +300,9 @@ def _decode(data: bytes, limits: ImageLimits, label: str, min_side: int | None =
     return np.ascontiguousarray(rgb)
 
 
-# Formats that Pillow decodes on both paths, whatever the decoder (first frame).
-_PILLOW_FORMATS = ("GIF",)
+# Formats that Pillow decodes whatever the decoder: GIF (first frame); AVIF, because OpenCV 5.1 hands out BGR for
+# AVIF with alpha under IMREAD_COLOR_RGB and cannot read gray AVIF with alpha (same libavif otherwise: identical).
+_PILLOW_FORMATS = ("GIF", "AVIF")
 _SIXTEEN_BIT_GRAY = ("I;16", "I;16B", "I;16L", "I;16N")
 
 

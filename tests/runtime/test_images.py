@@ -85,6 +85,19 @@ def test_gif_first_frame():
     assert np.array_equal(load_image(buf.getvalue()), first)
 
 
+def test_avif_with_alpha_keeps_its_colours():
+    """OpenCV 5.1 hands out BGR for AVIF with alpha under IMREAD_COLOR_RGB: AVIF is decoded with Pillow."""
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("not applicable: this Pillow has no AVIF codec")
+    rgba = np.dstack([structured_image(20, 30), np.full((20, 30), 200, np.uint8)])
+    data = _encode(rgba, "AVIF", quality=90)
+    got = load_image(data)
+    assert np.array_equal(got, np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+    assert np.abs(got.astype(int) - rgba[:, :, :3]).mean() < 4
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
