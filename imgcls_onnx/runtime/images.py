@@ -340,8 +340,36 @@ def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     return out
 
 
+_BYTES_PER_PIXEL = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4}
+
+
 def _pil_array(im: Image.Image) -> np.ndarray:
-    """The pixels of a loaded image as a writable numpy array."""
+    """The pixels of a loaded 8-bit image as a new writable numpy array. ``np.asarray(im)`` goes through
+    ``tobytes()`` (64 KiB pieces joined into one bytes object, read-only, so one more copy to write to it); encoding
+    pieces straight into the array, as tobytes() does internally, is several times faster (a 12 MP RGB image: about
+    20 ms instead of 60-130 ms on this project's machine). Anything unexpected falls back to ``np.asarray``."""
+    channels = _BYTES_PER_PIXEL.get(im.mode)
+    width, height = im.size
+    if channels and width > 0 and height > 0:
+        try:
+            out = np.empty((height, width, channels), np.uint8)
+            flat = out.reshape(-1)
+            encoder = Image._getencoder(im.mode, "raw", im.mode)
+            try:
+                encoder.setimage(im.im, (0, 0, width, height))
+                pos, bufsize = 0, max(1 << 18, width * 4)
+                while True:
+                    _, status, piece = encoder.encode(bufsize)
+                    flat[pos:pos + len(piece)] = np.frombuffer(piece, np.uint8)
+                    pos += len(piece)
+                    if status:
+                        break
+            finally:
+                encoder.cleanup()
+            if status > 0 and pos == flat.size:
+                return out if channels > 1 else out[:, :, 0]
+        except Exception:  # a Pillow without these internals: the public way below
+            pass
     arr = np.asarray(im)
     return arr if arr.flags.writeable else arr.copy()
 
@@ -383,18 +411,18 @@ def _opencv_pixels(im: Image.Image, data: bytes) -> np.ndarray:
             rgb = _BMP16_TO_OPENCV[rawmode][np.arange(3), rgb]
         return rgb
     if mode in ("RGBA", "RGBX", "RGBa"):
-        rgba = np.asarray(im)
+        rgba = _pil_array(im)
         if fmt == "TIFF" and extra == 2:  # libtiff's RGBA interface premultiplies unassociated alpha, rounding
             alpha = rgba[..., 3:].astype(np.uint16)
             return ((rgba[..., :3] * alpha + 127) // 255).astype(np.uint8)
         return np.ascontiguousarray(rgba[..., :3])
     if mode in ("L", "LA", "La", "1"):
-        gray = np.asarray(im.convert("L") if mode == "1" else im)
+        gray = _pil_array(im.convert("L") if mode == "1" else im)
         return _gray_to_rgb(gray if gray.ndim == 2 else gray[..., 0])
     if mode in _SIXTEEN_BIT_GRAY or (mode == "I" and fmt == "PPM"):
         return _gray_to_rgb((np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8))
     if mode == "CMYK" and fmt in ("JPEG", "MPO", "TIFF"):
-        return _cmyk_like_opencv(np.asarray(im), fmt)
+        return _cmyk_like_opencv(_pil_array(im), fmt)
     return _pil_to_rgb(im)
 
 
