@@ -217,11 +217,25 @@ def _read_header(data: bytes, label: str) -> _Header | None:
         raise ImageDecodeError(label, f"corrupt image header ({type(e).__name__}: {e})") from e
 
 
+# (magic prefix, format) of images whose header Pillow could not read: damaged, not "not an image".
+_IMAGE_MAGICS = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
 def _explain_not_an_image(data: bytes) -> str:
     if not data:
         return "empty file (0 bytes)"
     head = data[:16]
     hexed = " ".join(f"{b:02x}" for b in head[:4])
+    for magic, fmt in _IMAGE_MAGICS:
+        if head.startswith(magic):
+            return f"a damaged {fmt} file (its header cannot be read; first bytes {hexed})"
     for magic, what in _KNOWN_NON_IMAGES:
         if head.startswith(magic):
             return f"not an image (first bytes {hexed} look like {what}); supported: {SUPPORTED_FORMATS}"
@@ -469,7 +483,10 @@ def _pnm_samples(im: Image.Image, data: bytes, tile) -> np.ndarray:
         tokens = re.sub(rb"#[^\n]*", b" ", data[tile.offset:]).split()[:count]
         if len(tokens) < count:
             raise ValueError("truncated PGM/PPM data")
-        samples = np.array([min(int(t), maxval) for t in tokens], dtype=np.uint32)
+        values = [int(t) for t in tokens]
+        if max(values) > 0x7FFFFFFF:  # OpenCV's reader refuses samples that overflow an int
+            raise ValueError("a PGM/PPM sample overflows")
+        samples = np.array([min(v, maxval) for v in values], dtype=np.uint32)
         if maxval <= 255:
             samples = samples * 255 // maxval
     if maxval > 255:

@@ -105,6 +105,7 @@ def test_avif_with_alpha_keeps_its_colours():
         (b"PK\x03\x04" + b"\x00" * 40, "zip"),
         (b"hello, this is a text file\n", "plain text"),
         (bytes(range(256)) * 4, "unrecognised"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "a damaged PNG file"),
     ],
 )
 def test_not_images_are_explained(data, message):
