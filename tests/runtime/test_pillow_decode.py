@@ -124,6 +124,25 @@ def test_reduced_decode_is_the_same_with_either_decoder(min_side):
         assert min(ref.shape[:2]) >= min_side
 
 
+def test_damaged_jpegs_that_libjpeg_only_warns_about_decode_the_same():
+    """Junk before the end marker, entropy data cut short (end marker kept), a flipped byte mid-scan: libjpeg warns
+    ("Corrupt JPEG data: ...") and goes on, in both decoders, to the same pixels."""
+    rgb = decode_corpus.content(np.random.default_rng(11), 150, 200)
+    good = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    mid = len(good) // 2
+    damaged = {"junk before EOI": good[:-2] + b"\x00" * 7 + good[-2:],
+               "cut, EOI kept": good[: len(good) * 2 // 3] + b"\xff\xd9",
+               "flipped byte": good[:mid] + bytes([good[mid] ^ 0x55]) + good[mid + 1:]}
+    intact = load_image(good)
+    for name, data in damaged.items():
+        with use_decoder("opencv"):
+            ref = load_image(data)
+        with use_decoder("pillow"):
+            got = load_image(data)
+        assert np.array_equal(got, ref), name
+        assert np.array_equal(ref, intact) == (name == "junk before EOI"), name  # the damage shows (or not)
+
+
 def test_unknown_decoder_is_explained(monkeypatch):
     monkeypatch.setenv(images.DECODER_ENV, "libjpeg")
     with pytest.raises(ImageDecodeError, match="IMGCLS_ONNX_DECODER='libjpeg' is not a decoder"):
