@@ -1,6 +1,7 @@
 """Shared fixtures. Real material comes from ../shared (skipped with a reason when absent) or from pip wheels."""
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from pathlib import Path
@@ -87,6 +88,34 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("IMGCLS_ONNX_HOME", str(tmp_path_factory.getbasetemp() / "home"))
     # no test may reach PaddleX's server: official fetches go to a closed loopback port unless a test serves them
     monkeypatch.setenv("IMGCLS_ONNX_MODEL_SOURCE", "http://127.0.0.1:9/no-network-in-tests")
+
+
+DECODERS = ("opencv", "pillow")
+# the decoders this install has (an install without OpenCV decodes with Pillow only)
+AVAILABLE_DECODERS = tuple(d for d in DECODERS if d != "opencv" or importlib.util.find_spec("cv2") is not None)
+
+
+@contextlib.contextmanager
+def use_decoder(name: str):
+    """Decode images with OpenCV or with Pillow (the small install's decoder) inside the block."""
+    if name == "opencv" and importlib.util.find_spec("cv2") is None:
+        pytest.skip("not applicable: OpenCV is not installed (the small install decodes with Pillow only)")
+    old = os.environ.get("IMGCLS_ONNX_DECODER")
+    os.environ["IMGCLS_ONNX_DECODER"] = name
+    try:
+        yield name
+    finally:
+        if old is None:
+            os.environ.pop("IMGCLS_ONNX_DECODER", None)
+        else:
+            os.environ["IMGCLS_ONNX_DECODER"] = old
+
+
+@pytest.fixture(params=DECODERS)
+def decoder(request):
+    """Run the test once with each image decoder (pytestmark = pytest.mark.usefixtures("decoder"))."""
+    with use_decoder(request.param) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

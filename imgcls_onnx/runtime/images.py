@@ -6,6 +6,16 @@ The image contract (README, "Image contract"):
   3 channels, alpha is dropped without compositing, 16-bit is scaled to 8-bit, CMYK JPEG is converted), then
   BGR -> RGB. Formats OpenCV cannot read but Pillow can (e.g. some GIF/TIFF variants) are decoded by Pillow
   (first frame / first page).
+* Without OpenCV (the small install), or with ``IMGCLS_ONNX_DECODER=pillow``, Pillow decodes to the pixels OpenCV
+  gives (measured per format in reports/decode_agreement.md, tested in tests/runtime/test_pillow_decode.py):
+  both use libjpeg-turbo with its ISLOW IDCT and fancy upsampling (Pillow's ``draft()`` only serves ``min_side``,
+  where it sets the same libjpeg scale as ``IMREAD_REDUCED_*``); what Pillow converts otherwise is converted here
+  as OpenCV does: CMYK and YCCK JPEG with OpenCV's ``R = K - ((255 - C) * K >> 8)`` on libjpeg's raw CMYK (Pillow
+  inverts it), TIFF with the rules of libtiff's RGBA interface that OpenCV reads TIFF through (CMYK as
+  ``(255 - K) * (255 - C) // 255``, unassociated alpha premultiplied with rounding, associated alpha as stored),
+  16-bit gray PNG/TIFF/PGM as ``v >> 8``, 16-bit BMP by bit shifts, PGM/PPM samples unscaled unless plain 8-bit.
+  Not matched: 16-bit colour TIFF (OpenCV rounds v / 257, Pillow gives only v >> 8: one level on about half the
+  pixels); formats only OpenCV reads (PAM, PFM, Radiance HDR) are "not an image" without it.
 * EXIF orientation is applied for files and bytes alike, by us, from the EXIF tag, so the result does not depend
   on the OpenCV version.
 * The byte size and the pixel count (read from the header, before any pixel is allocated) are limited.
@@ -16,6 +26,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 import threading
 import warnings
@@ -23,9 +34,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
-import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:
+    import cv2
+except ImportError:  # the small install (edge boxes, slim containers) has no OpenCV: Pillow decodes, same pixels
+    cv2 = None
 
 from .errors import (
     ImageDecodeError,
@@ -43,8 +58,14 @@ _EXIF_ORIENTATION_TAG = 0x0112
 # OpenCV >= 4.10 decodes straight to RGB (bit-identical to BGR + cvtColor, checked on real JPEGs; one full-image
 # pass less); older versions decode BGR and we swap.
 _DECODES_TO_RGB = hasattr(cv2, "IMREAD_COLOR_RGB")
-_IMREAD_FLAGS = (cv2.IMREAD_COLOR_RGB if _DECODES_TO_RGB else cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
+_IMREAD_FLAGS = (
+    ((cv2.IMREAD_COLOR_RGB if _DECODES_TO_RGB else cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION) if cv2 else 0
+)
 _PIL_HEADER_LOCK = threading.Lock()
+
+#: ``IMGCLS_ONNX_DECODER=pillow`` decodes with Pillow although OpenCV is installed (tests, or to try the small
+#: install's path); ``opencv`` insists on OpenCV; unset (or ``auto``): OpenCV when it can be imported, else Pillow.
+DECODER_ENV = "IMGCLS_ONNX_DECODER"
 
 # (magic prefix, what it looks like) used to explain why bytes are not an image.
 _KNOWN_NON_IMAGES = (
@@ -196,11 +217,25 @@ def _read_header(data: bytes, label: str) -> _Header | None:
         raise ImageDecodeError(label, f"corrupt image header ({type(e).__name__}: {e})") from e
 
 
+# (magic prefix, format) of images whose header Pillow could not read: damaged, not "not an image".
+_IMAGE_MAGICS = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"BM", "BMP"),
+)
+
+
 def _explain_not_an_image(data: bytes) -> str:
     if not data:
         return "empty file (0 bytes)"
     head = data[:16]
     hexed = " ".join(f"{b:02x}" for b in head[:4])
+    for magic, fmt in _IMAGE_MAGICS:
+        if head.startswith(magic):
+            return f"a damaged {fmt} file (its header cannot be read; first bytes {hexed})"
     for magic, what in _KNOWN_NON_IMAGES:
         if head.startswith(magic):
             return f"not an image (first bytes {hexed} look like {what}); supported: {SUPPORTED_FORMATS}"
@@ -223,6 +258,20 @@ def decode_image_bytes(
         raise ImageDecodeError(label, f"cannot decode ({type(e).__name__}: {e})") from e
 
 
+def active_decoder() -> str:
+    """``"opencv"`` or ``"pillow"``: the decoder that turns file bytes into pixels here (see ``DECODER_ENV``)."""
+    choice = os.environ.get(DECODER_ENV, "").strip().lower()
+    if choice in ("", "auto"):
+        return "opencv" if cv2 is not None else "pillow"
+    if choice == "pillow":
+        return "pillow"
+    if choice in ("opencv", "cv2"):
+        if cv2 is None:
+            raise ImportError(f"{DECODER_ENV}={choice} but OpenCV is not installed (pip install opencv-python-headless)")
+        return "opencv"
+    raise ValueError(f"{DECODER_ENV}={choice!r} is not a decoder; use pillow, opencv or auto")
+
+
 def _decode(data: bytes, limits: ImageLimits, label: str, min_side: int | None = None) -> np.ndarray:
     if not data:
         raise ImageDecodeError(label, "empty file (0 bytes)")
@@ -239,45 +288,211 @@ def _decode(data: bytes, limits: ImageLimits, label: str, min_side: int | None =
             raise ImageDecodeError(label, f"invalid size {header.width}x{header.height} in the header")
         if header.format == "JPEG" and data.rfind(b"\xff\xd9") < 0:
             raise ImageDecodeError(label, "truncated JPEG (no end-of-image marker)")
-    bgr = None
-    flags = _IMREAD_FLAGS
+    factor = 1
     if min_side and header is not None and header.format == "JPEG":
         factor = jpeg_reduction(header.width, header.height, min_side)
-        flags = _reduced_flags(factor) if factor > 1 else flags
-    if header is None or (header.format != "GIF" and header.n_frames <= 1):
-        buf = np.frombuffer(data, dtype=np.uint8)
+    single = header is None or (header.format not in _PILLOW_FORMATS and header.n_frames <= 1)
+    rgb = None
+    if single and active_decoder() == "opencv":
+        flags = _reduced_flags(factor) if factor > 1 else _IMREAD_FLAGS
         try:
-            bgr = cv2.imdecode(buf, flags)
+            bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
         except cv2.error:
             bgr = None
-    if bgr is not None:
-        if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
-            raise ImageDecodeError(label, f"decoder returned an unexpected array {bgr.shape} {bgr.dtype}")
-        rgb = bgr if _DECODES_TO_RGB else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    elif header is not None:
+        if bgr is not None:
+            if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
+                raise ImageDecodeError(label, f"decoder returned an unexpected array {bgr.shape} {bgr.dtype}")
+            rgb = bgr if _DECODES_TO_RGB else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    elif single and header is not None:
+        rgb = _decode_like_opencv(data, label, factor)
+    if rgb is None:
+        if header is None:
+            raise ImageDecodeError(label, _explain_not_an_image(data))
         rgb = _decode_with_pil(data, label)
-    else:
-        raise ImageDecodeError(label, _explain_not_an_image(data))
     if header is not None and header.orientation != 1:
         rgb = apply_exif_orientation(rgb, header.orientation)
     return np.ascontiguousarray(rgb)
 
 
+# Formats that Pillow decodes whatever the decoder: GIF (first frame); AVIF, because OpenCV 5.1 hands out BGR for
+# AVIF with alpha under IMREAD_COLOR_RGB and cannot read gray AVIF with alpha (same libavif otherwise: identical).
+_PILLOW_FORMATS = ("GIF", "AVIF")
+_SIXTEEN_BIT_GRAY = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+def _open_pil(data: bytes) -> Image.Image:
+    with _PIL_HEADER_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(io.BytesIO(data))
+
+
 def _decode_with_pil(data: bytes, label: str) -> np.ndarray:
-    """First frame / first page through Pillow, converted the way IMREAD_COLOR would (alpha dropped)."""
+    """First frame / first page through Pillow, converted the way IMREAD_COLOR would (alpha dropped): what OpenCV
+    cannot read (multi-frame files, formats it lacks)."""
     try:
-        with _PIL_HEADER_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
-        with im:
+        with _open_pil(data) as im:
             im.seek(0)
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im, dtype=np.uint32)
-                arr8 = (arr >> 8).astype(np.uint8) if arr.max(initial=0) > 255 else arr.astype(np.uint8)
-                return np.ascontiguousarray(np.stack([arr8] * 3, axis=-1))
-            return np.asarray(im.convert("RGB"), dtype=np.uint8)
+            return _pil_to_rgb(im)
+    except MemoryError:
+        raise
     except Exception as e:  # Pillow raises many types for damaged data
         raise ImageDecodeError(label, f"cannot decode pixels ({type(e).__name__}: {e})") from e
+
+
+def _pil_to_rgb(im: Image.Image) -> np.ndarray:
+    if im.mode in _SIXTEEN_BIT_GRAY + ("I",):
+        arr = np.asarray(im, dtype=np.uint32)
+        arr8 = (arr >> 8).astype(np.uint8) if arr.max(initial=0) > 255 else arr.astype(np.uint8)
+        return _gray_to_rgb(arr8)
+    im.info.pop("transparency", None)  # IMREAD_COLOR ignores it (and Pillow warns about tRNS bytes in convert)
+    return _pil_array(im.convert("RGB"))
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    out = np.empty(gray.shape + (3,), np.uint8)
+    out[...] = gray[..., None]
+    return out
+
+
+_BYTES_PER_PIXEL = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "RGBX": 4, "CMYK": 4}
+
+
+def _pil_array(im: Image.Image) -> np.ndarray:
+    """The pixels of a loaded 8-bit image as a new writable numpy array. ``np.asarray(im)`` goes through
+    ``tobytes()`` (64 KiB pieces joined into one bytes object, read-only, so one more copy to write to it); encoding
+    pieces straight into the array, as tobytes() does internally, is several times faster (a 12 MP RGB image: about
+    20 ms instead of 60-130 ms on this project's machine). Anything unexpected falls back to ``np.asarray``."""
+    channels = _BYTES_PER_PIXEL.get(im.mode)
+    width, height = im.size
+    if channels and width > 0 and height > 0:
+        try:
+            out = np.empty((height, width, channels), np.uint8)
+            flat = out.reshape(-1)
+            encoder = Image._getencoder(im.mode, "raw", im.mode)
+            try:
+                encoder.setimage(im.im, (0, 0, width, height))
+                pos, bufsize = 0, max(1 << 18, width * 4)
+                while True:
+                    _, status, piece = encoder.encode(bufsize)
+                    flat[pos:pos + len(piece)] = np.frombuffer(piece, np.uint8)
+                    pos += len(piece)
+                    if status:
+                        break
+            finally:
+                encoder.cleanup()
+            if status > 0 and pos == flat.size:
+                return out if channels > 1 else out[:, :, 0]
+        except Exception:  # a Pillow without these internals: the public way below
+            pass
+    arr = np.asarray(im)
+    return arr if arr.flags.writeable else arr.copy()
+
+
+def _decode_like_opencv(data: bytes, label: str, factor: int = 1) -> np.ndarray:
+    """Decode a single-frame image with Pillow to the pixels ``cv2.imdecode(IMREAD_COLOR_RGB |
+    IMREAD_IGNORE_ORIENTATION)`` gives (see the module docstring for what is matched and how). ``factor`` > 1: a
+    JPEG decoded at 1/factor scale in the DCT domain, as OpenCV's ``IMREAD_REDUCED_*`` (both set libjpeg's
+    scale_denom; same pixels)."""
+    try:
+        with _open_pil(data) as im:
+            if factor > 1 and im.format == "JPEG":
+                # draft() only sets libjpeg's scale; the decoder keeps ISLOW DCT and fancy upsampling
+                im.draft(im.mode, (max(1, im.size[0] // factor), max(1, im.size[1] // factor)))
+            return _opencv_pixels(im, data)
+    except (ImageLoadError, MemoryError):
+        raise
+    except Exception as e:  # Pillow raises many types for damaged data
+        raise ImageDecodeError(label, f"cannot decode pixels ({type(e).__name__}: {e})") from e
+
+
+def _opencv_pixels(im: Image.Image, data: bytes) -> np.ndarray:
+    fmt, mode = im.format, im.mode
+    tile = im.tile[0] if len(im.tile) == 1 else None
+    args = tile.args if tile is not None else None
+    rawmode = args if isinstance(args, str) else (args[0] if isinstance(args, (tuple, list)) and args else None)
+    if fmt == "PPM" and mode in ("L", "I", "RGB") and tile is not None and tile.codec_name in ("ppm", "ppm_plain"):
+        return _pnm_samples(im, data, tile)  # maxval other than 255 (and 65535 gray): OpenCV keeps the raw samples
+    extra = None
+    if fmt == "TIFF" and mode == "RGBA":
+        extra = (im.tag_v2.get(338) or (0,))[0]  # ExtraSamples: 1 associated (premultiplied), 2 unassociated alpha
+        if rawmode == "RGBa":  # libtiff's RGBA interface returns associated alpha as stored: do not unpremultiply
+            im.tile = [tile._replace(args=("RGBA",) + tuple(tile.args[1:]))]
+            extra = 1
+    im.load()
+    if mode == "RGB":
+        rgb = _pil_array(im)
+        if fmt == "BMP" and rawmode in _BMP16_TO_OPENCV:  # 16-bit BMP: OpenCV shifts 5/6-bit values left
+            rgb = _BMP16_TO_OPENCV[rawmode][np.arange(3), rgb]
+        return rgb
+    if mode in ("RGBA", "RGBX", "RGBa"):
+        rgba = _pil_array(im)
+        if fmt == "TIFF" and extra == 2:  # libtiff's RGBA interface premultiplies unassociated alpha, rounding
+            alpha = rgba[..., 3:].astype(np.uint16)
+            return ((rgba[..., :3] * alpha + 127) // 255).astype(np.uint8)
+        return np.ascontiguousarray(rgba[..., :3])
+    if mode in ("L", "LA", "La", "1"):
+        gray = _pil_array(im.convert("L") if mode == "1" else im)
+        return _gray_to_rgb(gray if gray.ndim == 2 else gray[..., 0])
+    if mode in _SIXTEEN_BIT_GRAY or (mode == "I" and fmt == "PPM"):
+        return _gray_to_rgb((np.asarray(im).astype(np.uint32) >> 8).astype(np.uint8))
+    if mode == "CMYK" and fmt in ("JPEG", "MPO", "TIFF"):
+        return _cmyk_like_opencv(_pil_array(im), fmt)
+    return _pil_to_rgb(im)
+
+
+def _bmp16_lut(bits: tuple[int, int, int]) -> np.ndarray:
+    """Pillow scales an n-bit BMP channel to v * 255 // (2**n - 1); OpenCV shifts it: v << (8 - n)."""
+    lut = np.zeros((3, 256), np.uint8)
+    for channel, n in enumerate(bits):
+        v = np.arange(1 << n)
+        lut[channel, v * 255 // ((1 << n) - 1)] = v << (8 - n)
+    return lut
+
+
+_BMP16_TO_OPENCV = {"BGR;15": _bmp16_lut((5, 5, 5)), "BGR;16": _bmp16_lut((5, 6, 5))}
+
+
+def _cmyk_like_opencv(cmyk: np.ndarray, fmt: str) -> np.ndarray:
+    """CMYK -> RGB as OpenCV does. JPEG (libjpeg's CMYK output; Pillow hands it inverted, Adobe style, whatever
+    the file says): OpenCV's icvCvt_CMYK2BGR, R = K - ((255 - C) * K >> 8) on the raw values, for Adobe, plain
+    and YCCK files alike. TIFF (libtiff's RGBA interface): R = (255 - K) * (255 - C) // 255."""
+    v = cmyk.astype(np.int32)
+    if fmt == "TIFF":
+        rgb = (255 - v[..., 3:]) * (255 - v[..., :3]) // 255
+    else:
+        raw = 255 - v
+        k = raw[..., 3:]
+        rgb = k - (((255 - raw[..., :3]) * k) >> 8)
+    return rgb.astype(np.uint8)
+
+
+def _pnm_samples(im: Image.Image, data: bytes, tile) -> np.ndarray:
+    """PGM/PPM whose maxval is not 255, and plain (ASCII) ones: Pillow rescales samples to 0..255 (0..65535) with
+    rounding; OpenCV keeps binary 8-bit samples as stored, scales plain 8-bit ones by v * 255 // maxval and shifts
+    16-bit ones right by 8. Read the samples as stored and do what OpenCV does."""
+    maxval = int(tile.args[1])
+    channels = 3 if im.mode == "RGB" else 1
+    width, height = im.size
+    count = width * height * channels
+    if tile.codec_name == "ppm":
+        dtype = np.dtype(">u2") if maxval > 255 else np.dtype(np.uint8)
+        if len(data) - tile.offset < count * dtype.itemsize:
+            raise ValueError("truncated PGM/PPM data")
+        samples = np.frombuffer(data, dtype, count, tile.offset).astype(np.uint32)
+    else:  # plain (ASCII) samples; OpenCV clips each to maxval
+        tokens = re.sub(rb"#[^\n]*", b" ", data[tile.offset:]).split()[:count]
+        if len(tokens) < count:
+            raise ValueError("truncated PGM/PPM data")
+        values = [int(t) for t in tokens]
+        if max(values) > 0x7FFFFFFF:  # OpenCV's reader refuses samples that overflow an int
+            raise ValueError("a PGM/PPM sample overflows")
+        samples = np.array([min(v, maxval) for v in values], dtype=np.uint32)
+        if maxval <= 255:
+            samples = samples * 255 // maxval
+    if maxval > 255:
+        samples >>= 8
+    samples = samples.astype(np.uint8).reshape(height, width, channels)
+    return np.ascontiguousarray(samples) if channels == 3 else _gray_to_rgb(samples[..., 0])
 
 
 def apply_exif_orientation(image_hwc: np.ndarray, orientation: int) -> np.ndarray:

@@ -13,6 +13,9 @@ from imgcls_onnx import Classifier
 from imgcls_onnx.runtime import errors
 from imgcls_onnx.runtime.images import load_image
 
+# every test here runs twice: with OpenCV decoding, and with Pillow (the decoder of an install without OpenCV)
+pytestmark = pytest.mark.usefixtures("decoder")
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):

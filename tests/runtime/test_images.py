@@ -13,6 +13,9 @@ from PIL import Image
 from imgcls_onnx.runtime.errors import ImageDecodeError, ImageNotFoundError, ImageTooLargeError
 from imgcls_onnx.runtime.images import ImageLimits, load_image
 
+# every test here runs twice: with OpenCV decoding, and with Pillow (the decoder of an install without OpenCV)
+pytestmark = pytest.mark.usefixtures("decoder")
+
 
 def _encode(rgb, fmt="PNG", **kw):
     buf = io.BytesIO()
@@ -98,6 +101,19 @@ def test_gif_first_frame():
     assert np.array_equal(load_image(buf.getvalue()), first)
 
 
+def test_avif_with_alpha_keeps_its_colours():
+    """OpenCV 5.1 hands out BGR for AVIF with alpha under IMREAD_COLOR_RGB: AVIF is decoded with Pillow."""
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("not applicable: this Pillow has no AVIF codec")
+    rgba = np.dstack([structured_image(20, 30), np.full((20, 30), 200, np.uint8)])
+    data = _encode(rgba, "AVIF", quality=90)
+    got = load_image(data)
+    assert np.array_equal(got, np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+    assert np.abs(got.astype(int) - rgba[:, :, :3]).mean() < 4
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
@@ -105,6 +121,7 @@ def test_gif_first_frame():
         (b"PK\x03\x04" + b"\x00" * 40, "zip"),
         (b"hello, this is a text file\n", "plain text"),
         (bytes(range(256)) * 4, "unrecognised"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "a damaged PNG file"),
     ],
 )
 def test_not_images_are_explained(data, message):
