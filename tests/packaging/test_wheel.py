@@ -130,3 +130,78 @@ def test_installed_converter_converts_a_zoo_model(dist, tmp_path):
     assert report["parity"]["passed"] is True and report["weights"] == "random"
     assert Path(report["bundle"]).name == "PP-LCNet_x0_25_random"
     assert str(tmp_path / "cache") in report["bundle"]
+
+
+# what `python -m venv` itself puts in site-packages (pip, setuptools): not part of any install of ours
+VENV_TOOLING = ("pip", "setuptools", "pkg_resources", "_distutils_hack", "distutils-precedence.pth")
+
+
+def installed_mb(venv: Path) -> tuple[float, float]:
+    """(installed files, the bytecode pip compiled at install time) in MB (10**6 bytes), the venv's own pip and
+    setuptools left out."""
+    site = next((venv / "lib").glob("python*/site-packages"))
+    files = pyc = 0
+    for f in site.rglob("*"):
+        rel = f.relative_to(site)
+        if not f.is_file() or f.is_symlink() or rel.parts[0].startswith(VENV_TOOLING):
+            continue
+        if "__pycache__" in rel.parts:
+            pyc += f.stat().st_size
+        else:
+            files += f.stat().st_size
+    return files / 1e6, pyc / 1e6
+
+
+def test_small_install_has_no_opencv_and_gives_the_same_answers(dist, orientation_bundle, tmp_path):
+    """`imgcls-onnx[edge]`: no OpenCV, at most 180 MB of installed files; the real PULC model's JSON and every
+    outcome of the bad-input corpus equal the full install's (this test process's install, where OpenCV decodes and
+    resizes: the independent reference)."""
+    docs = need(REALDATA / "orientation_images")
+    py = fresh_venv(tmp_path / "venv", dist, "edge")
+    env = {k: v for k, v in clean_env(tmp_path).items() if not k.startswith("IMGCLS_ONNX_DECODER")}
+    sh(py, "-m", "pip", "check", env=env)
+    no_cv2 = subprocess.run([str(py), "-c", "import cv2"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert no_cv2.returncode != 0 and "No module named 'cv2'" in no_cv2.stderr
+    files_mb, pyc_mb = installed_mb(tmp_path / "venv")
+    print(f"imgcls-onnx[edge]: {files_mb:.1f} MB installed files + {pyc_mb:.1f} MB bytecode compiled by pip")
+    assert files_mb <= 180, f"the small install is {files_mb:.1f} MB"
+
+    import cv2
+
+    rot0 = cv2.imread(str(docs / "img_rot0_demo.jpg"))
+    images = {"0": rot0, "180": cv2.imread(str(docs / "img_rot180_demo.jpg")),
+              "90": cv2.rotate(rot0, cv2.ROTATE_90_CLOCKWISE), "270": cv2.rotate(rot0, cv2.ROTATE_90_COUNTERCLOCKWISE)}
+    photos = []
+    for label, img in images.items():
+        photos.append(str(tmp_path / f"doc_{label}.jpg"))
+        cv2.imwrite(photos[-1], img)
+    photos += [str(p) for p in sorted(docs.glob("*.jpg"))]
+    archive = tmp_path / "pulc.tar.gz"
+    small = [str(tmp_path / "venv" / "bin" / "imgcls-onnx")]
+    full = [sys.executable, "-m", "imgcls_onnx.cli"]
+    sh(*small, "pack", orientation_bundle, "-o", archive, cwd=tmp_path, env=env)
+    args = ["predict", "--model", str(archive), "--device", "cpu", "--threads", "1", *photos]
+    ours = sh(*small, *args, cwd=tmp_path, env=env).stdout
+    reference = sh(*full, *args, cwd=tmp_path, env={**os.environ, "IMGCLS_ONNX_HOME": str(tmp_path / "full")}).stdout
+    assert ours == reference and len(ours.splitlines()) == len(photos)
+    assert [json.loads(ln)["label_names"][0] for ln in ours.splitlines()[:4]] == list(images)
+
+    # every input of the bad-input corpus: the same outcome, and each failure one line naming its input
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import tiny_bundle
+    from corpus import build_corpus
+
+    corpus = build_corpus(tmp_path / "corpus")
+    model = tiny_bundle(tmp_path / "tiny", size=32)
+    args = ["predict", "-m", str(model), "--device", "cpu", "-b", "3", *(str(c.path) for c in corpus)]
+    small_run = subprocess.run([*small, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    full_run = subprocess.run([*full, *args], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert small_run.returncode == full_run.returncode == 1
+    bad = [c for c in corpus if c.expected != "ok"]
+    errors = [ln for ln in small_run.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == len(bad) and all(c.path.name in e for c, e in zip(bad, errors)), small_run.stderr[-3000:]
+    assert [json.loads(ln).get("error", {}).get("type") for ln in small_run.stdout.splitlines()] == \
+        [json.loads(ln).get("error", {}).get("type") for ln in full_run.stdout.splitlines()]
+    ok = [i for i, c in enumerate(corpus) if c.expected == "ok"]
+    small_lines, full_lines = small_run.stdout.splitlines(), full_run.stdout.splitlines()
+    assert [small_lines[i] for i in ok] == [full_lines[i] for i in ok]
