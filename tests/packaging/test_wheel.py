@@ -35,6 +35,20 @@ def clean_env(tmp: Path) -> dict:
     return env
 
 
+def doc_rotations(docs: Path, out: Path) -> dict:
+    """The real document photo turned 0/90/180/270 degrees (labels known by construction), as JPEG files."""
+    import cv2
+
+    rot0 = cv2.imread(str(docs / "img_rot0_demo.jpg"))
+    images = {"0": rot0, "180": cv2.imread(str(docs / "img_rot180_demo.jpg")),
+              "90": cv2.rotate(rot0, cv2.ROTATE_90_CLOCKWISE), "270": cv2.rotate(rot0, cv2.ROTATE_90_COUNTERCLOCKWISE)}
+    paths = {}
+    for label, img in images.items():
+        paths[label] = str(out / f"doc_{label}.jpg")
+        cv2.imwrite(paths[label], img)
+    return paths
+
+
 def fresh_venv(path: Path, wheel: Path, extras: str) -> Path:
     sh(sys.executable, "-m", "venv", path)
     py = path / "bin" / "python"
@@ -98,16 +112,8 @@ def test_installed_runtime_predicts_the_real_model(dist, orientation_bundle, tmp
     archive = tmp_path / "pulc.tar.gz"
     cli = tmp_path / "venv" / "bin" / "imgcls-onnx"
     sh(cli, "pack", orientation_bundle, "-o", archive, cwd=tmp_path, env=env)
-    import cv2
-
-    rot0 = cv2.imread(str(docs / "img_rot0_demo.jpg"))
-    images = {"0": rot0, "180": cv2.imread(str(docs / "img_rot180_demo.jpg")),
-              "90": cv2.rotate(rot0, cv2.ROTATE_90_CLOCKWISE), "270": cv2.rotate(rot0, cv2.ROTATE_90_COUNTERCLOCKWISE)}
-    paths = []
-    for label, img in images.items():
-        paths.append(str(tmp_path / f"doc_{label}.jpg"))
-        cv2.imwrite(paths[-1], img)
-    out = sh(cli, "predict", "--model", archive, "--device", "cpu", *paths, cwd=tmp_path, env=env).stdout
+    images = doc_rotations(docs, tmp_path)
+    out = sh(cli, "predict", "--model", archive, "--device", "cpu", *images.values(), cwd=tmp_path, env=env).stdout
     got = [json.loads(line)["label_names"][0] for line in out.splitlines()]
     assert got == list(images) and set(got) == set(ORIENTATION_LABELS)
     # the wheel carries the page files export-web needs; with no local onnxruntime-web the page uses the pinned CDN
@@ -166,16 +172,8 @@ def test_small_install_has_no_opencv_and_gives_the_same_answers(dist, orientatio
     print(f"imgcls-onnx[edge]: {files_mb:.1f} MB installed files + {pyc_mb:.1f} MB bytecode compiled by pip")
     assert files_mb <= 180, f"the small install is {files_mb:.1f} MB"
 
-    import cv2
-
-    rot0 = cv2.imread(str(docs / "img_rot0_demo.jpg"))
-    images = {"0": rot0, "180": cv2.imread(str(docs / "img_rot180_demo.jpg")),
-              "90": cv2.rotate(rot0, cv2.ROTATE_90_CLOCKWISE), "270": cv2.rotate(rot0, cv2.ROTATE_90_COUNTERCLOCKWISE)}
-    photos = []
-    for label, img in images.items():
-        photos.append(str(tmp_path / f"doc_{label}.jpg"))
-        cv2.imwrite(photos[-1], img)
-    photos += [str(p) for p in sorted(docs.glob("*.jpg"))]
+    images = doc_rotations(docs, tmp_path)
+    photos = [*images.values(), *(str(p) for p in sorted(docs.glob("*.jpg")))]
     archive = tmp_path / "pulc.tar.gz"
     small = [str(tmp_path / "venv" / "bin" / "imgcls-onnx")]
     full = [sys.executable, "-m", "imgcls_onnx.cli"]
