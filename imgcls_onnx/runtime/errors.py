@@ -11,7 +11,7 @@ class BundleError(ImgclsError):
     list, or the zoo's own entries."""
 
 
-#: the old name, kept for code written against it
+#: the old name: importable for code written against it, raised and named nowhere else (tests/runtime/test_errors.py)
 ManifestError = BundleError
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .cache import ENV_HOME, model_dir, models_home  # noqa: F401 - re-exported: the zoo names resolve there
-from .errors import ManifestError, ModelNotConvertedError, UnknownModelError
+from .errors import BundleError, ModelNotConvertedError, UnknownModelError
 from .transforms import PreprocessSpec
 
 
@@ -60,7 +60,7 @@ class ModelSpec:
                 module=str(d.get("module", "image_classification")),
             )
         except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise ManifestError(f"zoo manifest entry {d.get('name', '?')!r} is invalid: {e!r}") from e
+            raise BundleError(f"zoo manifest entry {d.get('name', '?')!r} is invalid: {e!r}") from e
 
     def label_names(self) -> tuple[str, ...]:
         if isinstance(self.labels, tuple):
@@ -97,7 +97,7 @@ def load_zoo() -> Zoo:
     models = tuple(ModelSpec.from_dict(d) for d in data["models"])
     names = [m.name for m in models]
     if len(set(names)) != len(names):
-        raise ManifestError("zoo manifest has duplicate model names")
+        raise BundleError("zoo manifest has duplicate model names")
     return Zoo(models)
 
 
@@ -106,7 +106,7 @@ def label_set(label_id: str) -> tuple[str, ...]:
     from .bundle import read_label_file
 
     if label_id != "imagenet1k":
-        raise ManifestError(f"unknown label set {label_id!r}")
+        raise BundleError(f"unknown label set {label_id!r}")
     with resources.as_file(resources.files("imgcls_onnx.data").joinpath("imagenet1k_label_list.txt")) as p:
         return read_label_file(p)
 
