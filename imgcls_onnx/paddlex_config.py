@@ -14,11 +14,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from .runtime.errors import ImgclsError
-
-
-class ConfigRunError(ImgclsError):
-    """The config cannot be run here; the message says why and what to do."""
+from .errors import ConfigRunError
 
 
 def apply_overrides(config: dict, overrides: Sequence[str]) -> dict:

@@ -27,15 +27,10 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .runtime.errors import ImgclsError
+from .errors import StorageError
 
 RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
 ROWS_PER_CALL = 256  # rows handed to an actor per call by default: Ray Data's per-call cost is paid per call
-
-
-class StorageError(ImgclsError):
-    """Object storage (or another remote filesystem) cannot be listed, read or written: a missing bucket, refused
-    credentials, an unreachable endpoint. One line: what was asked, and why it failed."""
 
 
 def _ray():
