@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import StorageError
+from .runtime.fsutil import atomic_open
 
 RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
 ROWS_PER_CALL = 256  # rows handed to an actor per call by default: Ray Data's per-call cost is paid per call
@@ -224,9 +225,8 @@ class _Output:
         table = table.select(list(RESULT_COLUMNS)).cast(_schema())  # an all-null error column comes as type null
         name = hashlib.sha256("\n".join(table.column("input_path").to_pylist()).encode()).hexdigest()[:16]
         if self.local:
-            tmp = os.path.join(self.path, f".{prefix}-{name}.parquet.tmp")
-            pq.write_table(table, tmp)
-            os.replace(tmp, os.path.join(self.path, f"{prefix}-{name}.parquet"))
+            with atomic_open(os.path.join(self.path, f"{prefix}-{name}.parquet")) as f:
+                pq.write_table(table, f)
             return
         buf = pa.BufferOutputStream()
         pq.write_table(table, buf)
@@ -298,7 +298,7 @@ def done_inputs(out_dir: "str | Path") -> set[str]:
     if output.local:
         if not os.path.isdir(output.path):
             return done
-        for stale in Path(output.path).glob(".*.parquet.tmp"):
+        for stale in Path(output.path).glob(".*.parquet*.tmp"):  # atomic_open's .NAME.XXXX.tmp; older runs' .NAME.tmp
             stale.unlink(missing_ok=True)
     for shard in output.shards():
         try:

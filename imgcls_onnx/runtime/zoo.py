@@ -12,6 +12,7 @@ from typing import Any
 
 from .cache import ENV_HOME, model_dir, models_home  # noqa: F401 - re-exported: the zoo names resolve there
 from .errors import BundleError, ModelNotConvertedError, UnknownModelError
+from .fsutil import atomic_write_text
 from .transforms import PreprocessSpec
 
 
@@ -184,8 +185,5 @@ def _model_from_url(url: str, sha: str | None) -> Path:
         got = download(url, tmp_root, expected_sha256=sha,
                        manual_hint="Download it by hand and pass the file: --model FILE.tar.gz")
         installed = install_archive(got.path, expected_sha256=sha, origin=url, sha256=got.sha256)
-    index.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"url": url, "sha256": installed.sha256}) + "\n", encoding="utf-8")
-    os.replace(tmp, index)
+    atomic_write_text(index, json.dumps({"url": url, "sha256": installed.sha256}) + "\n")
     return installed.bundle_dir
