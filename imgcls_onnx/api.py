@@ -86,7 +86,7 @@ class Model:
         """Accuracy on a PaddleX ClsDataset split: an EvalResult (top1, top5, per-class, confusion matrix)."""
         from .datasets import evaluate
 
-        return evaluate(self.classifier, dataset, split, batch_size or self.classifier.batch_size, force=force)[0]
+        return evaluate(self.classifier, dataset, split, batch_size or self.classifier.batch_size, force=force).metrics
 
     def check_dataset(self, dataset: "str | os.PathLike[str]", output: "str | os.PathLike[str]" = "output"):
         """PaddleX's dataset check (every problem with file and line); returns the check result."""

@@ -407,7 +407,8 @@ def _counter(label: str):
               help="Write check_dataset_result.json, the histogram and samples here (PaddleX's output folder).")
 def check_dataset_cmd(dataset: str, output: str | None) -> None:
     """Check a PaddleX ClsDataset and report every problem with file and line. Exit 0 when it passes, 1 if not."""
-    from .datasets import DatasetError, check_dataset, iter_problem_lines, matplotlib_available
+    from .datasets import DatasetError, check_dataset, iter_problem_lines
+    from .datasets.report import matplotlib_available
 
     _quiet_opencv()
     out = output
@@ -477,10 +478,10 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
     except ImgclsError as e:
         raise _fail(str(e)) from None
     try:
-        result, ds, predictions = run_evaluate(clf, dataset, split, batch_size, progress=_counter("evaluating"),
-                                               force=force)
+        evaluation = run_evaluate(clf, dataset, split, batch_size, progress=_counter("evaluating"), force=force)
     except DatasetError as e:
         raise _fail(str(e)) from None
+    result, ds = evaluation.metrics, evaluation.dataset
     extra = {"model": str(clf.bundle.directory)}
     if paddle_dir:
         try:
@@ -491,7 +492,8 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
         from .hub import stdout_to_stderr
 
         with stdout_to_stderr():
-            extra["compare_paddle"] = compare_with_paddle(Path(paddle_dir), clf, paths, predictions, batch_size)
+            extra["compare_paddle"] = compare_with_paddle(Path(paddle_dir), clf, paths, evaluation.predictions,
+                                                            batch_size)
     summary = {**result.to_json(ds.labels)["metric"], "num_images": result.num_images,
                "num_unreadable": result.num_unreadable, "misclassified": len(result.misclassified)}
     if "compare_paddle" in extra:

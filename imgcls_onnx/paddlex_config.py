@@ -121,7 +121,8 @@ def _evaluate(config: dict, output: Path) -> int:
     from .datasets import evaluate
 
     with model:
-        result, ds, _ = evaluate(model.classifier, dataset, "val", model.batch_size)
+        evaluation = evaluate(model.classifier, dataset, "val", model.batch_size)
+    result, ds = evaluation.metrics, evaluation.dataset
     write_evaluation(result, ds, output)
     print(json.dumps({**result.to_json(ds.labels)["metric"], "num_images": result.num_images}, indent=1))
     return 0
