@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .runtime.defaults import BATCH_SIZE
 from .runtime.errors import ImgclsError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -115,7 +116,7 @@ def _run_pipeline(pipeline, inputs, save_path, device, topk) -> None:
 @cli.command()
 @click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
-@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1),
+@click.option("--batch-size", "-b", default=BATCH_SIZE, show_default=True, type=click.IntRange(min=1),
               help="Images per model run.")
 @click.option("--topk", "-k", default=None, type=click.IntRange(min=1), help="Top-k to return [default: the model's inference.yml].")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores]; on the CPU up to 4 batches run at once.")
@@ -452,7 +453,7 @@ def split_dataset_cmd(dataset: str, val_percent: float, seed: int) -> None:
               help="A PaddleX ClsDataset folder (label.txt, train.txt, val.txt).")
 @click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]),
               help="Which list to evaluate.")
-@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1),
+@click.option("--batch-size", "-b", default=BATCH_SIZE, show_default=True, type=click.IntRange(min=1),
               help="Images per model run.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores].")

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import yaml
 
 from .errors import ConfigRunError
+from .runtime.defaults import BATCH_SIZE
 
 
 def apply_overrides(config: dict, overrides: Sequence[str]) -> dict:
@@ -117,7 +118,7 @@ def _evaluate(config: dict, output: Path) -> int:
     if not dataset:
         raise ConfigRunError("Global.dataset_dir is missing")
     model = create_model(_model_ref(config, "Evaluate", "weight_path"), device=_device(glob),
-                         batch_size=int((config.get("Evaluate") or {}).get("batch_size") or 8))
+                         batch_size=int((config.get("Evaluate") or {}).get("batch_size") or BATCH_SIZE))
     from .datasets import evaluate
 
     with model:

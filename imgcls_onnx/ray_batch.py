@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import StorageError
+from .runtime.defaults import BATCH_SIZE
 from .runtime.fsutil import atomic_open
 
 RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
@@ -48,7 +49,7 @@ class BundlePredictor:
     """The actor of the pool: one Classifier per actor, whole batches of (path, bytes) rows in, result rows out."""
 
     def __init__(self, bundle_dir: str, device: str = "cpu", threads: int = 1, topk: int | None = None,
-                 batch_size: int = 8, throttle_s: float = 0.0, path_prefix: str = ""):
+                 batch_size: int = BATCH_SIZE, throttle_s: float = 0.0, path_prefix: str = ""):
         """``throttle_s``: sleep this long per batch (to watch or test fault tolerance on a tiny job).
         ``path_prefix``: put before each row's path (Ray Data gives ``bucket/key`` for ``s3://bucket/key``)."""
         from .runtime.classifier import Classifier
@@ -245,7 +246,7 @@ class _Output:
 
 
 def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor: int = 1, num_gpus: float = 0,
-                     batch_size: int = 8, rows_per_call: int | None = None, topk: int | None = None,
+                     batch_size: int = BATCH_SIZE, rows_per_call: int | None = None, topk: int | None = None,
                      throttle_s: float = 0.0, whole_blocks: bool = False, path_prefix: str = ""):
     """A Ray Dataset of ``{"path", "bytes"}`` rows (``read_binary_files(..., include_paths=True)``) -> result rows
     (``input_path``, ``class_ids``, ``scores``, ``label_names``, ``error``). ``model``: a bundle folder or archive
@@ -355,7 +356,7 @@ def block_plan(n_files: int, actors: int, rows_per_call: int) -> tuple[int, int]
     return blocks, max(1, -(-int(n_files) // blocks))
 
 
-def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: int, batch_size: int = 8,
+def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: int, batch_size: int = BATCH_SIZE,
          topk: int | None = None, rows_per_call: int | None = None, throttle_s: float = 0.0):
     """The Ray Dataset of result rows that ``run`` executes for ``paths`` (files to read, all local or all URIs
     of one scheme; rows name them as given)."""
@@ -437,7 +438,7 @@ def _resolve_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str], list[d
 
 
 def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, address: str | None = None,
-        actors: int | None = None, batch_size: int = 8, topk: int | None = None, resume: bool = False,
+        actors: int | None = None, batch_size: int = BATCH_SIZE, topk: int | None = None, resume: bool = False,
         num_cpus: int | None = None, throttle_s: float = 0.0, threads_per_actor: int | None = None,
         rows_per_call: int | None = None) -> Iterable[dict]:
     """What ``imgcls-onnx predict --engine ray`` does. Returns the result rows in input order when ``save_path`` is

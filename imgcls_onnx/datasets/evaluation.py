@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..runtime.defaults import BATCH_SIZE
 from ..runtime.results import Prediction
 from .errors import DatasetError
 from .read import Dataset, read_dataset
@@ -57,7 +58,7 @@ class EvaluationResult:
     predictions: list[Prediction]
 
 
-def evaluate(classifier, root: "str | os.PathLike[str]", split: str = "val", batch_size: int = 8,
+def evaluate(classifier, root: "str | os.PathLike[str]", split: str = "val", batch_size: int = BATCH_SIZE,
              progress: Callable[[int, int], None] | None = None,
              force: bool = False) -> EvaluationResult:
     """Top-1/top-5, per-class accuracy, confusion matrix, misclassified and unreadable files.

@@ -29,6 +29,7 @@ import numpy as np
 
 from .bundle import Bundle, BundleConfig, load_bundle
 from .cpu import CpuFeatures, cpu_features, int8_may_saturate
+from .defaults import BATCH_SIZE
 from .errors import BundleError, ImageLoadError, ImgclsError, PreprocessError
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
 from .inputs import InputItem, iter_inputs
@@ -108,7 +109,7 @@ class Classifier:
         bundle: Bundle,
         device: "str | DeviceRequest | None" = "auto",
         threads: int | None = None,
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         topk: int | None = None,
         limits: ImageLimits = DEFAULT_LIMITS,
         workers: int | None = None,
