@@ -9,6 +9,7 @@ are the float32 probabilities rounded to 5 decimals and widened to double, exact
 """
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
@@ -19,6 +20,7 @@ import numpy as np
 
 from .errors import ImgclsError
 from .fsutil import atomic_write_bytes
+from .visualize import draw_top1
 
 
 def result_stem(input_path: str | None, index: int) -> str:
@@ -126,8 +128,6 @@ class Prediction(dict):
 
     def to_img(self):
         """The input image with the top-1 label and score drawn (PIL image). Needs the input image."""
-        from .visualize import draw_top1
-
         if self.input_img is None:
             raise ValueError(
                 "this result has no input image; predict with keep_images=True (create_model(...).predict keeps them)"
@@ -152,8 +152,6 @@ class Prediction(dict):
             suffix = src_suffix if src_suffix in image_suffixes else ".png"
             target = p / f"{self.stem}_res{suffix}"
         image = self.to_img()
-        import io
-
         buf = io.BytesIO()
         fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}[target.suffix.lower()]
         image.save(buf, format=fmt)
