@@ -10,13 +10,13 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "BundleConfig": "imgcls_onnx.runtime.bundle",
+    "BundleError": "imgcls_onnx.runtime.errors",
     "ChecksumError": "imgcls_onnx.runtime.errors",
     "Classifier": "imgcls_onnx.runtime.classifier",
     "Device": "imgcls_onnx.runtime.providers",
     "ImageLimits": "imgcls_onnx.runtime.images",
     "ImageLoadError": "imgcls_onnx.runtime.errors",
     "ImgclsError": "imgcls_onnx.runtime.errors",
-    "ManifestError": "imgcls_onnx.runtime.errors",
     "Model": "imgcls_onnx.api",
     "Prediction": "imgcls_onnx.runtime.results",
     "PreprocessSpec": "imgcls_onnx.runtime.transforms",
@@ -32,10 +32,15 @@ _LAZY = {
     "write_bundle": "imgcls_onnx.runtime.bundle",
 }
 
+#: old names: still importable, exported nowhere (old name -> its name now)
+_OLD_NAMES = {"ManifestError": "BundleError"}
+
 __all__ = sorted([*_LAZY, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
+    if name in _OLD_NAMES:
+        return __getattr__(_OLD_NAMES[name])
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'imgcls_onnx' has no attribute {name!r}")

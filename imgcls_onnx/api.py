@@ -20,7 +20,11 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import yaml
+
+from . import datasets
 from .hub import obtain_model
+from .runtime.archive import pack_bundle
 from .runtime.classifier import Classifier
 from .runtime.results import Prediction
 
@@ -84,20 +88,14 @@ class Model:
     def evaluate(self, dataset: "str | os.PathLike[str]", split: str = "val", batch_size: int | None = None,
                  force: bool = False):
         """Accuracy on a PaddleX ClsDataset split: an EvalResult (top1, top5, per-class, confusion matrix)."""
-        from .datasets import evaluate
-
-        return evaluate(self.classifier, dataset, split, batch_size or self.classifier.batch_size, force=force)[0]
+        return datasets.evaluate(self.classifier, dataset, split, batch_size or self.classifier.batch_size, force=force).metrics
 
     def check_dataset(self, dataset: "str | os.PathLike[str]", output: "str | os.PathLike[str]" = "output"):
         """PaddleX's dataset check (every problem with file and line); returns the check result."""
-        from .datasets import check_dataset
-
-        return check_dataset(dataset, output)
+        return datasets.check_dataset(dataset, output)
 
     def export(self, save_dir: "str | os.PathLike[str]") -> Path:
         """The model as a deterministic bundle archive (``imgcls-onnx pack``): ``save_dir/<name>.tar.gz``."""
-        from .runtime.archive import pack_bundle
-
         return pack_bundle(self.classifier.bundle.directory, Path(save_dir) / f"{self.model_name}.tar.gz")
 
     def train(self, *args: Any, **kwargs: Any) -> None:
@@ -175,8 +173,6 @@ def load_pipeline_config(pipeline: "str | os.PathLike[str] | None", config: dict
         if not path.is_file():
             raise ValueError(f"unknown pipeline {str(pipeline)!r}: imgcls-onnx runs {PIPELINE_NAME!r} (or a PaddleX "
                              "pipeline YAML file for it)")
-        import yaml
-
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     else:
         data = {"pipeline_name": PIPELINE_NAME, "SubModules": {"ImageClassification": {

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from .runtime.defaults import BATCH_SIZE
 from .runtime.errors import ImgclsError
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -115,7 +116,7 @@ def _run_pipeline(pipeline, inputs, save_path, device, topk) -> None:
 @cli.command()
 @click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
-@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1),
+@click.option("--batch-size", "-b", default=BATCH_SIZE, show_default=True, type=click.IntRange(min=1),
               help="Images per model run.")
 @click.option("--topk", "-k", default=None, type=click.IntRange(min=1), help="Top-k to return [default: the model's inference.yml].")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores]; on the CPU up to 4 batches run at once.")
@@ -407,7 +408,8 @@ def _counter(label: str):
               help="Write check_dataset_result.json, the histogram and samples here (PaddleX's output folder).")
 def check_dataset_cmd(dataset: str, output: str | None) -> None:
     """Check a PaddleX ClsDataset and report every problem with file and line. Exit 0 when it passes, 1 if not."""
-    from .datasets import DatasetError, check_dataset, iter_problem_lines, matplotlib_available
+    from .datasets import DatasetError, check_dataset, iter_problem_lines
+    from .datasets.report import matplotlib_available
 
     _quiet_opencv()
     out = output
@@ -451,7 +453,7 @@ def split_dataset_cmd(dataset: str, val_percent: float, seed: int) -> None:
               help="A PaddleX ClsDataset folder (label.txt, train.txt, val.txt).")
 @click.option("--split", default="val", show_default=True, type=click.Choice(["train", "val", "test"]),
               help="Which list to evaluate.")
-@click.option("--batch-size", "-b", default=8, show_default=True, type=click.IntRange(min=1),
+@click.option("--batch-size", "-b", default=BATCH_SIZE, show_default=True, type=click.IntRange(min=1),
               help="Images per model run.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, gpu or gpu:N.")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="CPU threads [default: all cores].")
@@ -477,10 +479,10 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
     except ImgclsError as e:
         raise _fail(str(e)) from None
     try:
-        result, ds, predictions = run_evaluate(clf, dataset, split, batch_size, progress=_counter("evaluating"),
-                                               force=force)
+        evaluation = run_evaluate(clf, dataset, split, batch_size, progress=_counter("evaluating"), force=force)
     except DatasetError as e:
         raise _fail(str(e)) from None
+    result, ds = evaluation.metrics, evaluation.dataset
     extra = {"model": str(clf.bundle.directory)}
     if paddle_dir:
         try:
@@ -491,7 +493,8 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
         from .hub import stdout_to_stderr
 
         with stdout_to_stderr():
-            extra["compare_paddle"] = compare_with_paddle(Path(paddle_dir), clf, paths, predictions, batch_size)
+            extra["compare_paddle"] = compare_with_paddle(Path(paddle_dir), clf, paths, evaluation.predictions,
+                                                            batch_size)
     summary = {**result.to_json(ds.labels)["metric"], "num_images": result.num_images,
                "num_unreadable": result.num_unreadable, "misclassified": len(result.misclassified)}
     if "compare_paddle" in extra:

@@ -14,11 +14,11 @@ from typing import Any, Sequence
 
 import yaml
 
-from .runtime.errors import ImgclsError
-
-
-class ConfigRunError(ImgclsError):
-    """The config cannot be run here; the message says why and what to do."""
+from .api import create_model
+from .datasets import check_dataset, evaluate, iter_problem_lines, write_evaluation
+from .errors import ConfigRunError
+from .hub import converter_available, stdout_to_stderr
+from .runtime.defaults import BATCH_SIZE
 
 
 def apply_overrides(config: dict, overrides: Sequence[str]) -> dict:
@@ -91,8 +91,6 @@ def run_config(path: "str | Path", overrides: Sequence[str] = ()) -> int:
 
 
 def _predict(config: dict, output: Path) -> int:
-    from .api import create_model
-
     pred = config.get("Predict") or {}
     inputs = pred.get("input")
     if not inputs:
@@ -113,27 +111,21 @@ def _predict(config: dict, output: Path) -> int:
 
 
 def _evaluate(config: dict, output: Path) -> int:
-    from .api import create_model
-    from .datasets import write_evaluation
-
     glob = config.get("Global") or {}
     dataset = glob.get("dataset_dir")
     if not dataset:
         raise ConfigRunError("Global.dataset_dir is missing")
     model = create_model(_model_ref(config, "Evaluate", "weight_path"), device=_device(glob),
-                         batch_size=int((config.get("Evaluate") or {}).get("batch_size") or 8))
-    from .datasets import evaluate
-
+                         batch_size=int((config.get("Evaluate") or {}).get("batch_size") or BATCH_SIZE))
     with model:
-        result, ds, _ = evaluate(model.classifier, dataset, "val", model.batch_size)
+        evaluation = evaluate(model.classifier, dataset, "val", model.batch_size)
+    result, ds = evaluation.metrics, evaluation.dataset
     write_evaluation(result, ds, output)
     print(json.dumps({**result.to_json(ds.labels)["metric"], "num_images": result.num_images}, indent=1))
     return 0
 
 
 def _check(config: dict, output: Path) -> int:
-    from .datasets import check_dataset, iter_problem_lines
-
     dataset = (config.get("Global") or {}).get("dataset_dir")
     if not dataset:
         raise ConfigRunError("Global.dataset_dir is missing")
@@ -147,14 +139,11 @@ def _check(config: dict, output: Path) -> int:
 
 def _export(config: dict, output: Path) -> int:
     """Export.weight_path (.pdparams) -> a bundle under Global.output (what PaddleX's export makes for inference)."""
-    from .hub import converter_available
-
     glob = config.get("Global") or {}
     weights = (config.get("Export") or {}).get("weight_path")
     if not converter_available():
         raise ConfigRunError("export converts Paddle weights: it needs the converter (pip install 'imgcls-onnx[convert]')")
-    from .converter.pipeline import ConvertRequest, run_convert
-    from .hub import stdout_to_stderr
+    from .converter.pipeline import ConvertRequest, run_convert  # optional: the convert extra (Paddle)
 
     name = str(glob.get("model") or "")
     request: dict[str, Any] = {"source": name, "out_dir": str(output / "inference"), "overwrite": True}

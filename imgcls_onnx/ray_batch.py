@@ -27,15 +27,12 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .runtime.errors import ImgclsError
+from .errors import StorageError
+from .runtime.defaults import BATCH_SIZE
+from .runtime.fsutil import atomic_open
 
 RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
 ROWS_PER_CALL = 256  # rows handed to an actor per call by default: Ray Data's per-call cost is paid per call
-
-
-class StorageError(ImgclsError):
-    """Object storage (or another remote filesystem) cannot be listed, read or written: a missing bucket, refused
-    credentials, an unreachable endpoint. One line: what was asked, and why it failed."""
 
 
 def _ray():
@@ -52,7 +49,7 @@ class BundlePredictor:
     """The actor of the pool: one Classifier per actor, whole batches of (path, bytes) rows in, result rows out."""
 
     def __init__(self, bundle_dir: str, device: str = "cpu", threads: int = 1, topk: int | None = None,
-                 batch_size: int = 8, throttle_s: float = 0.0, path_prefix: str = ""):
+                 batch_size: int = BATCH_SIZE, throttle_s: float = 0.0, path_prefix: str = ""):
         """``throttle_s``: sleep this long per batch (to watch or test fault tolerance on a tiny job).
         ``path_prefix``: put before each row's path (Ray Data gives ``bucket/key`` for ``s3://bucket/key``)."""
         from .runtime.classifier import Classifier
@@ -229,9 +226,8 @@ class _Output:
         table = table.select(list(RESULT_COLUMNS)).cast(_schema())  # an all-null error column comes as type null
         name = hashlib.sha256("\n".join(table.column("input_path").to_pylist()).encode()).hexdigest()[:16]
         if self.local:
-            tmp = os.path.join(self.path, f".{prefix}-{name}.parquet.tmp")
-            pq.write_table(table, tmp)
-            os.replace(tmp, os.path.join(self.path, f"{prefix}-{name}.parquet"))
+            with atomic_open(os.path.join(self.path, f"{prefix}-{name}.parquet")) as f:
+                pq.write_table(table, f)
             return
         buf = pa.BufferOutputStream()
         pq.write_table(table, buf)
@@ -250,7 +246,7 @@ class _Output:
 
 
 def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor: int = 1, num_gpus: float = 0,
-                     batch_size: int = 8, rows_per_call: int | None = None, topk: int | None = None,
+                     batch_size: int = BATCH_SIZE, rows_per_call: int | None = None, topk: int | None = None,
                      throttle_s: float = 0.0, whole_blocks: bool = False, path_prefix: str = ""):
     """A Ray Dataset of ``{"path", "bytes"}`` rows (``read_binary_files(..., include_paths=True)``) -> result rows
     (``input_path``, ``class_ids``, ``scores``, ``label_names``, ``error``). ``model``: a bundle folder or archive
@@ -303,7 +299,7 @@ def done_inputs(out_dir: "str | Path") -> set[str]:
     if output.local:
         if not os.path.isdir(output.path):
             return done
-        for stale in Path(output.path).glob(".*.parquet.tmp"):
+        for stale in Path(output.path).glob(".*.parquet*.tmp"):  # atomic_open's .NAME.XXXX.tmp; older runs' .NAME.tmp
             stale.unlink(missing_ok=True)
     for shard in output.shards():
         try:
@@ -360,7 +356,7 @@ def block_plan(n_files: int, actors: int, rows_per_call: int) -> tuple[int, int]
     return blocks, max(1, -(-int(n_files) // blocks))
 
 
-def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: int, batch_size: int = 8,
+def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: int, batch_size: int = BATCH_SIZE,
          topk: int | None = None, rows_per_call: int | None = None, throttle_s: float = 0.0):
     """The Ray Dataset of result rows that ``run`` executes for ``paths`` (files to read, all local or all URIs
     of one scheme; rows name them as given)."""
@@ -442,7 +438,7 @@ def _resolve_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str], list[d
 
 
 def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, address: str | None = None,
-        actors: int | None = None, batch_size: int = 8, topk: int | None = None, resume: bool = False,
+        actors: int | None = None, batch_size: int = BATCH_SIZE, topk: int | None = None, resume: bool = False,
         num_cpus: int | None = None, throttle_s: float = 0.0, threads_per_actor: int | None = None,
         rows_per_call: int | None = None) -> Iterable[dict]:
     """What ``imgcls-onnx predict --engine ray`` does. Returns the result rows in input order when ``save_path`` is

@@ -17,7 +17,7 @@ import shutil
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .runtime.errors import ImgclsError
+from .errors import WebExportError
 
 ORT_WEB_VERSION = "1.30.0"
 # the files ort.min.js loads for the wasm backend (the jsep pair is requested even when WebGPU is not used)
@@ -44,10 +44,6 @@ ASSETS = Path(__file__).with_name("web")
 # a checkout's own npm install (web/package.json pins the version)
 _CHECKOUT_ORT = Path(__file__).resolve().parent.parent / "web" / "node_modules" / "onnxruntime-web"
 _CHECKOUT_JPEG = Path(__file__).resolve().parent.parent / "web" / "node_modules" / "@cwasm" / "jpeg-turbo"
-
-
-class WebExportError(ImgclsError):
-    """The bundle cannot run in the browser as is, or onnxruntime-web's files are not usable."""
 
 
 def _ort_dist(folder: Path) -> Path:

@@ -103,7 +103,7 @@ def main() -> int:
         results = {}
         for prec, bundle in bundles.items():
             with Classifier.from_dir(bundle, device="cpu", threads=2) as clf:
-                ev = {split: evaluate(clf, eval_ds, split, 8)[0] for split in ("train", "val")}
+                ev = {split: evaluate(clf, eval_ds, split, 8).metrics for split in ("train", "val")}
                 preds = [r.class_ids[0] for r in clf.predict([str(p) for p in eval_images])]
             correct = sum(e.top1 * (e.num_images - e.num_unreadable) for e in ev.values())
             total = sum(e.num_images - e.num_unreadable for e in ev.values())

@@ -7,13 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.errors import ImgclsError
 from ..runtime.zoo import ModelSpec
 from .deps import import_backbones, import_paddle
-
-
-class ConversionError(ImgclsError):
-    """A conversion step failed; the message says which step and why."""
+from .errors import ConversionError
 
 
 def build_architecture(spec: ModelSpec, class_num: int | None = None):

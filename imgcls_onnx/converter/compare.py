@@ -6,13 +6,14 @@ from typing import Sequence
 
 import numpy as np
 
+from ..runtime.defaults import BATCH_SIZE
 from ..runtime.images import load_image
 from .pipeline import _find_paddle_files
 from .verify import paddle_inference_outputs
 
 
 def compare_with_paddle(paddle_dir: Path, classifier, image_paths: Sequence[str], predictions: Sequence,
-                        batch_size: int = 8) -> dict:
+                        batch_size: int = BATCH_SIZE) -> dict:
     """Run Paddle Inference (oneDNN off) on every image that our classifier read, compare top-1 and scores."""
     model_file, params_file = _find_paddle_files(Path(paddle_dir))
     agree = total = 0

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .architectures import ConversionError
 from .deps import import_onnx, import_paddle
+from .errors import ConversionError
 
 
 def _wrap(model, head):

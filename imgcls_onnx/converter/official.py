@@ -19,7 +19,7 @@ from pathlib import Path
 from ..runtime.archive import is_archive_name, safe_extract, single_top_folder
 from ..runtime.bundle import sha256_file
 from ..runtime.download import download, is_url
-from .architectures import ConversionError
+from .errors import ConversionError
 
 OFFICIAL_BASE = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_inference_model/paddle3.0.0"
 ENV_SOURCE = "IMGCLS_ONNX_MODEL_SOURCE"

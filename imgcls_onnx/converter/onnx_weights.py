@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .architectures import ConversionError
 from .deps import import_onnx
+from .errors import ConversionError
 
 
 def state_dict_from_onnx(onnx_path: Path, model) -> dict[str, np.ndarray]:

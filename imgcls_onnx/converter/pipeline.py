@@ -16,8 +16,9 @@ from ..runtime.cpu import cpu_features
 from ..runtime.errors import ImgclsError
 from ..runtime.postprocess import softmax
 from ..runtime.zoo import load_zoo, model_dir
-from .architectures import ConversionError, build_architecture, load_weights, randomize_for_parity
+from .architectures import build_architecture, load_weights, randomize_for_parity
 from .deps import import_onnx, versions
+from .errors import ConversionError
 from .export import (
     append_softmax,
     drop_unused_initializers,

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..runtime.images import load_image
 from ..runtime.transforms import CropImage, NormalizeImage, PreprocessSpec, ResizeImage
-from .architectures import ConversionError
 from .deps import import_onnx
+from .errors import ConversionError
 
 
 def split_preprocess(spec: PreprocessSpec) -> tuple[tuple, NormalizeImage]:

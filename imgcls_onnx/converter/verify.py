@@ -14,8 +14,8 @@ import numpy as np
 
 from ..runtime.images import load_image
 from ..runtime.transforms import PreprocessSpec
-from .architectures import ConversionError
 from .deps import import_paddle
+from .errors import ConversionError
 
 DEFAULT_TOLERANCE = 1e-4  # max abs error relative to the reference's logit range
 MIN_SPREAD = 1e-2  # minimum mean per-sample std of the reference logits across classes

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from .bundle import load_bundle, sha256_file
 from .errors import ArchiveError, ImgclsError
+from .fsutil import atomic_open
 
 ENV_MAX_MB = "IMGCLS_ONNX_MAX_ARCHIVE_MB"
 #: uncompressed bytes an archive may expand to (a member may use all of it); $IMGCLS_ONNX_MAX_ARCHIVE_MB overrides
@@ -128,19 +129,12 @@ def pack_bundle(bundle_dir: "str | os.PathLike[str]", out_file: "str | os.PathLi
     _safe_parts(top)
     files = sorted(p for p in bundle.directory.iterdir() if p.is_file() and not p.name.startswith("."))
     out = Path(out_file)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
-                tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf:
-            tf.addfile(_info(top + "/", tarfile.DIRTYPE, 0, 0o755))
-            for p in files:
-                data = p.read_bytes()
-                tf.addfile(_info(f"{top}/{p.name}", tarfile.REGTYPE, len(data), 0o644), io.BytesIO(data))
-        os.replace(tmp_name, out)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_open(out) as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        tf.addfile(_info(top + "/", tarfile.DIRTYPE, 0, 0o755))
+        for p in files:
+            data = p.read_bytes()
+            tf.addfile(_info(f"{top}/{p.name}", tarfile.REGTYPE, len(data), 0o644), io.BytesIO(data))
     return out
 
 

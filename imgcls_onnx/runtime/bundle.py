@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from .errors import ChecksumError, ManifestError
+from .errors import BundleError, ChecksumError
 from .transforms import PreprocessSpec
 
 ONNX_FILE = "inference.onnx"
@@ -42,28 +42,28 @@ class BundleConfig:
     @classmethod
     def from_yml_dict(cls, data: Any, source: str = YML_FILE) -> "BundleConfig":
         if not isinstance(data, dict):
-            raise ManifestError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+            raise BundleError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
         glob = data.get("Global") or {}
         model_name = str(glob.get("model_name") or "")
         pre = data.get("PreProcess")
         if not isinstance(pre, dict) or "transform_ops" not in pre:
-            raise ManifestError(f"{source}: missing PreProcess.transform_ops (the preprocessing op list)")
+            raise BundleError(f"{source}: missing PreProcess.transform_ops (the preprocessing op list)")
         try:
             spec = PreprocessSpec.from_yml_ops(pre["transform_ops"])
-        except ManifestError as e:
-            raise ManifestError(f"{source}: {e}") from e
+        except BundleError as e:
+            raise BundleError(f"{source}: {e}") from e
         post = data.get("PostProcess") or {}
         topk_cfg = post.get("Topk") or {}
         if not isinstance(topk_cfg, dict):
-            raise ManifestError(f"{source}: PostProcess.Topk must be a mapping")
+            raise BundleError(f"{source}: PostProcess.Topk must be a mapping")
         try:
             topk = int(topk_cfg.get("topk", 5) or 5)
         except (TypeError, ValueError) as e:
-            raise ManifestError(f"{source}: PostProcess.Topk.topk must be an integer") from e
+            raise BundleError(f"{source}: PostProcess.Topk.topk must be an integer") from e
         labels = topk_cfg.get("label_list")
         if labels is not None:
             if not isinstance(labels, (list, tuple)):
-                raise ManifestError(f"{source}: PostProcess.Topk.label_list must be a list")
+                raise BundleError(f"{source}: PostProcess.Topk.label_list must be a list")
             labels = tuple(str(x) for x in labels)
         return cls(model_name=model_name, preprocess=spec, topk=topk, label_list=labels)
 
@@ -96,27 +96,27 @@ class BundleManifest:
         if fmt is not None:
             kind, _, version = str(fmt).partition("/")
             if kind != BUNDLE_FORMAT.split("/")[0] or not version.isdigit():
-                raise ManifestError(f"{where}: unknown format {fmt!r} (expected {BUNDLE_FORMAT!r})")
+                raise BundleError(f"{where}: unknown format {fmt!r} (expected {BUNDLE_FORMAT!r})")
             if int(version) > int(BUNDLE_FORMAT.split("/")[1]):
-                raise ManifestError(f"{where}: format {fmt!r} was written by a newer imgcls-onnx; this one reads "
+                raise BundleError(f"{where}: format {fmt!r} was written by a newer imgcls-onnx; this one reads "
                                     f"{BUNDLE_FORMAT!r}. Upgrade imgcls-onnx.")
         output = d.get("output")
         if output is not None and output not in ("probabilities", "logits"):
-            raise ManifestError(f"{where}: 'output' must be 'probabilities' or 'logits', not {output!r}")
+            raise BundleError(f"{where}: 'output' must be 'probabilities' or 'logits', not {output!r}")
         weights = d.get("weights")
         if weights is not None and weights not in ("official", "user", "random"):
-            raise ManifestError(f"{where}: 'weights' must be 'official', 'user' or 'random', not {weights!r}")
+            raise BundleError(f"{where}: 'weights' must be 'official', 'user' or 'random', not {weights!r}")
         source = d.get("source") or {}
         if not isinstance(source, Mapping):
-            raise ManifestError(f"{where}: 'source' must be an object")
+            raise BundleError(f"{where}: 'source' must be an object")
         onnx_info = d.get("onnx") or {}
         if not isinstance(onnx_info, Mapping):
-            raise ManifestError(f"{where}: 'onnx' must be an object")
+            raise BundleError(f"{where}: 'onnx' must be an object")
         if weights is None:  # bundles written before 'weights' existed
             weights = "random" if "random_init_seed" in source else ("user" if source else None)
         variant = d.get("variant") or {}
         if not isinstance(variant, Mapping):
-            raise ManifestError(f"{where}: 'variant' must be an object")
+            raise BundleError(f"{where}: 'variant' must be an object")
         return cls(fmt, d.get("model_name"), weights, output, onnx_info.get("sha256"), source, variant)
 
 
@@ -155,16 +155,16 @@ def read_yml(path: Path) -> BundleConfig:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
-        raise ManifestError(
+        raise BundleError(
             f"{str(path)!r} not found: a model folder needs inference.yml (PaddleX's preprocessing and labels) "
             f"beside {ONNX_FILE}"
         ) from e
     except (OSError, UnicodeDecodeError) as e:
-        raise ManifestError(f"cannot read {str(path)!r}: {e}") from e
+        raise BundleError(f"cannot read {str(path)!r}: {e}") from e
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise ManifestError(f"{str(path)!r} is not valid YAML: {e}") from e
+        raise BundleError(f"{str(path)!r} is not valid YAML: {e}") from e
     return BundleConfig.from_yml_dict(data, source=str(path))
 
 
@@ -181,7 +181,7 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 def load_bundle(directory: "str | os.PathLike[str]", verify_checksum: bool = True) -> Bundle:
     directory = Path(directory)
     if not directory.is_dir():
-        raise ManifestError(f"model folder {str(directory)!r} does not exist or is not a folder")
+        raise BundleError(f"model folder {str(directory)!r} does not exist or is not a folder")
     onnx_path = directory / ONNX_FILE
     if not onnx_path.is_file():
         others = sorted(p.name for p in directory.glob("*.onnx"))
@@ -189,7 +189,7 @@ def load_bundle(directory: "str | os.PathLike[str]", verify_checksum: bool = Tru
         paddle = [p for p in ("inference.json", "inference.pdmodel") if (directory / p).exists()]
         if paddle:
             hint = f" (this is a Paddle model folder: convert it with `imgcls-onnx convert {directory}`)"
-        raise ManifestError(f"{str(directory)!r} has no {ONNX_FILE}{hint}")
+        raise BundleError(f"{str(directory)!r} has no {ONNX_FILE}{hint}")
     config = read_yml(directory / YML_FILE)
     manifest = None
     manifest_path = directory / MANIFEST_FILE
@@ -197,9 +197,9 @@ def load_bundle(directory: "str | os.PathLike[str]", verify_checksum: bool = Tru
         try:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise ManifestError(f"{str(manifest_path)!r} is not valid JSON: {e}") from e
+            raise BundleError(f"{str(manifest_path)!r} is not valid JSON: {e}") from e
         if not isinstance(manifest, dict):
-            raise ManifestError(f"{str(manifest_path)!r}: expected a JSON object")
+            raise BundleError(f"{str(manifest_path)!r}: expected a JSON object")
         expected = BundleManifest.from_dict(manifest, str(manifest_path)).onnx_sha256
         if verify_checksum and expected:
             actual = sha256_file(onnx_path)
@@ -225,7 +225,7 @@ def write_bundle(
     """
     directory = Path(directory)
     if directory.exists() and not overwrite:
-        raise ManifestError(f"{str(directory)!r} already exists; pass overwrite=True (--overwrite) to replace it")
+        raise BundleError(f"{str(directory)!r} already exists; pass overwrite=True (--overwrite) to replace it")
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
     try:

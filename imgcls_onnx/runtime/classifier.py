@@ -29,7 +29,8 @@ import numpy as np
 
 from .bundle import Bundle, BundleConfig, load_bundle
 from .cpu import CpuFeatures, cpu_features, int8_may_saturate
-from .errors import ImageLoadError, ImgclsError, ManifestError, PreprocessError
+from .defaults import BATCH_SIZE
+from .errors import BundleError, ImageLoadError, ImgclsError, PreprocessError
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
 from .inputs import InputItem, iter_inputs
 from .model_io import LoadedModel
@@ -108,7 +109,7 @@ class Classifier:
         bundle: Bundle,
         device: "str | DeviceRequest | None" = "auto",
         threads: int | None = None,
-        batch_size: int = 8,
+        batch_size: int = BATCH_SIZE,
         topk: int | None = None,
         limits: ImageLimits = DEFAULT_LIMITS,
         workers: int | None = None,
@@ -156,14 +157,14 @@ class Classifier:
         self.num_classes = self.io.num_classes
         labels = bundle.config.label_list
         if labels is not None and self.num_classes is not None and len(labels) != self.num_classes:
-            raise ManifestError(
+            raise BundleError(
                 f"{bundle.directory / 'inference.yml'}: label_list has {len(labels)} names but the model outputs "
                 f"{self.num_classes} classes; fix PostProcess.Topk.label_list"
             )
         expected_hw = self.preprocess.output_hw
         model_hw = (self.io.height, self.io.width)
         if expected_hw and None not in model_hw and model_hw != tuple(expected_hw):
-            raise ManifestError(
+            raise BundleError(
                 f"{bundle.directory}: preprocessing produces {expected_hw[0]}x{expected_hw[1]} images but the model "
                 f"takes {model_hw[0]}x{model_hw[1]}"
             )

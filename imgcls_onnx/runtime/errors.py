@@ -1,4 +1,19 @@
-"""Typed errors. Every message says what failed, why, and how to fix it."""
+"""Typed errors. Every message says what failed, why, and how to fix it.
+
+Every error class lives in an ``errors`` module of the package that raises it (each re-exported from the module that
+first defined it, so old imports keep working):
+
+- here, ``imgcls_onnx.runtime.errors``: the runtime's errors (bundle, model load, zoo, images, preprocessing,
+  providers, optional extras, downloads, archives) and ``FetchError``, the URL fetcher's internal failure;
+- ``imgcls_onnx.converter.errors``: ``ConversionError``;
+- ``imgcls_onnx.datasets.errors``: ``DatasetError``;
+- ``imgcls_onnx.serving.errors``: ``QueueFull`` (the batcher's back-pressure signal);
+- ``imgcls_onnx.errors``: the top-level modules' errors: ``ConfigRunError`` (paddlex_config), ``WebExportError``
+  (web_export), ``StorageError`` (ray_batch).
+
+Every public error derives from ``ImgclsError``; ``FetchError`` and ``QueueFull`` are internal signals (plain
+``Exception``) that their callers turn into ``ImageFetchError`` or an HTTP status.
+"""
 from __future__ import annotations
 
 
@@ -11,7 +26,7 @@ class BundleError(ImgclsError):
     list, or the zoo's own entries."""
 
 
-#: the old name, kept for code written against it
+#: the old name: importable for code written against it, raised and named nowhere else (tests/runtime/test_errors.py)
 ManifestError = BundleError
 
 
@@ -87,3 +102,8 @@ class DownloadError(ImgclsError):
 
 class ArchiveError(ImgclsError):
     """An archive is broken, unsafe (absolute paths, '..', links, devices, too large) or not what it should be."""
+
+
+class FetchError(Exception):
+    """Internal: ``runtime.fetch.fetch_url`` could not fetch a URL (refused address, not 200, too large, timed out);
+    callers turn it into ``ImageFetchError`` or an HTTP 400."""

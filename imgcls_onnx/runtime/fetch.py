@@ -12,11 +12,9 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
+from .errors import FetchError
+
 ENV_ALLOW_PRIVATE = "IMGCLS_ONNX_ALLOW_PRIVATE_URLS"
-
-
-class FetchError(Exception):
-    pass
 
 
 def private_urls_allowed() -> bool:

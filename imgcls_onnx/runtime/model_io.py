@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bundle import Bundle
-from .errors import ManifestError
+from .errors import BundleError
 from .onnx_graph import inspect_onnx
 from .postprocess import softmax
 
@@ -42,14 +42,14 @@ class ModelIO:
     def from_session(cls, session, bundle: Bundle) -> "ModelIO":
         inputs, outputs = session.get_inputs(), session.get_outputs()
         if len(inputs) != 1:
-            raise ManifestError(f"{bundle.onnx_path}: expected one input, the model has {len(inputs)}")
+            raise BundleError(f"{bundle.onnx_path}: expected one input, the model has {len(inputs)}")
         shape = list(inputs[0].shape)
         if inputs[0].type == "tensor(uint8)" and len(shape) == 4 and shape[-1] == 3:
             layout, dtype, h, w = "NHWC", "uint8", shape[1], shape[2]
         elif inputs[0].type == "tensor(float)" and len(shape) == 4:
             layout, dtype, h, w = "NCHW", "float32", shape[2], shape[3]
         else:
-            raise ManifestError(
+            raise BundleError(
                 f"{bundle.onnx_path}: expected a float32 NCHW (or fused uint8 NHWC) input, got {inputs[0].type} "
                 f"of shape {shape}"
             )

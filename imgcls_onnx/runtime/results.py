@@ -9,34 +9,18 @@ are the float32 probabilities rounded to 5 decimals and widened to double, exact
 """
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import ImgclsError
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename: readers never see a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+from .fsutil import atomic_write_bytes
+from .visualize import draw_top1
 
 
 def result_stem(input_path: str | None, index: int) -> str:
@@ -144,8 +128,6 @@ class Prediction(dict):
 
     def to_img(self):
         """The input image with the top-1 label and score drawn (PIL image). Needs the input image."""
-        from .visualize import draw_top1
-
         if self.input_img is None:
             raise ValueError(
                 "this result has no input image; predict with keep_images=True (create_model(...).predict keeps them)"
@@ -170,8 +152,6 @@ class Prediction(dict):
             suffix = src_suffix if src_suffix in image_suffixes else ".png"
             target = p / f"{self.stem}_res{suffix}"
         image = self.to_img()
-        import io
-
         buf = io.BytesIO()
         fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".bmp": "BMP", ".webp": "WEBP"}[target.suffix.lower()]
         image.save(buf, format=fmt)

@@ -24,7 +24,7 @@ from typing import Any, Sequence, Union
 import numpy as np
 from PIL import Image
 
-from .errors import ManifestError, PreprocessError
+from .errors import BundleError, PreprocessError
 from .resize import resize_linear, resize_nearest
 
 # OpenCV's interpolation flags by name (cv2 is imported only when it is used: the runtime can run without it)
@@ -100,7 +100,7 @@ def _canonical_interpolation(name: str, backend: str) -> str:
     key = str(name).strip().lower()
     table = _PIL_INTERPOLATION if backend == "pil" else _CV2_INTERPOLATION
     if key not in table:
-        raise ManifestError(
+        raise BundleError(
             f"ResizeImage: interpolation {name!r} is not supported with backend {backend!r}; "
             f"use one of {sorted(table)}"
         )
@@ -118,13 +118,13 @@ class ResizeImage:
 
     def __post_init__(self) -> None:
         if (self.resize_short is None) == (self.size_wh is None):
-            raise ManifestError("ResizeImage needs exactly one of resize_short or size")
+            raise BundleError("ResizeImage needs exactly one of resize_short or size")
         if self.resize_short is not None and int(self.resize_short) <= 0:
-            raise ManifestError(f"ResizeImage: resize_short must be positive, got {self.resize_short}")
+            raise BundleError(f"ResizeImage: resize_short must be positive, got {self.resize_short}")
         if self.size_wh is not None and (len(self.size_wh) != 2 or min(self.size_wh) <= 0):
-            raise ManifestError(f"ResizeImage: size must be [width, height] > 0, got {self.size_wh}")
+            raise BundleError(f"ResizeImage: size must be [width, height] > 0, got {self.size_wh}")
         if self.backend not in ("cv2", "pil"):
-            raise ManifestError(f"ResizeImage: backend must be 'cv2' or 'pil', got {self.backend!r}")
+            raise BundleError(f"ResizeImage: backend must be 'cv2' or 'pil', got {self.backend!r}")
         object.__setattr__(self, "interpolation", _canonical_interpolation(self.interpolation, self.backend))
 
     def output_hw(self, height: int, width: int) -> tuple[int, int]:
@@ -184,7 +184,7 @@ class CropImage:
 
     def __post_init__(self) -> None:
         if len(self.size_wh) != 2 or min(self.size_wh) <= 0:
-            raise ManifestError(f"CropImage: size must be positive, got {self.size_wh}")
+            raise BundleError(f"CropImage: size must be positive, got {self.size_wh}")
 
     def window(self, width: int, height: int) -> tuple[int, int, int, int]:
         """``(x0, y0, cw, ch)`` of the crop in a ``width`` x ``height`` image."""
@@ -217,11 +217,11 @@ class NormalizeImage:
 
     def __post_init__(self) -> None:
         if len(self.mean) != 3 or len(self.std) != 3:
-            raise ManifestError(f"NormalizeImage: mean and std need 3 values, got {self.mean} and {self.std}")
+            raise BundleError(f"NormalizeImage: mean and std need 3 values, got {self.mean} and {self.std}")
         if any(s == 0 for s in self.std):
-            raise ManifestError(f"NormalizeImage: std must not contain 0, got {self.std}")
+            raise BundleError(f"NormalizeImage: std must not contain 0, got {self.std}")
         if self.order not in ("hwc", "chw"):
-            raise ManifestError(f"NormalizeImage: order must be '', 'hwc' or 'chw', got {self.order!r}")
+            raise BundleError(f"NormalizeImage: order must be '', 'hwc' or 'chw', got {self.order!r}")
         # Python floats (double) first, then float32, exactly like PaddleX's Normalize.
         alpha = np.array([self.scale / s for s in self.std], dtype=np.float32)
         beta = np.array([-m / s for m, s in zip(self.mean, self.std)], dtype=np.float32)
@@ -285,18 +285,18 @@ def parse_scale(value: Any) -> float:
                 return float(Fraction(num.strip()) / Fraction(den.strip()))
             return float(text)
         except (ValueError, ZeroDivisionError) as e:
-            raise ManifestError(f"NormalizeImage: cannot read scale {value!r} as a number or a fraction") from e
-    raise ManifestError(f"NormalizeImage: scale must be a number or a fraction string, got {value!r}")
+            raise BundleError(f"NormalizeImage: cannot read scale {value!r} as a number or a fraction") from e
+    raise BundleError(f"NormalizeImage: scale must be a number or a fraction string, got {value!r}")
 
 
 def _size_pair(value: Any, op: str) -> tuple[int, int]:
     if isinstance(value, bool):
-        raise ManifestError(f"{op}: size must be an integer or [width, height], got {value!r}")
+        raise BundleError(f"{op}: size must be an integer or [width, height], got {value!r}")
     if isinstance(value, int):
         return (value, value)
     if isinstance(value, (list, tuple)) and len(value) == 2 and all(isinstance(v, int) for v in value):
         return (int(value[0]), int(value[1]))
-    raise ManifestError(f"{op}: size must be an integer or [width, height], got {value!r}")
+    raise BundleError(f"{op}: size must be an integer or [width, height], got {value!r}")
 
 
 _KNOWN_OPS = ("ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage")
@@ -305,7 +305,7 @@ _KNOWN_OPS = ("ResizeImage", "CropImage", "NormalizeImage", "ToCHWImage")
 def op_from_yml(entry: Any) -> Op:
     """Build one op from an ``inference.yml`` ``transform_ops`` entry like ``{"CropImage": {"size": 224}}``."""
     if not isinstance(entry, dict) or len(entry) != 1:
-        raise ManifestError(f"each transform_ops entry must be a mapping with one op name, got {entry!r}")
+        raise BundleError(f"each transform_ops entry must be a mapping with one op name, got {entry!r}")
     (name, args), = entry.items()
     args = dict(args or {})
     try:
@@ -328,7 +328,7 @@ def op_from_yml(entry: Any) -> Op:
         if name == "NormalizeImage":
             channel_num = int(args.pop("channel_num", 3))
             if channel_num != 3:
-                raise ManifestError(f"NormalizeImage: only channel_num 3 is supported, got {channel_num}")
+                raise BundleError(f"NormalizeImage: only channel_num 3 is supported, got {channel_num}")
             order = str(args.pop("order", "") or "hwc").lower()
             op = NormalizeImage(
                 mean=tuple(float(v) for v in args.pop("mean", (0.485, 0.456, 0.406))),
@@ -342,15 +342,15 @@ def op_from_yml(entry: Any) -> Op:
             _no_extra(name, args)
             return ToCHWImage()
     except (TypeError, ValueError) as e:
-        raise ManifestError(f"{name}: invalid arguments {entry[name]!r} ({e})") from e
-    raise ManifestError(
+        raise BundleError(f"{name}: invalid arguments {entry[name]!r} ({e})") from e
+    raise BundleError(
         f"unknown preprocessing op {name!r} in inference.yml; supported ops: {', '.join(_KNOWN_OPS)}"
     )
 
 
 def _no_extra(name: str, args: dict[str, Any]) -> None:
     if args:
-        raise ManifestError(f"{name}: unsupported argument(s) {sorted(args)}")
+        raise BundleError(f"{name}: unsupported argument(s) {sorted(args)}")
 
 
 @dataclass(frozen=True)
@@ -363,9 +363,9 @@ class PreprocessSpec:
 
     def __post_init__(self) -> None:
         if not self.ops:
-            raise ManifestError("the preprocessing op list is empty")
+            raise BundleError("the preprocessing op list is empty")
         if not any(isinstance(op, ToCHWImage) for op in self.ops):
-            raise ManifestError("the preprocessing op list must contain ToCHWImage (models take NCHW input)")
+            raise BundleError("the preprocessing op list must contain ToCHWImage (models take NCHW input)")
         cut = next((i for i, op in enumerate(self.ops) if isinstance(op, NormalizeImage)), len(self.ops))
         # the ops that keep a uint8 HWC image (resize, crop); a fused-preprocessing model takes their output
         object.__setattr__(self, "image_ops", tuple(self.ops[:cut]))
@@ -418,7 +418,7 @@ class PreprocessSpec:
     @classmethod
     def from_yml_ops(cls, entries: Sequence[Any]) -> "PreprocessSpec":
         if not isinstance(entries, (list, tuple)):
-            raise ManifestError(f"PreProcess.transform_ops must be a list, got {type(entries).__name__}")
+            raise BundleError(f"PreProcess.transform_ops must be a list, got {type(entries).__name__}")
         return cls(tuple(op_from_yml(e) for e in entries))
 
     @classmethod

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .cache import ENV_HOME, model_dir, models_home  # noqa: F401 - re-exported: the zoo names resolve there
-from .errors import ManifestError, ModelNotConvertedError, UnknownModelError
+from .errors import BundleError, ModelNotConvertedError, UnknownModelError
+from .fsutil import atomic_write_text
 from .transforms import PreprocessSpec
 
 
@@ -60,7 +61,7 @@ class ModelSpec:
                 module=str(d.get("module", "image_classification")),
             )
         except (KeyError, TypeError, ValueError, IndexError) as e:
-            raise ManifestError(f"zoo manifest entry {d.get('name', '?')!r} is invalid: {e!r}") from e
+            raise BundleError(f"zoo manifest entry {d.get('name', '?')!r} is invalid: {e!r}") from e
 
     def label_names(self) -> tuple[str, ...]:
         if isinstance(self.labels, tuple):
@@ -97,7 +98,7 @@ def load_zoo() -> Zoo:
     models = tuple(ModelSpec.from_dict(d) for d in data["models"])
     names = [m.name for m in models]
     if len(set(names)) != len(names):
-        raise ManifestError("zoo manifest has duplicate model names")
+        raise BundleError("zoo manifest has duplicate model names")
     return Zoo(models)
 
 
@@ -106,7 +107,7 @@ def label_set(label_id: str) -> tuple[str, ...]:
     from .bundle import read_label_file
 
     if label_id != "imagenet1k":
-        raise ManifestError(f"unknown label set {label_id!r}")
+        raise BundleError(f"unknown label set {label_id!r}")
     with resources.as_file(resources.files("imgcls_onnx.data").joinpath("imagenet1k_label_list.txt")) as p:
         return read_label_file(p)
 
@@ -184,8 +185,5 @@ def _model_from_url(url: str, sha: str | None) -> Path:
         got = download(url, tmp_root, expected_sha256=sha,
                        manual_hint="Download it by hand and pass the file: --model FILE.tar.gz")
         installed = install_archive(got.path, expected_sha256=sha, origin=url, sha256=got.sha256)
-    index.parent.mkdir(parents=True, exist_ok=True)
-    tmp = index.with_name(f".{index.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"url": url, "sha256": installed.sha256}) + "\n", encoding="utf-8")
-    os.replace(tmp, index)
+    atomic_write_text(index, json.dumps({"url": url, "sha256": installed.sha256}) + "\n")
     return installed.bundle_dir

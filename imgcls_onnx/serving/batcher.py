@@ -19,11 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import QueueFull
 from .metrics import Metrics
-
-
-class QueueFull(Exception):
-    pass
 
 
 @dataclass

@@ -100,7 +100,7 @@ def test_int8_without_calibration_images_is_refused(tmp_path):
 
 
 def test_split_preprocess_takes_the_shared_normalize_tail():
-    from imgcls_onnx.converter.architectures import ConversionError
+    from imgcls_onnx.converter.errors import ConversionError
     from imgcls_onnx.converter.variants import split_preprocess
     from imgcls_onnx.runtime.transforms import CropImage, NormalizeImage, PreprocessSpec, ResizeImage, ToCHWImage
 

@@ -80,14 +80,14 @@ def test_histogram_png_or_a_notice(tmp_path, monkeypatch):
     for k, (rel, _) in enumerate(rows):
         write_jpeg(root / rel, structured_image(30, 30, seed=k))
     write_dataset(root, ["a", "b"], rows[:4], rows[4:])
-    import imgcls_onnx.datasets as datasets
+    import imgcls_onnx.datasets.report as report
 
-    if datasets.matplotlib_available():
+    if report.matplotlib_available():
         r = CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(tmp_path / "with")])
         res = json.loads((tmp_path / "with" / "check_dataset_result.json").read_text())
         png = tmp_path / "with" / res["analysis"]["histogram"]
         assert png.read_bytes()[:4] == b"\x89PNG"
-    monkeypatch.setattr(datasets, "matplotlib_available", lambda: False)
+    monkeypatch.setattr(report, "matplotlib_available", lambda: False)
     r = CliRunner().invoke(cli, ["check-dataset", str(root), "-o", str(tmp_path / "without")])
     assert r.exit_code == 0 and "matplotlib is not installed" in r.stderr
     res = json.loads((tmp_path / "without" / "check_dataset_result.json").read_text())
@@ -191,3 +191,29 @@ def test_compare_paddle_on_the_source_model(tmp_path):
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout)
     assert summary["paddle_top1_agreement"] == 1.0 and summary["paddle_max_score_difference"] < 1e-4
+
+
+def test_evaluate_returns_a_named_frozen_result(tmp_path):
+    """evaluate's result names its parts: the scores, the dataset, one prediction per listed image in list order."""
+    import dataclasses
+
+    from imgcls_onnx import Classifier
+    from imgcls_onnx.datasets import EvalResult, EvaluationResult, evaluate
+
+    model = tiny_bundle(tmp_path / "m", num_classes=3, seed=5)
+    root = tmp_path / "d"
+    rows = [(f"im/{k}.jpg", k % 3) for k in range(7)]
+    for k, (rel, _) in enumerate(rows):
+        write_jpeg(root / rel, structured_image(32, 32, seed=k))
+    write_dataset(root, ["a", "b", "c"], rows[:2], rows[2:])
+    with Classifier.from_dir(model, device="cpu") as clf:
+        got = evaluate(clf, root, "val", batch_size=2)
+        alone = [clf.predict_one(str(root / rel)).class_ids for rel, _ in rows[2:]]
+    assert isinstance(got, EvaluationResult) and isinstance(got.metrics, EvalResult)
+    assert got.dataset.root == root and got.dataset.labels == {0: "a", 1: "b", 2: "c"}
+    assert [p.input_path for p in got.predictions] == [str(root / rel) for rel, _ in rows[2:]]
+    assert [p.class_ids for p in got.predictions] == alone
+    assert got.metrics.num_images == 5
+    assert got.metrics.top1 == pytest.approx(sum(a[0] == lab for a, (_, lab) in zip(alone, rows[2:])) / 5)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.metrics = None

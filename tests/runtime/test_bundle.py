@@ -8,7 +8,7 @@ from conftest import tiny_bundle
 
 from imgcls_onnx import Classifier
 from imgcls_onnx.runtime.bundle import load_bundle
-from imgcls_onnx.runtime.errors import ChecksumError, ManifestError
+from imgcls_onnx.runtime.errors import BundleError, ChecksumError
 
 
 def test_written_bundle_loads_and_records_sha(tmp_path):
@@ -34,14 +34,14 @@ def test_truncated_onnx_is_a_clear_error(tmp_path):
     (d / "manifest.json").unlink()
     data = (d / "inference.onnx").read_bytes()
     (d / "inference.onnx").write_bytes(data[: len(data) // 2])
-    with pytest.raises(ManifestError, match="inference.onnx"):
+    with pytest.raises(BundleError, match="inference.onnx"):
         Classifier.from_dir(d, device="cpu")
 
 
 def test_missing_yml(tmp_path):
     d = tiny_bundle(tmp_path / "m")
     (d / "inference.yml").unlink()
-    with pytest.raises(ManifestError, match="needs inference.yml"):
+    with pytest.raises(BundleError, match="needs inference.yml"):
         load_bundle(d)
 
 
@@ -49,7 +49,7 @@ def test_unknown_op_in_yml(tmp_path):
     d = tiny_bundle(tmp_path / "m")
     text = (d / "inference.yml").read_text().replace("ToCHWImage", "ToHWCImage")
     (d / "inference.yml").write_text(text)
-    with pytest.raises(ManifestError, match="unknown preprocessing op 'ToHWCImage'"):
+    with pytest.raises(BundleError, match="unknown preprocessing op 'ToHWCImage'"):
         load_bundle(d)
 
 
@@ -57,13 +57,13 @@ def test_label_count_mismatch(tmp_path):
     d = tiny_bundle(tmp_path / "m", num_classes=5)
     text = (d / "inference.yml").read_text().replace("  - class_4\n", "")
     (d / "inference.yml").write_text(text)
-    with pytest.raises(ManifestError, match="label_list has 4 names but the model outputs 5"):
+    with pytest.raises(BundleError, match="label_list has 4 names but the model outputs 5"):
         Classifier.from_dir(d, device="cpu")
 
 
 def test_paddle_folder_hint(tmp_path):
     (tmp_path / "inference.json").write_text("{}")
-    with pytest.raises(ManifestError, match="imgcls-onnx convert"):
+    with pytest.raises(BundleError, match="imgcls-onnx convert"):
         load_bundle(tmp_path)
 
 

@@ -16,6 +16,8 @@ RULES = {
     "converter": ("imgcls_onnx.serving", "imgcls_onnx.cli", "imgcls_onnx.api", "imgcls_onnx.hub", "click",
                   "fastapi"),
     "serving": ("imgcls_onnx.converter", "imgcls_onnx.cli", "imgcls_onnx.datasets", "paddle", "click"),
+    "datasets": ("imgcls_onnx.converter", "imgcls_onnx.serving", "imgcls_onnx.cli", "imgcls_onnx.hub",
+                 "imgcls_onnx.api", "click", "paddle", "fastapi"),
 }
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from conftest import structured_image
 
-from imgcls_onnx.runtime.errors import ManifestError, PreprocessError
+from imgcls_onnx.runtime.errors import BundleError, PreprocessError
 from imgcls_onnx.runtime.transforms import (
     CropImage,
     NormalizeImage,
@@ -57,12 +57,12 @@ def test_normalize_is_paddlex_folded_form():
 def test_parse_scale_fraction_without_eval():
     assert parse_scale("1.0/255.0") == pytest.approx(1 / 255, rel=1e-15)
     assert parse_scale(0.5) == 0.5
-    with pytest.raises(ManifestError):
+    with pytest.raises(BundleError):
         parse_scale("__import__('os')")
 
 
 def test_unknown_op_names_the_op():
-    with pytest.raises(ManifestError, match="unknown preprocessing op 'RandomFlip'"):
+    with pytest.raises(BundleError, match="unknown preprocessing op 'RandomFlip'"):
         op_from_yml({"RandomFlip": {}})
 
 
@@ -85,7 +85,7 @@ def test_resize_by_size_and_chw_normalize_order():
 
 
 def test_spec_requires_chw():
-    with pytest.raises(ManifestError, match="ToCHWImage"):
+    with pytest.raises(BundleError, match="ToCHWImage"):
         PreprocessSpec((ResizeImage(resize_short=10),))
     assert isinstance(PreprocessSpec.imagenet().ops[-1], ToCHWImage)
 
