@@ -96,7 +96,7 @@ class Model:
 
     def export(self, save_dir: "str | os.PathLike[str]") -> Path:
         """The model as a deterministic bundle archive (``imgcls-onnx pack``): ``save_dir/<name>.tar.gz``."""
-        from .runtime.archive import pack_bundle
+        from .store.archive import pack_bundle
 
         return pack_bundle(self.classifier.bundle.directory, Path(save_dir) / f"{self.model_name}.tar.gz")
 

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import yaml
 
 from .runtime.errors import ImgclsError
+from .runtime.net import is_url
 
 
 class ConfigRunError(ImgclsError):
@@ -54,7 +55,7 @@ def _model_ref(config: dict, section: str, key: str) -> str:
             f"{section}.{key} is a Paddle weights file ({ref}); convert it once with `imgcls-onnx convert "
             f"{glob.get('model')} --weights {ref}` (or convert PaddleX's exported inference folder) and point "
             f"{section}.{key} at the bundle")
-    if ref and (Path(str(ref)).exists() or str(ref).startswith(("http://", "https://"))):
+    if ref and (Path(str(ref)).exists() or is_url(str(ref))):
         return str(ref)
     if ref and str(ref) != "output/best_model/inference":
         raise ConfigRunError(f"{section}.{key} = {ref!r} does not exist")
@@ -158,7 +159,7 @@ def _export(config: dict, output: Path) -> int:
 
     name = str(glob.get("model") or "")
     request: dict[str, Any] = {"source": name, "out_dir": str(output / "inference"), "overwrite": True}
-    if weights and str(weights).startswith(("http://", "https://")):
+    if weights and is_url(str(weights)):
         raise ConfigRunError(f"Export.weight_path is a URL ({weights}); download it and pass the file, or drop it "
                              f"to use PaddleX's official inference model")
     if weights:

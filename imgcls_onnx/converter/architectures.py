@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..runtime.errors import ImgclsError
-from ..runtime.zoo import ModelSpec
+from ..store.catalogue import ModelSpec
 from .deps import import_backbones, import_paddle
 
 
