@@ -28,7 +28,7 @@ _LAZY = {
     "create_predictor": "imgcls_onnx.api",
     "load_bundle": "imgcls_onnx.runtime.bundle",
     "load_image": "imgcls_onnx.runtime.images",
-    "load_zoo": "imgcls_onnx.runtime.zoo",
+    "load_zoo": "imgcls_onnx.store.catalogue",
     "write_bundle": "imgcls_onnx.runtime.bundle",
 }
 

@@ -24,9 +24,9 @@ import yaml
 
 from . import datasets
 from .hub import obtain_model
-from .runtime.archive import pack_bundle
 from .runtime.classifier import Classifier
 from .runtime.results import Prediction
+from .store.archive import pack_bundle
 
 _WARNED: set = set()
 PIPELINE_NAME = "image_classification"

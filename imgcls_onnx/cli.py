@@ -218,11 +218,8 @@ def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, 
     except ImgclsError as e:
         raise _fail(f"{e}; or pip install 'imgcls-onnx[ray]'") from None
     ray_batch.quiet_ray_data()
-    from .hub import obtain_model
-
     try:
-        bundle = str(obtain_model(model))
-        rows = ray_batch.run(list(inputs), bundle, save_path=save_path, address=address, actors=actors,
+        rows = ray_batch.run(list(inputs), model, save_path=save_path, address=address, actors=actors,
                              threads_per_actor=threads_per_actor, batch_size=batch_size, topk=topk, resume=resume)
     except ImgclsError as e:
         raise _fail(str(e)) from None
@@ -259,7 +256,7 @@ def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, 
 def models(as_json: bool, family: str | None) -> None:
     """List the zoo models: name, family, input size, PaddleX's top-1, and the local bundle's weights
     (official, user, random) or '-' when there is none."""
-    from .runtime.zoo import load_zoo
+    from .store.catalogue import load_zoo
 
     def norm(text: str) -> str:
         return text.lower().replace("-", "").replace("_", "")
@@ -300,7 +297,7 @@ def models(as_json: bool, family: str | None) -> None:
 def _local_weights(name: str) -> "tuple[str | None, str | None]":
     """(official / user / random, bundle folder) of the local bundle for a zoo name, or its _random twin."""
     from .runtime.bundle import load_bundle
-    from .runtime.zoo import model_dir
+    from .store.cache import model_dir
 
     for folder in (model_dir(name), model_dir(f"{name}_random")):
         if (folder / "inference.onnx").is_file():
@@ -594,8 +591,8 @@ def pack(model: str, out_file: str) -> None:
 
     The same bundle always gives the same bytes; the sha256 printed goes after '#sha256=' in --model FILE_OR_URL."""
     from .hub import obtain_model
-    from .runtime.archive import pack_bundle
     from .runtime.bundle import sha256_file
+    from .store.archive import pack_bundle
 
     try:
         folder = obtain_model(model)

@@ -1,8 +1,10 @@
-"""Getting a model for ``--model`` / ``create_model``: a folder, a bundle archive (file or URL), a cached bundle, or a
-zoo name that is fetched from PaddleX and converted once when the converter is installed (PaddleX's own behaviour:
-its ``create_model(name)`` downloads the official model).
+"""Getting a model for every entry point (``predict``, ``evaluate``, ``serve``, ``create_model``, Ray): the store
+locates it (``store/locate.py``: a folder, a bundle archive file or URL, a cached bundle, a zoo name), and a zoo
+name without a bundle is fetched from PaddleX and converted once when the converter is installed (PaddleX's own
+behaviour: its ``create_model(name)`` downloads the official model).
 
-This module sits above the runtime: the runtime resolves what is already there and never imports the converter.
+This module sits above the store and the converter: it hands the converter to the store as a callback, so neither
+the runtime nor the store imports it. The converter is imported only when a model has to be converted.
 """
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ import sys
 from pathlib import Path
 
 from .runtime.errors import ModelNotConvertedError, UnknownModelError
-from .runtime.zoo import model_dir, resolve_model
+from .store.cache import model_dir
+from .store.locate import Converter, locate_model
 
+#: what converting needs, found by name without importing it (nor the converter package: a runtime-only install
+#: may lack it, and importing paddle takes seconds)
 CONVERTER_MODULES = ("paddle", "paddle2onnx", "onnx")
 
 
@@ -35,16 +40,21 @@ def converter_available() -> bool:
 
 def obtain_model(ref: "str | os.PathLike[str]", *, convert: bool = True, source: str | None = None) -> Path:
     """The bundle folder ``ref`` names; a zoo model without a bundle is fetched and converted when possible."""
-    try:
-        return resolve_model(ref)
-    except ModelNotConvertedError as e:
-        if not convert:
-            raise
+    return locate_model(ref, convert=converter_callback(source) if convert else None)
+
+
+def converter_callback(source: str | None = None) -> Converter:
+    """The ``convert`` callback of ``locate_model``: the official model fetched (from ``source``, a mirror, when
+    given) and converted; where the converter is not installed, the error says so."""
+
+    def convert(e: ModelNotConvertedError) -> Path:
         missing = _missing()
         if missing:
             raise ModelNotConvertedError(e.name, f"{e} (the converter is not installed here: {', '.join(missing)} "
                                                  "missing)") from None
         return fetch_and_convert(e.name, source=source)
+
+    return convert
 
 
 def fetch_and_convert(name: str, source: str | None = None) -> Path:
@@ -77,4 +87,5 @@ class stdout_to_stderr:
         return False
 
 
-__all__ = ["UnknownModelError", "converter_available", "fetch_and_convert", "obtain_model", "stdout_to_stderr"]
+__all__ = ["UnknownModelError", "converter_available", "converter_callback", "fetch_and_convert", "obtain_model",
+           "stdout_to_stderr"]

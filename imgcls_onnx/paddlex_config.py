@@ -19,6 +19,7 @@ from .datasets import check_dataset, evaluate, iter_problem_lines, write_evaluat
 from .errors import ConfigRunError
 from .hub import converter_available, stdout_to_stderr
 from .runtime.defaults import BATCH_SIZE
+from .runtime.net import is_url
 
 
 def apply_overrides(config: dict, overrides: Sequence[str]) -> dict:
@@ -54,7 +55,7 @@ def _model_ref(config: dict, section: str, key: str) -> str:
             f"{section}.{key} is a Paddle weights file ({ref}); convert it once with `imgcls-onnx convert "
             f"{glob.get('model')} --weights {ref}` (or convert PaddleX's exported inference folder) and point "
             f"{section}.{key} at the bundle")
-    if ref and (Path(str(ref)).exists() or str(ref).startswith(("http://", "https://"))):
+    if ref and (Path(str(ref)).exists() or is_url(str(ref))):
         return str(ref)
     if ref and str(ref) != "output/best_model/inference":
         raise ConfigRunError(f"{section}.{key} = {ref!r} does not exist")
@@ -147,7 +148,7 @@ def _export(config: dict, output: Path) -> int:
 
     name = str(glob.get("model") or "")
     request: dict[str, Any] = {"source": name, "out_dir": str(output / "inference"), "overwrite": True}
-    if weights and str(weights).startswith(("http://", "https://")):
+    if weights and is_url(str(weights)):
         raise ConfigRunError(f"Export.weight_path is a URL ({weights}); download it and pass the file, or drop it "
                              f"to use PaddleX's official inference model")
     if weights:

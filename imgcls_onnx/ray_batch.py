@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import StorageError
+from .hub import obtain_model
 from .runtime.defaults import BATCH_SIZE
 from .runtime.fsutil import atomic_open
+from .runtime.net import is_url
 
 RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
 ROWS_PER_CALL = 256  # rows handed to an actor per call by default: Ray Data's per-call cost is paid per call
@@ -126,7 +128,7 @@ def _schema():
 
 def _is_remote(path: str) -> bool:
     """A URI read and written through pyarrow's filesystems (``s3://``, ``gs://``, ...); http(s) URLs are not."""
-    return "://" in path and not path.lower().startswith(("http://", "https://"))
+    return "://" in path and not is_url(path)
 
 
 def _scheme(uri: str) -> str:
@@ -245,20 +247,25 @@ class _Output:
         self.write(pa.table({c: [r[c] for r in rows] for c in RESULT_COLUMNS}, schema=_schema()), prefix="unreadable")
 
 
+def model_bundle(model: str) -> str:
+    """The bundle folder for ``model``, got the way every entry point gets it (``hub.obtain_model``: a folder, an
+    archive file or URL, a cached bundle, or a zoo name that is fetched and converted once when the converter is
+    installed). A bundle folder comes back as it is, so passing the result on locates nothing again."""
+    return str(obtain_model(model))
+
+
 def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor: int = 1, num_gpus: float = 0,
                      batch_size: int = BATCH_SIZE, rows_per_call: int | None = None, topk: int | None = None,
                      throttle_s: float = 0.0, whole_blocks: bool = False, path_prefix: str = ""):
     """A Ray Dataset of ``{"path", "bytes"}`` rows (``read_binary_files(..., include_paths=True)``) -> result rows
-    (``input_path``, ``class_ids``, ``scores``, ``label_names``, ``error``). ``model``: a bundle folder or archive
-    that every node can read (an archive URL works too). ``batch_size``: images per model run; ``rows_per_call``:
+    (``input_path``, ``class_ids``, ``scores``, ``label_names``, ``error``). ``model``: what ``--model`` takes
+    (``model_bundle``); the bundle folder must be readable on every node. ``batch_size``: images per model run; ``rows_per_call``:
     rows handed to an actor per call (default ``max(batch_size, ROWS_PER_CALL)``); ``whole_blocks``: one call per
     block of the dataset instead, which lets Ray Data run the reading inside the actors (see ``run``);
     ``path_prefix``: put before each row's ``input_path`` (``"s3://"``: Ray Data gives paths without the scheme)."""
     import inspect
 
-    from .runtime.zoo import resolve_model
-
-    bundle = str(resolve_model(model))
+    bundle = model_bundle(model)
     device = "gpu" if num_gpus else "cpu"
     ray = _ray()
     pool: dict[str, Any] = {"size": actors}
@@ -359,8 +366,9 @@ def block_plan(n_files: int, actors: int, rows_per_call: int) -> tuple[int, int]
 def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: int, batch_size: int = BATCH_SIZE,
          topk: int | None = None, rows_per_call: int | None = None, throttle_s: float = 0.0):
     """The Ray Dataset of result rows that ``run`` executes for ``paths`` (files to read, all local or all URIs
-    of one scheme; rows name them as given)."""
+    of one scheme; rows name them as given). ``model`` is located once, here."""
     ray = _ray()
+    model = model_bundle(model)
     blocks, per_call = block_plan(len(paths), actors, rows_per_call or max(batch_size, ROWS_PER_CALL))
     _remember_failed_http_import()
     # the files are read inside the model actors: Ray Data fuses its reader into the actor operator when the
@@ -447,6 +455,7 @@ def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, addr
     path, an empty folder, a pattern matching nothing, an empty prefix) is an error row, not a failed job. Inputs
     and the destination are checked before Ray starts: a missing bucket or a refusing store is one StorageError."""
     ray = _ray()
+    model = model_bundle(model)  # located (fetched, converted) once, before anything else, as `predict` does
     order, paths, missing = _resolve_inputs(inputs)
     output = _Output(save_path) if save_path else None
     if output is not None:

@@ -92,7 +92,7 @@ warnings.simplefilter("ignore")
 from pathlib import Path
 import paddle
 import yaml
-from imgcls_onnx.runtime.zoo import load_zoo
+from imgcls_onnx.store.catalogue import load_zoo
 from imgcls_onnx.runtime.bundle import BundleConfig
 from imgcls_onnx.converter.architectures import build_architecture, randomize_for_parity
 from imgcls_onnx.converter.export import jit_save, logits_module, with_softmax

@@ -22,7 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from imgcls_onnx.runtime.zoo import load_zoo, models_home  # noqa: E402
+from imgcls_onnx.store.cache import models_home  # noqa: E402
+from imgcls_onnx.store.catalogue import load_zoo  # noqa: E402
 
 
 def bar(done: int, total: int, name: str, width: int = 30) -> None:

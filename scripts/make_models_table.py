@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from imgcls_onnx.runtime.transforms import ResizeImage  # noqa: E402
-from imgcls_onnx.runtime.zoo import load_zoo  # noqa: E402
+from imgcls_onnx.store.catalogue import load_zoo  # noqa: E402
 
 
 def main() -> None:

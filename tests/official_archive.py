@@ -59,7 +59,7 @@ def pulc_lcnet_code(original: Path, then: str) -> str:
         "from imgcls_onnx.converter.architectures import build_architecture\n"
         "from imgcls_onnx.converter.export import jit_save, logits_module, with_softmax\n"
         "from imgcls_onnx.converter.onnx_weights import state_dict_from_onnx\n"
-        "from imgcls_onnx.runtime.zoo import load_zoo\n"
+        "from imgcls_onnx.store.catalogue import load_zoo\n"
         "m = build_architecture(load_zoo().get('PP-LCNet_x1_0'), class_num=4)\n"
         f"sd = state_dict_from_onnx(Path({str(original)!r}), m)\n"
         "m.set_state_dict({k: paddle.to_tensor(v) for k, v in sd.items()})\n" + then

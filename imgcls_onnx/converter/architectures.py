@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.zoo import ModelSpec
+from ..store.catalogue import ModelSpec
 from .deps import import_backbones, import_paddle
 from .errors import ConversionError
 

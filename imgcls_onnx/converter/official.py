@@ -16,17 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..runtime.archive import is_archive_name, safe_extract, single_top_folder
 from ..runtime.bundle import sha256_file
-from ..runtime.download import download, is_url
+from ..runtime.net import is_url
+from ..store.archive import is_archive_name, safe_extract, single_top_folder
+from ..store.catalogue import OFFICIAL_BASE
+from ..store.catalogue import official_archive_name as archive_name
+from ..store.download import download
 from .errors import ConversionError
 
-OFFICIAL_BASE = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_inference_model/paddle3.0.0"
 ENV_SOURCE = "IMGCLS_ONNX_MODEL_SOURCE"
-
-
-def archive_name(name: str) -> str:
-    return f"{name}_infer.tar"
 
 
 def manual_route(name: str, url: str) -> str:

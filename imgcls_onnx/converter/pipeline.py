@@ -15,7 +15,8 @@ from ..runtime.bundle import BundleConfig, read_label_file, read_yml, write_bund
 from ..runtime.cpu import cpu_features
 from ..runtime.errors import ImgclsError
 from ..runtime.postprocess import softmax
-from ..runtime.zoo import load_zoo, model_dir
+from ..store.cache import model_dir
+from ..store.catalogue import load_zoo
 from .architectures import build_architecture, load_weights, randomize_for_parity
 from .deps import import_onnx, versions
 from .errors import ConversionError

@@ -49,6 +49,7 @@ from .errors import (
     ImageNotFoundError,
     ImageTooLargeError,
 )
+from .net import IMAGE_FETCH, FetchError, fetch_url, is_url
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image]
 
@@ -138,7 +139,7 @@ def load_image(
         if len(data) > limits.max_bytes:
             raise ImageTooLargeError(label, f"{len(data)} bytes exceed the limit of {limits.max_bytes} bytes")
         return decode_image_bytes(data, limits, label, min_side)
-    if isinstance(source, str) and source.startswith(("http://", "https://")):
+    if is_url(source):
         return decode_image_bytes(fetch_image(source, limits, label), limits, label, min_side)
     if isinstance(source, (str, os.PathLike)):
         return decode_image_bytes(read_image_file(Path(os.fspath(source)), limits, label), limits, label, min_side)
@@ -148,16 +149,11 @@ def load_image(
     )
 
 
-URL_TIMEOUT_S = 15.0
-
-
 def fetch_image(url: str, limits: ImageLimits, label: str) -> bytes:
-    """An http(s) image input (as in PaddleX's examples), with the service's safety: size and time limits, no
-    redirects, no private or loopback addresses unless $IMGCLS_ONNX_ALLOW_PRIVATE_URLS=1."""
-    from .fetch import FetchError, fetch_url, private_urls_allowed
-
+    """An http(s) image input (as in PaddleX's examples) under the service's policy (``net.IMAGE_FETCH``): size and
+    time limits, no redirects, no private or loopback addresses unless $IMGCLS_ONNX_ALLOW_PRIVATE_URLS=1."""
     try:
-        return fetch_url(url, limits.max_bytes, URL_TIMEOUT_S, allow_private=private_urls_allowed())
+        return fetch_url(url, IMAGE_FETCH, max_bytes=limits.max_bytes)
     except FetchError as e:
         raise ImageFetchError(label, str(e)) from None
 

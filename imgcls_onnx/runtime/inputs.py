@@ -16,6 +16,7 @@ from PIL import Image
 
 from .errors import ImageNotFoundError, ImgclsError
 from .images import describe_source
+from .net import is_url
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".dib", ".webp", ".tif", ".tiff", ".gif",
@@ -48,7 +49,7 @@ def _walk_dir(root: Path) -> Iterator[str]:
 
 
 def _expand_one(obj: Any) -> Iterator[tuple[Any, str | None, str, ImgclsError | None]]:
-    if isinstance(obj, str) and obj.startswith(("http://", "https://")):
+    if is_url(obj):
         yield obj, obj, repr(obj), None  # fetched when loaded; the URL is the result's input_path, as in PaddleX
         return
     if isinstance(obj, (str, os.PathLike)):

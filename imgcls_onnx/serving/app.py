@@ -23,8 +23,8 @@ from typing import Optional
 import numpy as np
 
 from ..runtime.errors import ImageLoadError, PreprocessError
-from ..runtime.fetch import FetchError, fetch_url
 from ..runtime.images import ImageLimits, load_image
+from ..runtime.net import IMAGE_FETCH, FetchError, fetch_url, is_url
 from ..runtime.postprocess import top_k
 from .batcher import DynamicBatcher, QueueFull
 from .metrics import Metrics
@@ -298,13 +298,14 @@ def create_app(classifier, settings: ServeSettings = ServeSettings()):
         log_id = request.state.log_id
         text = body.image.strip()
         loop = asyncio.get_running_loop()
-        if text.startswith(("http://", "https://")):
+        if is_url(text):
             if not settings.allow_url_fetch:
                 raise _ClientError(400, "URL inputs are disabled on this server (start it with --allow-url-fetch); "
                                         "send the image as base64")
             try:
-                data = await loop.run_in_executor(decode_pool, fetch_url, text, limits.max_bytes,
-                                                  settings.url_timeout_s)
+                # the CLI's policy (private addresses only with $IMGCLS_ONNX_ALLOW_PRIVATE_URLS=1), this server's timeout
+                policy = IMAGE_FETCH.with_timeout(settings.url_timeout_s)
+                data = await loop.run_in_executor(decode_pool, lambda: fetch_url(text, policy, max_bytes=limits.max_bytes))
             except FetchError as e:
                 raise _ClientError(400, str(e)) from None
         else:

@@ -136,7 +136,7 @@ def zoo_op_lists() -> list[list]:
     from importlib import resources
 
     from imgcls_onnx.runtime.transforms import PreprocessSpec
-    from imgcls_onnx.runtime.zoo import load_zoo
+    from imgcls_onnx.store.catalogue import load_zoo
 
     data = json.loads(resources.files("imgcls_onnx").joinpath("zoo_manifest.json").read_text(encoding="utf-8"))
     seen: list[list] = []

@@ -6,7 +6,7 @@ import json
 import pytest
 from conftest import convert_ok, structured_image
 
-from imgcls_onnx.runtime.zoo import load_zoo
+from imgcls_onnx.store.catalogue import load_zoo
 
 
 def _size_mb(m) -> float:

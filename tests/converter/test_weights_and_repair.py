@@ -18,7 +18,7 @@ def lcnet_weights(tmp_path_factory):
     code = (
         "import paddle, warnings; warnings.simplefilter('ignore')\n"
         "from imgcls_onnx.converter.architectures import build_architecture\n"
-        "from imgcls_onnx.runtime.zoo import load_zoo\n"
+        "from imgcls_onnx.store.catalogue import load_zoo\n"
         "paddle.seed(3)\n"
         "from imgcls_onnx.converter.architectures import randomize_for_parity\n"
         "from imgcls_onnx.converter.verify import synthetic_images\n"
@@ -51,7 +51,7 @@ def test_flat_weights_cannot_prove_parity(tmp_path):
     code = (
         "import paddle, warnings; warnings.simplefilter('ignore')\n"
         "from imgcls_onnx.converter.architectures import build_architecture\n"
-        "from imgcls_onnx.runtime.zoo import load_zoo\n"
+        "from imgcls_onnx.store.catalogue import load_zoo\n"
         "state = build_architecture(load_zoo().get('PP-LCNet_x0_25')).state_dict()\n"
         "state['fc.weight'] = state['fc.weight'] * 1e-3\n"
         "state['fc.bias'] = paddle.zeros_like(state['fc.bias'])\n"

@@ -106,7 +106,7 @@ def test_not_a_tar_at_all(sandbox):
 
 
 def test_wrong_sha256_on_a_bundle_url(sandbox, orientation_bundle, tmp_path):
-    from imgcls_onnx.runtime.archive import pack_bundle
+    from imgcls_onnx.store.archive import pack_bundle
 
     server, _, _ = sandbox
     data = pack_bundle(orientation_bundle, tmp_path / "pulc.tar.gz").read_bytes()
@@ -134,7 +134,7 @@ def test_unsafe_bundle_archive_from_a_url(sandbox, tmp_path, member, kind, paylo
 
 def test_download_resumes_with_range_and_restarts_without(tmp_path):
     """The download function alone: a broken transfer resumes where the server allows ranges, restarts where not."""
-    from imgcls_onnx.runtime.download import download
+    from imgcls_onnx.store.download import download
 
     data = os.urandom(300_000)
     for ranges in (True, False):
@@ -156,8 +156,8 @@ def test_download_resumes_with_range_and_restarts_without(tmp_path):
 
 
 def test_download_gives_up_with_one_clear_error(tmp_path):
-    from imgcls_onnx.runtime.download import download
     from imgcls_onnx.runtime.errors import DownloadError
+    from imgcls_onnx.store.download import download
 
     with LoopbackServer() as server:
         url = server.add("/f.bin", b"x" * 50_000)

@@ -9,7 +9,8 @@ from conftest import REFERENCE, ROOT
 
 from imgcls_onnx.runtime.errors import UnknownModelError
 from imgcls_onnx.runtime.transforms import CropImage, PreprocessSpec, ResizeImage
-from imgcls_onnx.runtime.zoo import load_zoo, resolve_model
+from imgcls_onnx.store.catalogue import load_zoo
+from imgcls_onnx.store.locate import resolve_model
 
 FAMILIES = {"PP-LCNet", "PP-LCNetV2", "PP-HGNet", "PP-HGNetV2", "ResNet", "ResNet_vd", "MobileNetV1", "MobileNetV2",
             "MobileNetV3", "MobileNetV4_conv", "MobileNetV4_hybrid", "ConvNeXt", "SwinTransformer", "CLIP",

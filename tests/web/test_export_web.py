@@ -150,7 +150,7 @@ def test_served_site_is_cross_origin_isolated_with_module_and_wasm_types(bundle,
 
 def test_every_zoo_model_has_a_javascript_preprocessing():
     """All 84 zoo op lists (cv2 linear and Pillow bicubic, after the runtime's own parsing) pass export-web's check."""
-    from imgcls_onnx.runtime.zoo import load_zoo
+    from imgcls_onnx.store.catalogue import load_zoo
     from imgcls_onnx.web_export import check_browser_ops
 
     zoo = load_zoo()

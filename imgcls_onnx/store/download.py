@@ -3,6 +3,9 @@
 Streamed to a temporary file next to its destination, with connect/read timeouts, a few retries with backoff, and
 resume of an interrupted transfer with an HTTP Range request when the server allows it. A final failure removes the
 temporary file and raises one ``DownloadError`` naming the URL and the reason. Only http and https URLs.
+
+Timeouts, the size cap and redirects follow a ``NetPolicy`` (``runtime/net.py``; ``MODEL_DOWNLOAD`` by default):
+redirects are followed one hop at a time, each hop checked by ``net.check_redirect``.
 """
 from __future__ import annotations
 
@@ -11,12 +14,14 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin
 
-from .bundle import sha256_file
-from .errors import DownloadError, MissingExtraError
+from ..runtime.bundle import sha256_file
+from ..runtime.errors import DownloadError, MissingExtraError
+from ..runtime.net import MODEL_DOWNLOAD, FetchError, NetPolicy, check_redirect, is_url
 
 #: the largest download we accept unless told otherwise (PaddleX's largest classification archive is ~1.2 GB)
-DEFAULT_MAX_BYTES = 4 << 30
+DEFAULT_MAX_BYTES = MODEL_DOWNLOAD.max_bytes
 CHUNK = 1 << 16
 
 
@@ -26,10 +31,6 @@ class Downloaded:
     path: Path
     sha256: str
     size: int
-
-
-def is_url(text: str) -> bool:
-    return text.startswith(("http://", "https://"))
 
 
 def split_sha256(ref: str) -> tuple[str, str | None]:
@@ -69,16 +70,22 @@ def download(
     dest_dir: "str | os.PathLike[str]",
     *,
     expected_sha256: str | None = None,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    timeout: tuple[float, float] = (10.0, 60.0),
+    policy: NetPolicy = MODEL_DOWNLOAD,
+    max_bytes: int | None = None,
+    timeout: tuple[float, float] | None = None,
     retries: int = 3,
     backoff_s: float = 0.5,
     progress: bool = True,
     manual_hint: str = "",
 ) -> Downloaded:
-    """Download ``url`` into a new temporary file under ``dest_dir`` (the caller owns it: move or delete it)."""
+    """Download ``url`` into a new temporary file under ``dest_dir`` (the caller owns it: move or delete it).
+    ``max_bytes`` and ``timeout`` (connect, read) override the policy's."""
     if not is_url(url):
         raise DownloadError(f"{url!r} is not an http(s) URL")
+    if max_bytes is not None:
+        policy = policy.replace(max_bytes=max_bytes)
+    if timeout is not None:
+        policy = policy.replace(connect_timeout_s=timeout[0], read_timeout_s=timeout[1])
     requests = _requests()
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +94,7 @@ def download(
     tmp = Path(tmp_name)
     hint = f" {manual_hint}" if manual_hint else ""
     try:
-        _fetch(requests, url, tmp, max_bytes, timeout, retries, backoff_s, progress, hint)
+        _transfer(requests, url, tmp, policy, retries, backoff_s, progress, hint)
         digest = sha256_file(tmp)
         size = tmp.stat().st_size
         if expected_sha256 and digest != expected_sha256.lower():
@@ -99,7 +106,25 @@ def download(
         raise
 
 
-def _fetch(requests, url, tmp: Path, max_bytes, timeout, retries, backoff_s, progress, hint) -> None:
+def _get(session, url: str, policy: NetPolicy, headers: dict, hint: str):
+    """GET ``url``, following redirects one hop at a time under ``policy``; the final response (streamed)."""
+    current = url
+    for _ in range(policy.max_redirects + 1):
+        r = session.get(current, stream=True, timeout=policy.timeout, headers=headers, allow_redirects=False)
+        if not r.is_redirect:
+            return r
+        r.close()
+        target = urljoin(current, r.headers["Location"])
+        try:
+            check_redirect(url, target, policy)
+        except FetchError as e:
+            raise DownloadError(f"cannot download {url}: it redirects to {target}, refused: {e}.{hint}") from None
+        current = target
+    raise DownloadError(f"cannot download {url}: more than {policy.max_redirects} redirects.{hint}")
+
+
+def _transfer(requests, url, tmp: Path, policy: NetPolicy, retries, backoff_s, progress, hint) -> None:
+    max_bytes = policy.max_bytes
     done = 0
     ranges_ok = False  # the server said Accept-Ranges: bytes
     total: int | None = None
@@ -118,7 +143,7 @@ def _fetch(requests, url, tmp: Path, max_bytes, timeout, retries, backoff_s, pro
                 if done:
                     headers["Range"] = f"bytes={done}-"
                 try:
-                    with session.get(url, stream=True, timeout=timeout, headers=headers, allow_redirects=True) as r:
+                    with _get(session, url, policy, headers, hint) as r:
                         if r.status_code in (408, 429) or r.status_code >= 500:
                             last_error = f"HTTP {r.status_code} {r.reason}"
                             continue

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
-from .bundle import load_bundle, sha256_file
-from .errors import ArchiveError, ImgclsError
-from .fsutil import atomic_open
+from ..runtime.bundle import load_bundle, sha256_file
+from ..runtime.errors import ArchiveError, ImgclsError
+from ..runtime.fsutil import atomic_open
+from .cache import models_home
 
 ENV_MAX_MB = "IMGCLS_ONNX_MAX_ARCHIVE_MB"
 #: uncompressed bytes an archive may expand to (a member may use all of it); $IMGCLS_ONNX_MAX_ARCHIVE_MB overrides
@@ -153,8 +154,6 @@ class InstalledArchive:
 
 
 def archives_home() -> Path:
-    from .cache import models_home
-
     return models_home() / "archives"
 
 
