@@ -578,7 +578,7 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                             timeout_graceful_shutdown=30)
     config.load()  # uvicorn's choice (http "auto"): httptools when installed (the serve extra); /health reports it
-    app.state.server_stack = {"http": config.http_protocol_class.__name__, "malloc_arenas": arenas}
+    app.state.serving.server_stack.update(http=config.http_protocol_class.__name__, malloc_arenas=arenas)
     _draining_server(uvicorn)(config).run()
 
 
