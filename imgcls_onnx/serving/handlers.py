@@ -24,6 +24,7 @@ from ..runtime.fetch import FetchError, fetch_url
 from ..runtime.images import load_image
 from ..runtime.postprocess import top_k
 from .batcher import QueueFull
+from .metrics import CONTENT_TYPE
 from .state import ServingState
 
 
@@ -188,8 +189,8 @@ async def health(state: State, log_id: LogId):  # unannotated: the schema's free
 
 
 async def prometheus(state: State) -> PlainTextResponse:
-    state.metrics.queue_depth = state.batcher.depth
-    return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4")
+    state.metrics.set_queue_depth(state.batcher.depth)
+    return PlainTextResponse(state.metrics.render(), media_type=CONTENT_TYPE)
 
 
 # --- errors in PaddleX's shape ---

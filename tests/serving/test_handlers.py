@@ -1,5 +1,5 @@
-"""The app's parts without a server: a handler called directly with a hand-made state (a fake classifier; no
-model)."""
+"""The app's parts without a server: a handler called directly with a hand-made state, and /metrics of two apps in
+one process (a fake classifier; neither needs a model)."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +10,7 @@ import pytest
 
 httpx = pytest.importorskip("httpx", reason="serving tests need httpx (test extra)")
 pytest.importorskip("fastapi", reason="serving needs the serve extra")
+pytest.importorskip("prometheus_client", reason="serving needs the serve extra")
 
 NOT_BASE64 = "%%% not base64 %%%"
 
@@ -66,3 +67,51 @@ def test_classify_called_directly_refuses_bad_base64_as_http_does():
         app.state.serving.decode_pool.shutdown()
     assert (r.status_code, r.json()) == (direct[0], {**direct[1], "logId": r.headers["x-log-id"]})
     assert direct[1] == {"logId": "log-1", "errorCode": 400, "errorMsg": refused.value.message}
+
+
+def _series(text: str) -> dict[str, set[tuple[str, ...]]]:
+    """{sample name: the label-name sets it has} from Prometheus' text format, read by prometheus_client's parser."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    series: dict[str, set[tuple[str, ...]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            series.setdefault(sample.name, set()).add(tuple(sorted(sample.labels)))
+    return series
+
+
+def test_two_apps_in_one_process_count_apart_with_the_same_series():
+    """/metrics through prometheus_client: each app has its own registry (two apps in one process do not clash, and
+    count only their own requests), and the exposition has exactly the series the hand-written one had (names and
+    label names), in the content type it had."""
+    from imgcls_onnx.serving.app import create_app
+
+    one, two = create_app(FakeClassifier()), create_app(FakeClassifier())
+
+    async def scenario():
+        await _post(one, {"image": NOT_BASE64})
+        await _post(one, {"topk": 1})
+        transport = {app: httpx.ASGITransport(app=app) for app in (one, two)}
+        answers = []
+        for app in (one, two):
+            async with httpx.AsyncClient(transport=transport[app], base_url="http://app") as client:
+                answers.append(await client.get("/metrics"))
+        return answers
+
+    try:
+        first, second = asyncio.run(scenario())
+    finally:
+        for app in (one, two):
+            app.state.serving.decode_pool.shutdown()
+    assert first.headers["content-type"] == second.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    requests = [line for line in first.text.splitlines() if line.startswith("imgcls_requests_total{")]
+    assert sorted(requests) == ['imgcls_requests_total{status="400"} 1.0', 'imgcls_requests_total{status="422"} 1.0']
+    assert "imgcls_requests_total{" not in second.text  # the second app saw no request
+    assert 'imgcls_request_latency_seconds_count 2.0' in first.text.splitlines()
+    histogram = {"_bucket": {("le",)}, "_sum": {()}, "_count": {()}}
+    expected = {"imgcls_requests_total": {("status",)}, "imgcls_queue_depth": {()},
+                "process_resident_memory_bytes": {()},
+                **{f"imgcls_request_latency_seconds{k}": v for k, v in histogram.items()},
+                **{f"imgcls_batch_size{k}": v for k, v in histogram.items()}}
+    assert _series(first.text) == expected
+    assert _series(second.text) == {k: v for k, v in expected.items() if k != "imgcls_requests_total"}
