@@ -6,7 +6,7 @@ POST /image-classification  {"image": "<base64>" | "<URL>", "topk": int|null, "v
 GET /health, GET /metrics (Prometheus text), GET /openapi.json, /docs
 
 ``create_app`` builds the app's ``ServingState`` and wires the handlers (``serving.handlers``), the middleware
-(``serving.guard``) and the lifespan.
+(``serving.guard``) and the lifespan; ``serving.server.run_server`` runs it as ``imgcls-onnx serve`` does.
 """
 
 import gc

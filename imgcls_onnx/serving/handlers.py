@@ -182,7 +182,7 @@ async def health(state: State, log_id: LogId):  # unannotated: the schema's free
     return {"logId": log_id, "errorCode": 0, "errorMsg": "Healthy",
             "result": {"model": classifier.bundle.name, "device": classifier.device, "queue": state.batcher.depth,
                        "batching": {"max_batch_size": settings.max_batch_size, "max_wait_ms": settings.max_wait_ms},
-                       "server": {**state.server_stack,  # http, malloc_arenas: from `serve`
+                       "server": {**state.server_stack,  # http, malloc_arenas: from run_server
                                   "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
                                   "latency_session": getattr(classifier.model, "latency_session", None)
                                   is not None}}}

@@ -1,5 +1,6 @@
 """What a served app holds: the settings it was given (``ServeSettings``) and, once built, everything its handlers
-read (``ServingState``). Standard library only (the other types for annotations only): it loads without numpy."""
+read (``ServingState``). Standard library only: ``serving.server`` imports this before it limits glibc's malloc
+arenas, which must happen before numpy, OpenCV and onnxruntime load."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +41,7 @@ class ServingState:
     """Everything the request handlers read; ``create_app`` builds one per app (``app.state.serving``).
 
     ``settings`` has its batching resolved (no None); ``server_stack`` is filled by whoever runs the app
-    (``imgcls-onnx serve``: the HTTP parser and malloc arenas) and reported by /health."""
+    (``serving.server.run_server``: the HTTP parser and malloc arenas) and reported by /health."""
 
     classifier: Any  # a runtime Classifier: device, labels, topk, bundle, model, model_input, run_batch
     settings: ServeSettings

@@ -309,7 +309,7 @@ def test_a_lone_request_runs_on_the_spinning_latency_session(orientation_bundle,
 def test_latency_session_by_model_size():
     """`serve --latency-session auto` adds the second session only for models up to 64 MB (it holds another copy of
     the weights: +194 MB RSS for a 109 MB ConvNeXt_tiny); on and off are obeyed (hand-written cases)."""
-    from imgcls_onnx.cli import latency_session_wanted
+    from imgcls_onnx.serving.server import latency_session_wanted
 
     mb = 2**20
     assert [latency_session_wanted("auto", n) for n in (6 * mb, 64 * mb, 64 * mb + 1, 109 * mb)] == [
