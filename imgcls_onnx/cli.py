@@ -506,15 +506,6 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
     click.echo(json.dumps(summary, indent=1))
 
 
-# serve's second, spinning session for lone requests holds another copy of the weights: by default only for models
-# up to this size (a 109 MB ConvNeXt_tiny: +194 MB RSS; the 6.5 MB PP-LCNet_x1_0_doc_ori: within the noise)
-LATENCY_SESSION_AUTO_MAX_MB = 64
-
-
-def latency_session_wanted(choice: str, onnx_bytes: int) -> bool:
-    return choice == "on" or (choice == "auto" and onnx_bytes <= LATENCY_SESSION_AUTO_MAX_MB * 2**20)
-
-
 @cli.command()
 @click.option("--model", "-m", "model", required=True, help="A zoo name (fetched and converted once if needed), a model folder, or a bundle archive: FILE.tar.gz or an http(s) URL, optionally ending in #sha256=HEX.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
@@ -544,42 +535,22 @@ def latency_session_wanted(choice: str, onnx_bytes: int) -> bool:
 def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_queue, max_body_mb, allow_url_fetch,
           decode_workers, malloc_arenas, latency_session, log_level) -> None:
     """Serve MODEL over HTTP with PaddleX's image-classification API and dynamic batching (serve extra)."""
-    from .runtime.session import limit_malloc_arenas
+    from .serving.server import run_server
+    from .serving.state import ServeSettings
 
-    # first, before numpy, OpenCV, onnxruntime and the server start their threads: every thread then shares the
-    # few arenas (set later, after the imports, it left RSS at 1.27x fresh in one of two runs)
-    arenas = malloc_arenas if malloc_arenas and limit_malloc_arenas(malloc_arenas) else None
-    try:
-        import uvicorn
+    def bundle_dir():  # run_server calls this after it limits the malloc arenas (the hub loads numpy)
+        from .hub import obtain_model
 
-        from .serving.app import ServeSettings, create_app
-    except ImportError as e:
-        raise _fail(f"serving needs the serve extra ({e}); install it with: pip install 'imgcls-onnx[serve]'") from None
-    import logging
+        return obtain_model(model)
 
-    from .hub import obtain_model
-    from .runtime.classifier import Classifier
-    logging.basicConfig(level=log_level.upper(), format="%(message)s")
-    _quiet_opencv()
-    try:
-        # the server's batcher runs one batch at a time: give it every intra-op thread
-        clf = Classifier.from_dir(obtain_model(model), device=device, threads=threads, parallel_batches=1)
-        # batch sizes vary under load: without shrinking, onnxruntime's arena keeps the largest batch's memory
-        clf.release_memory_after_runs()
-        if latency_session_wanted(latency_session, clf.bundle.onnx_path.stat().st_size):
-            clf.add_latency_session()  # a lone request's run on threads that spin within it (docs/serving.md)
-    except ImgclsError as e:
-        raise _fail(str(e)) from None
     settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
                              max_body_mb=max_body_mb, allow_url_fetch=allow_url_fetch,
                              decode_workers=decode_workers or 4)
-    app = create_app(clf, settings)
-    click.echo(f"serving {clf.bundle.name} on http://{host}:{port} ({clf.device})", err=True)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                            timeout_graceful_shutdown=30)
-    config.load()  # uvicorn's choice (http "auto"): httptools when installed (the serve extra); /health reports it
-    app.state.server_stack = {"http": config.http_protocol_class.__name__, "malloc_arenas": arenas}
-    _draining_server(uvicorn)(config).run()
+    try:
+        run_server(bundle_dir, settings, host=host, port=port, device=device, threads=threads,
+                   malloc_arenas=malloc_arenas, latency_session=latency_session, log_level=log_level)
+    except ImgclsError as e:
+        raise _fail(str(e)) from None
 
 
 @cli.command()
@@ -601,32 +572,6 @@ def pack(model: str, out_file: str) -> None:
         raise _fail(str(e)) from None
     click.echo(json.dumps({"archive": str(out), "sha256": sha256_file(out), "bytes": out.stat().st_size,
                            "bundle": str(folder)}, indent=1))
-
-
-def _draining_server(uvicorn):
-    """uvicorn's Server with a cleaner SIGTERM. uvicorn alone closes the listening socket at once (connections in the
-    kernel's accept queue are reset) and then closes every connection whose request it has not parsed yet: those
-    clients sent a request and get no answer. Here the server keeps accepting for 0.2 s (what is already on its way
-    is taken in and answered), then stops accepting, then lets requests already sent on accepted connections be read
-    (at most 1 s), and only then shuts connections down; every accepted request gets its answer."""
-    import asyncio
-
-    class DrainingServer(uvicorn.Server):
-        async def shutdown(self, sockets=None):
-            await asyncio.sleep(0.2)
-            for server in self.servers:
-                server.close()
-            for sock in sockets or []:
-                sock.close()
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 1.0
-            while loop.time() < deadline:
-                if all(getattr(c, "cycle", None) is not None for c in self.server_state.connections):
-                    break
-                await asyncio.sleep(0.02)
-            await super().shutdown(sockets=None)
-
-    return DrainingServer
 
 
 @cli.command("export-triton")

@@ -89,7 +89,7 @@ class DynamicBatcher:
             raise QueueFull()
         fut = asyncio.get_running_loop().create_future()
         await self._queue.put(_Item(tensor_chw, fut))
-        self.metrics.queue_depth = self._queue.qsize()
+        self.metrics.set_queue_depth(self._queue.qsize())
         return await fut
 
     async def run_alone(self, job):
@@ -146,7 +146,7 @@ class DynamicBatcher:
         loop = asyncio.get_running_loop()
         while True:
             items = await self._collect()
-            self.metrics.queue_depth = self._queue.qsize()
+            self.metrics.set_queue_depth(self._queue.qsize())
             live = [it for it in items if not it.future.cancelled()]
             if not live:
                 continue

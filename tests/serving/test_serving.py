@@ -192,7 +192,7 @@ def test_base64_is_decoded_strictly_by_pybase64():
 
     import pybase64
 
-    from imgcls_onnx.serving.app import _B64DECODE, _b64decode
+    from imgcls_onnx.serving.handlers import _B64DECODE, _b64decode
 
     assert _B64DECODE is pybase64.b64decode
     cases = ["aGVsbG8=", "aGVsbG8", "aGVsbG8==", "aGV sbG8=", "aGVs\nbG8=", "!!!!", "", "data", "a-_b", "a+/b",
@@ -309,7 +309,7 @@ def test_a_lone_request_runs_on_the_spinning_latency_session(orientation_bundle,
 def test_latency_session_by_model_size():
     """`serve --latency-session auto` adds the second session only for models up to 64 MB (it holds another copy of
     the weights: +194 MB RSS for a 109 MB ConvNeXt_tiny); on and off are obeyed (hand-written cases)."""
-    from imgcls_onnx.cli import latency_session_wanted
+    from imgcls_onnx.serving.server import latency_session_wanted
 
     mb = 2**20
     assert [latency_session_wanted("auto", n) for n in (6 * mb, 64 * mb, 64 * mb + 1, 109 * mb)] == [
@@ -430,8 +430,9 @@ def _guard_against_endless_body(linger_bytes: int, linger_s: float, stall_after:
     Returns (bytes the guard pulled, ASGI messages it sent)."""
     import asyncio
 
-    from imgcls_onnx.serving.app import ServeSettings, _Guard
+    from imgcls_onnx.serving.guard import RequestGuard
     from imgcls_onnx.serving.metrics import Metrics
+    from imgcls_onnx.serving.state import ServeSettings
 
     piece = 65536
     pulled, sent = {"n": 0, "pieces": 0}, []
@@ -453,7 +454,7 @@ def _guard_against_endless_body(linger_bytes: int, linger_s: float, stall_after:
         while (await receive()).get("more_body"):
             pass
 
-    guard = _Guard(app, ServeSettings(max_body_mb=0.25), Metrics())  # 256 KiB: over it at the 5th piece
+    guard = RequestGuard(app, ServeSettings(max_body_mb=0.25), Metrics())  # 256 KiB: over it at the 5th piece
     guard.LINGER_BYTES, guard.LINGER_S = linger_bytes, linger_s
     scope = {"type": "http", "method": "POST", "path": "/image-classification", "headers": [], "client": None}
     asyncio.run(asyncio.wait_for(guard(scope, receive, send), 20))  # a guard that waits forever fails here
