@@ -1,0 +1,172 @@
+"""``predict``: classify images here (the local engine) or on a Ray cluster (``--engine ray``)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..runtime.errors import ImgclsError
+from . import options
+from .common import EXIT_SOME_FAILED, fail, quiet_opencv
+from .progress import Progress
+
+INTERRUPTED = "interrupted; results written so far are complete (use --resume to continue)"
+
+
+@click.command()
+@options.model
+@options.device
+@options.batch_size
+@options.topk()
+@options.threads
+@options.save_path("save_path", "Write <stem>_res.json per image here (atomically).")
+@click.option("--save-img", is_flag=True, help="With --save-path: also write the image with the top-1 label drawn.")
+@click.option("--resume", is_flag=True, help="With --save-path: skip inputs whose <stem>_res.json already exists.")
+@options.quiet
+@options.fast_decode
+@click.option("--engine", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+              help="local: this process; ray: a Ray cluster (the ray extra), results as Parquet shards in --save-path "
+                   "(a folder, or s3://bucket/prefix/ and any other pyarrow filesystem, as the inputs may be).")
+@click.option("--ray-address", default=None,
+              help="With --engine ray: the cluster to join (e.g. ray://head:10001, auto) [default: start a local one].")
+@click.option("--ray-actors", default=None, type=click.IntRange(min=1),
+              help="With --engine ray: model actors [default: the cluster's CPUs / --ray-threads-per-actor].")
+@click.option("--ray-threads-per-actor", default=None, type=click.IntRange(min=1),
+              help="With --engine ray: CPU threads (and reserved CPUs) per actor [default: a node's CPUs, at most 4].")
+@click.argument("inputs", nargs=-1, required=True)
+def predict(model, device, batch_size, topk, threads, save_path, save_img, resume, quiet, fast_decode, engine,
+            ray_address, ray_actors, ray_threads_per_actor, inputs) -> None:
+    """Classify INPUTS (files, folders, glob patterns, http(s) URLs) and print one JSON line per image."""
+    if engine == "ray":
+        _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, ray_address, ray_actors,
+                        ray_threads_per_actor, inputs)
+        return
+    # start-up time: numpy/OpenCV/onnxruntime load only when a command runs, not for --help
+    from ..hub import obtain_model
+    from ..runtime.classifier import Classifier
+
+    if (save_img or resume) and not save_path:
+        raise click.UsageError("--save-img and --resume need --save-path")
+    quiet_opencv()
+    try:
+        clf = Classifier.from_dir(obtain_model(model), device=device, threads=threads, batch_size=batch_size, topk=topk,
+                                  fast_decode=fast_decode)
+    except ImgclsError as e:
+        raise fail(str(e)) from None
+    out_dir = Path(save_path) if save_path else None
+    skipped = [0]
+    source = _not_done(inputs, out_dir, skipped) if resume and out_dir is not None and out_dir.is_dir() else list(inputs)
+    progress = Progress(total=_count_inputs(inputs) if sys.stderr.isatty() else None)
+    try:
+        failed = _run_local(clf, source, progress, batch_size, topk, save_img, quiet, out_dir)
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo(INTERRUPTED, err=True)
+        raise click.exceptions.Exit(130) from None
+    finally:
+        clf.close()
+    progress.close()
+    if skipped[0]:
+        click.echo(f"resumed: skipped {skipped[0]} inputs that already had results", err=True)
+    if failed:
+        click.echo(f"{failed} of {progress.count} inputs failed", err=True)
+        raise click.exceptions.Exit(EXIT_SOME_FAILED)
+
+
+def _run_local(clf, source, progress: Progress, batch_size, topk, save_img, quiet, out_dir) -> int:
+    """Predict SOURCE, printing and saving each result; the number that failed."""
+    failed = 0
+    stdout = sys.stdout
+    for res in clf.predict(source, batch_size=batch_size, topk=topk, keep_images=save_img):
+        progress.update(res.ok)
+        if not res.ok:
+            failed += 1
+            progress.write(f"error: {res.error}")
+        if not quiet:
+            stdout.write(json.dumps(res.to_dict(), ensure_ascii=False) + "\n")
+            stdout.flush()
+        if out_dir is not None and res.ok:
+            res.save_to_json(out_dir)
+            if save_img:
+                res.save_to_img(out_dir)
+    return failed
+
+
+def _not_done(inputs, out_dir: Path, skipped: list):
+    """--resume: the inputs without a <stem>_res.json in OUT_DIR (SKIPPED[0] counts the others)."""
+    # start-up time: the input walker loads OpenCV
+    from ..runtime.inputs import iter_inputs
+    from ..runtime.results import result_stem
+
+    # a run killed mid-write leaves its temporary file (never a partial result): remove ours
+    for stale in out_dir.glob(".*_res.json.*.tmp"):
+        stale.unlink(missing_ok=True)
+    for item in iter_inputs(list(inputs)):
+        if item.input_path and (out_dir / f"{result_stem(item.input_path, item.index)}_res.json").exists():
+            skipped[0] += 1
+            continue
+        yield item.source if item.error is None else item.input_path
+
+
+def _count_inputs(inputs) -> int:
+    """The bar's total: the inputs are walked once more (names only, no decoding)."""
+    # start-up time: the input walker loads OpenCV
+    from ..runtime.inputs import iter_inputs
+
+    return sum(1 for _ in iter_inputs(list(inputs)))
+
+
+def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, actors, threads_per_actor,
+                    inputs) -> None:
+    if resume and not save_path:
+        raise click.UsageError("--resume needs --save-path")
+    try:
+        # optional dependency: the ray extra
+        from .. import ray_batch
+
+        ray_batch._ray()
+    except ImgclsError as e:
+        raise fail(f"{e}; or pip install 'imgcls-onnx[ray]'") from None
+    ray_batch.quiet_ray_data()
+    try:
+        rows = ray_batch.run(list(inputs), model, save_path=save_path, address=address, actors=actors,
+                             threads_per_actor=threads_per_actor, batch_size=batch_size, topk=topk, resume=resume)
+    except ImgclsError as e:
+        raise fail(str(e)) from None
+    except KeyboardInterrupt:
+        # run() has shut its Ray down; every shard in --save-path is whole (written under a temporary name)
+        click.echo(INTERRUPTED, err=True)
+        raise click.exceptions.Exit(130) from None
+    failed = _report_ray_shards(ray_batch, save_path) if save_path else _print_ray_rows(ray_batch, rows, quiet)
+    if failed:
+        raise click.exceptions.Exit(EXIT_SOME_FAILED)
+
+
+def _report_ray_shards(ray_batch, save_path) -> int:
+    """Each failure in the Parquet shards at SAVE_PATH (a folder or a URI) on stderr, as the local engine does."""
+    try:
+        rows = ray_batch.read_results(save_path, columns=["input_path", "error"])
+    except ImgclsError as e:
+        raise fail(str(e)) from None
+    failed = 0
+    for row in rows:
+        if row["error"]:
+            failed += 1
+            click.echo(f"error: {row['error']}", err=True)
+    click.echo(f"{len(rows)} results in {save_path} (Parquet), {failed} failed", err=True)
+    return failed
+
+
+def _print_ray_rows(ray_batch, rows, quiet) -> int:
+    failed = 0
+    for row in rows:
+        res = ray_batch.row_to_json(row)
+        if "error" in res:
+            failed += 1
+            click.echo(f"error: {res['error']['message']}", err=True)
+        if not quiet:
+            click.echo(json.dumps(res, ensure_ascii=False))
+    return failed
+
