@@ -1,0 +1,43 @@
+"""The CLI's shared options are declared once (imgcls_onnx/cli/options.py): the same names, type and help text on
+every command that takes them, and every alias any command ever accepted still works everywhere."""
+from __future__ import annotations
+
+import pytest
+
+from imgcls_onnx.cli import cli
+
+SHARED = {
+    "model": ("predict", "evaluate", "serve", "export-triton", "export-web"),
+    "device": ("predict", "evaluate", "serve"),
+    "threads": ("predict", "evaluate", "serve"),
+    "batch_size": ("predict", "evaluate"),
+    "fast_decode": ("predict", "evaluate"),
+}
+SAVE_PATH = {"predict": "save_path", "evaluate": "output", "check-dataset": "output", "convert": "out_dir",
+             "export-triton": "repo", "export-web": "out"}
+SAVE_PATH_ALIASES = {"--save-path", "--save_path", "--out", "--output", "-o"}
+
+
+def _param(command: str, name: str):
+    return next(p for p in cli.commands[command].params if p.name == name)
+
+
+@pytest.mark.parametrize("name", sorted(SHARED))
+def test_a_shared_option_reads_the_same_on_every_command(name):
+    seen = {(tuple(_param(c, name).opts), _param(c, name).help, repr(_param(c, name).type), _param(c, name).default)
+            for c in SHARED[name]}
+    assert len(seen) == 1, seen
+
+
+def test_threads_help_is_one_text():
+    helps = {_param(c, "threads").help for c in ("predict", "evaluate", "serve")}
+    assert helps == {"CPU threads [default: all cores]."}
+
+
+@pytest.mark.parametrize("command", sorted(SAVE_PATH))
+def test_every_save_path_alias_is_accepted_by_every_command_that_takes_one(command):
+    param = _param(command, SAVE_PATH[command])
+    assert set(param.opts) | set(param.secondary_opts) == SAVE_PATH_ALIASES
+    for alias in SAVE_PATH_ALIASES:  # each alias lands in the command's parameter
+        ctx = cli.commands[command].make_context(command, [alias, "somewhere"], resilient_parsing=True)
+        assert ctx.params[SAVE_PATH[command]] == "somewhere", alias
