@@ -116,7 +116,7 @@ def _compare_paddle(paddle_dir, clf, ds, split, evaluation, batch_size) -> dict:
         from ..converter.compare import compare_with_paddle
     except ImportError as e:
         raise fail(f"--compare-paddle needs the convert extra ({e})") from None
-    from ..hub import stdout_to_stderr
+    from ..hub import stdout_to_stderr  # start-up time: the hub loads numpy
 
     paths = [str(ds.image_path(s)) for s in ds.samples[split]]
     with stdout_to_stderr():

@@ -127,7 +127,7 @@ def serve_web_cmd(site, host, port) -> None:
 
 
 def _serve_site(site, host, port) -> None:
-    # start-up time: web_export stands on the runtime, which may load numpy
+    # start-up time: web_export stands on the runtime (its export takes a model); kept out of --help
     from ..web_export import site_server
 
     try:

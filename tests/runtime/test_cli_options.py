@@ -41,3 +41,20 @@ def test_every_save_path_alias_is_accepted_by_every_command_that_takes_one(comma
     for alias in SAVE_PATH_ALIASES:  # each alias lands in the command's parameter
         ctx = cli.commands[command].make_context(command, [alias, "somewhere"], resilient_parsing=True)
         assert ctx.params[SAVE_PATH[command]] == "somewhere", alias
+
+
+def test_help_loads_no_numpy_opencv_or_onnxruntime():
+    """The CLI's start-up: `imgcls-onnx --help` and `predict --help` import click, not the runtime's heavy modules."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys\nfrom imgcls_onnx.cli import main\nsys.argv = ['imgcls-onnx', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print([m for m in ('numpy', 'cv2', 'onnxruntime') if m in sys.modules])")
+    for args in (["--help"], ["predict", "--help"], ["serve", "--help"]):
+        done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-1] == "[]", (args, done.stdout[-300:])
