@@ -38,7 +38,9 @@ INTERRUPTED = "interrupted; results written so far are complete (use --resume to
 @click.argument("inputs", nargs=-1, required=True)
 def predict(model, device, batch_size, topk, threads, save_path, save_img, resume, quiet, fast_decode, engine,
             ray_address, ray_actors, ray_threads_per_actor, inputs) -> None:
-    """Classify INPUTS (files, folders, glob patterns, http(s) URLs) and print one JSON line per image."""
+    """Classify INPUTS (files, folders, glob patterns, http(s) URLs) and print one JSON line per image.
+
+    On the CPU up to 4 batches run at once (sharing --threads)."""
     if engine == "ray":
         _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, ray_address, ray_actors,
                         ray_threads_per_actor, inputs)
