@@ -14,7 +14,7 @@ MODEL_HELP = ("A zoo name (fetched and converted once if needed), a model folder
 DEVICE_HELP = "auto, cpu, gpu or gpu:N."
 THREADS_HELP = "CPU threads [default: all cores]."
 BATCH_SIZE_HELP = "Images per model run."
-TOPK_HELP = "Classes per image"
+TOPK_HELP = "Top-k classes per image"
 QUIET_HELP = "No JSON lines on stdout (failures still go to stderr)."
 FAST_DECODE_HELP = "Decode large JPEGs at 1/2-1/8 scale in the DCT domain (faster; NOT bit-exact to PaddleX)."
 SAVE_PATH_NAMES = ("--save-path", "--save_path", "--out", "--output", "-o")
@@ -31,11 +31,13 @@ fast_decode = click.option("--fast-decode", is_flag=True, help=FAST_DECODE_HELP)
 def topk(default: int | None = None):
     """``--topk/-k``: the model's inference.yml decides unless a command has its own default."""
     help_text = f"{TOPK_HELP}." if default is not None else f"{TOPK_HELP} [default: the model's inference.yml]."
-    return click.option("--topk", "-k", default=default, show_default=default is not None,
-                        type=click.IntRange(min=1), help=help_text)
+    extra = {"show_default": True} if default is not None else {}
+    return click.option("--topk", "-k", default=default, type=click.IntRange(min=1), help=help_text, **extra)
 
 
 def save_path(dest: str, writes: str, default: str | None = None, required: bool = False):
     """``--save-path`` and its aliases into parameter DEST; WRITES says what the command writes there."""
-    return click.option(*SAVE_PATH_NAMES, dest, default=default, required=required, show_default=default is not None,
-                        type=click.Path(file_okay=False), help=writes)
+    extra = {"required": True} if required else {"default": default}
+    if default is not None:
+        extra["show_default"] = True
+    return click.option(*SAVE_PATH_NAMES, dest, type=click.Path(file_okay=False), help=writes, **extra)
