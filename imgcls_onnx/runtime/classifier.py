@@ -27,7 +27,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .bundle import Bundle, BundleConfig, load_bundle
+from .bundle import Bundle, load_bundle
 from .cpu import CpuFeatures, cpu_features, int8_may_saturate
 from .defaults import BATCH_SIZE
 from .errors import ImageLoadError, ImgclsError, PreprocessError
@@ -96,6 +96,11 @@ def _warn_if_int8_may_saturate(bundle: Bundle, features: CpuFeatures | None = No
     return True
 
 
+def _from_model(name: str) -> property:
+    """A read-only attribute of the Classifier that is the model's (``clf.labels`` is ``clf.model.labels``)."""
+    return property(lambda self: getattr(self.model, name), doc=f"The model's ``{name}`` (OnnxModel.{name}).")
+
+
 def _thread_plan(threads: int | None, parallel_batches: int | None,
                  session_options: SessionOptions | None) -> tuple[int, SessionOptions]:
     """(batches run at once, the session options): ``threads`` in all, split over the parallel batches."""
@@ -161,29 +166,12 @@ class Classifier:
         return cls(load_bundle(directory, verify_checksum=verify_checksum), **kwargs)
 
     # public read-only views of the model, kept for existing callers (the model is ``self.model``)
-    @property
-    def device(self) -> str:
-        return self.model.device
-
-    @property
-    def labels(self) -> tuple[str, ...] | None:
-        return self.model.labels
-
-    @property
-    def config(self) -> BundleConfig:
-        return self.model.config
-
-    @property
-    def preprocess(self):
-        return self.model.preprocess
-
-    @property
-    def num_classes(self) -> int | None:
-        return self.model.num_classes
-
-    @property
-    def applies_softmax(self) -> bool:
-        return self.model.applies_softmax
+    device = _from_model("device")  # "cpu" | "gpu"
+    labels = _from_model("labels")
+    config = _from_model("config")
+    preprocess = _from_model("preprocess")
+    num_classes = _from_model("num_classes")
+    applies_softmax = _from_model("applies_softmax")
 
     def close(self) -> None:
         with self._pool_lock:
