@@ -30,10 +30,12 @@ from typing import Any, Iterable, Sequence
 from .errors import StorageError
 from .hub import obtain_model
 from .runtime.defaults import BATCH_SIZE
+from .runtime.errors import ImageLoadError
 from .runtime.fsutil import atomic_open
 from .runtime.net import is_url
+from .runtime.results import ROW_COLUMNS, Prediction
 
-RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
+RESULT_COLUMNS = ROW_COLUMNS
 ROWS_PER_CALL = 256  # rows handed to an actor per call by default: Ray Data's per-call cost is paid per call
 
 
@@ -72,16 +74,10 @@ class BundlePredictor:
         data = [bytes(b) for b in batch["bytes"]]
         out: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
         for path, res in zip(paths, self.clf.predict(data, batch_size=self.batch_size)):
-            out["input_path"].append(path)
-            if res.ok:
-                out["class_ids"].append([int(i) for i in res.class_ids])
-                out["scores"].append([float(s) for s in res.scores])
-                out["label_names"].append([str(n) for n in res.label_names])
-                out["error"].append(None)
-            else:
-                row = _error_row(path, getattr(res.error, "reason", str(res.error)))
-                for column in RESULT_COLUMNS[1:]:
-                    out[column].append(row[column])
+            row = (res.to_row() if res.ok else _error_row(path, getattr(res.error, "reason", str(res.error))))
+            row["input_path"] = path
+            for column in RESULT_COLUMNS:
+                out[column].append(row[column])
         return out
 
 
@@ -114,8 +110,7 @@ def quiet_ray_data() -> None:
 
 
 def _error_row(path: str, reason: str) -> dict:
-    return {"input_path": path, "class_ids": [], "scores": [], "label_names": [],
-            "error": f"cannot load {path}: {reason}"}
+    return Prediction.failed(path, ImageLoadError(path, reason)).to_row()
 
 
 def _schema():
@@ -493,12 +488,7 @@ def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, addr
 
 def row_to_json(row: dict[str, Any]) -> dict[str, Any]:
     """A result row as the plain engine prints it (``res`` fields; ``error`` instead of them on failure)."""
-    res: dict[str, Any] = {"input_path": row["input_path"], "page_index": None}
-    if row.get("error"):
-        res["error"] = {"type": "ImageLoadError", "message": row["error"]}
-    else:
-        res.update(class_ids=list(row["class_ids"]), scores=list(row["scores"]), label_names=list(row["label_names"]))
-    return res
+    return Prediction.from_row(row).to_dict()
 
 
 __all__ = ["BundlePredictor", "StorageError", "classify_dataset", "done_inputs", "read_results", "read_results_file", "row_to_json", "run", "actor_plan", "block_plan", "reads_in_actors", "plan"]

@@ -85,13 +85,11 @@ def with_logits_output(model):
 
 
 def _outputs(model_or_bytes, batch) -> list[np.ndarray]:
-    from ..runtime.session import import_onnxruntime
+    from ..runtime.providers import parse_device
+    from ..runtime.session import create_session
 
-    ort = import_onnxruntime()
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
     data = model_or_bytes if isinstance(model_or_bytes, bytes) else model_or_bytes.SerializeToString()
-    sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    sess = create_session(data, parse_device("cpu"))
     return sess.run(None, {sess.get_inputs()[0].name: batch})
 
 
