@@ -336,8 +336,8 @@ def actor_plan(cluster_cpus: int, node_cpus: Sequence[int], actors: int | None =
                threads_per_actor: int | None = None) -> tuple[int, int]:
     """(actors, threads per actor). Default: actors of up to 4 threads, never more than the smallest node has, as
     many as the cluster's CPUs hold. Inside an actor of several threads the Classifier overlaps decoding with the
-    model as `predict` does; one-thread actors cannot (2 cores: 1 actor x 2 threads ran at 0.66x of `predict`,
-    2 x 1 thread at 0.53x; reports/ray.md). Given actors and no threads: the CPUs shared among them."""
+    model as `predict` does; one-thread actors cannot (they ran slower on 2 cores: reports/ray.md, scripts/bench_ray). Given actors and no
+    threads: the CPUs shared among them."""
     cpus = max(1, int(cluster_cpus))
     per_node = min([c for c in node_cpus if c > 0] or [cpus])
     if threads_per_actor:
@@ -369,7 +369,7 @@ def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: in
     # the files are read inside the model actors: Ray Data fuses its reader into the actor operator when the
     # reading asks for the actor's resources and a call takes a whole block. No reader processes beside the
     # actors, no bytes through the object store, and with two calls per actor the next block's files are read
-    # while the model runs (2 cores: 0.75x -> 0.87x of `predict` per image; reports/ray.md)
+    # while the model runs (faster per image than separate readers: reports/ray.md, scripts/bench_ray)
     common = {"actors": actors, "threads_per_actor": threads_per_actor, "batch_size": batch_size, "topk": topk,
               "throttle_s": throttle_s, "path_prefix": _scheme(paths[0]) if paths and _is_remote(paths[0]) else ""}
     ds = ray.data.read_binary_files(paths, include_paths=True, num_cpus=threads_per_actor, override_num_blocks=blocks)

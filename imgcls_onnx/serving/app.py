@@ -63,7 +63,7 @@ async def lifespan(app: FastAPI):
     state.batcher.start()
     # everything loaded so far (FastAPI, pydantic, numpy, onnxruntime, the model) lives as long as the server:
     # move it out of the cyclic collector's view, so a full collection under load scans only request garbage
-    # (at 32 clients the p99 was 297 -> 268 ms, median of 3)
+    # (a lower p99 at 32 clients: reports/serving_runs.md; reproduce with scripts/loadtest)
     gc.collect()
     gc.freeze()
     yield
