@@ -30,10 +30,12 @@ from typing import Any, Iterable, Sequence
 from .errors import StorageError
 from .hub import obtain_model
 from .runtime.defaults import BATCH_SIZE
+from .runtime.errors import ImageLoadError
 from .runtime.fsutil import atomic_open
 from .runtime.net import is_url
+from .runtime.results import ROW_COLUMNS, Prediction
 
-RESULT_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")
+RESULT_COLUMNS = ROW_COLUMNS
 ROWS_PER_CALL = 256  # rows handed to an actor per call by default: Ray Data's per-call cost is paid per call
 
 
@@ -72,16 +74,10 @@ class BundlePredictor:
         data = [bytes(b) for b in batch["bytes"]]
         out: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
         for path, res in zip(paths, self.clf.predict(data, batch_size=self.batch_size)):
-            out["input_path"].append(path)
-            if res.ok:
-                out["class_ids"].append([int(i) for i in res.class_ids])
-                out["scores"].append([float(s) for s in res.scores])
-                out["label_names"].append([str(n) for n in res.label_names])
-                out["error"].append(None)
-            else:
-                row = _error_row(path, getattr(res.error, "reason", str(res.error)))
-                for column in RESULT_COLUMNS[1:]:
-                    out[column].append(row[column])
+            row = (res.to_row() if res.ok else _error_row(path, getattr(res.error, "reason", str(res.error))))
+            row["input_path"] = path
+            for column in RESULT_COLUMNS:
+                out[column].append(row[column])
         return out
 
 
@@ -114,8 +110,7 @@ def quiet_ray_data() -> None:
 
 
 def _error_row(path: str, reason: str) -> dict:
-    return {"input_path": path, "class_ids": [], "scores": [], "label_names": [],
-            "error": f"cannot load {path}: {reason}"}
+    return Prediction.failed(path, ImageLoadError(path, reason)).to_row()
 
 
 def _schema():
@@ -341,8 +336,8 @@ def actor_plan(cluster_cpus: int, node_cpus: Sequence[int], actors: int | None =
                threads_per_actor: int | None = None) -> tuple[int, int]:
     """(actors, threads per actor). Default: actors of up to 4 threads, never more than the smallest node has, as
     many as the cluster's CPUs hold. Inside an actor of several threads the Classifier overlaps decoding with the
-    model as `predict` does; one-thread actors cannot (2 cores: 1 actor x 2 threads ran at 0.66x of `predict`,
-    2 x 1 thread at 0.53x; reports/ray.md). Given actors and no threads: the CPUs shared among them."""
+    model as `predict` does; one-thread actors cannot (they ran slower on 2 cores: reports/ray.md, scripts/bench_ray). Given actors and no
+    threads: the CPUs shared among them."""
     cpus = max(1, int(cluster_cpus))
     per_node = min([c for c in node_cpus if c > 0] or [cpus])
     if threads_per_actor:
@@ -374,7 +369,7 @@ def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: in
     # the files are read inside the model actors: Ray Data fuses its reader into the actor operator when the
     # reading asks for the actor's resources and a call takes a whole block. No reader processes beside the
     # actors, no bytes through the object store, and with two calls per actor the next block's files are read
-    # while the model runs (2 cores: 0.75x -> 0.87x of `predict` per image; reports/ray.md)
+    # while the model runs (faster per image than separate readers: reports/ray.md, scripts/bench_ray)
     common = {"actors": actors, "threads_per_actor": threads_per_actor, "batch_size": batch_size, "topk": topk,
               "throttle_s": throttle_s, "path_prefix": _scheme(paths[0]) if paths and _is_remote(paths[0]) else ""}
     ds = ray.data.read_binary_files(paths, include_paths=True, num_cpus=threads_per_actor, override_num_blocks=blocks)
@@ -493,12 +488,7 @@ def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, addr
 
 def row_to_json(row: dict[str, Any]) -> dict[str, Any]:
     """A result row as the plain engine prints it (``res`` fields; ``error`` instead of them on failure)."""
-    res: dict[str, Any] = {"input_path": row["input_path"], "page_index": None}
-    if row.get("error"):
-        res["error"] = {"type": "ImageLoadError", "message": row["error"]}
-    else:
-        res.update(class_ids=list(row["class_ids"]), scores=list(row["scores"]), label_names=list(row["label_names"]))
-    return res
+    return Prediction.from_row(row).to_dict()
 
 
 __all__ = ["BundlePredictor", "StorageError", "classify_dataset", "done_inputs", "read_results", "read_results_file", "row_to_json", "run", "actor_plan", "block_plan", "reads_in_actors", "plan"]

@@ -153,20 +153,20 @@ def model_config(bundle, io, topk: int = 5) -> dict:
 
 def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5, jpeg: str = "auto") -> dict:
     """Write the site into ``out`` (created; an existing non-empty folder that is not a previous export is refused).
+    ``bundle_dir``: a bundle folder (loaded on the CPU) or an OnnxModel.
 
     ``ort``: ``"auto"`` (a local onnxruntime-web copy when one is found, else the CDN), ``"cdn"``, or a folder
     holding the onnxruntime-web package. ``jpeg``, the JPEG decoder (libjpeg-turbo WebAssembly): ``"auto"`` (a local
     copy when one is found, else the CDN), ``"cdn"``, ``"none"`` (the browser's decoder), or the @cwasm/jpeg-turbo
     package folder. Returns a summary (where each comes from, sizes)."""
     from .runtime.bundle import load_bundle
-    from .runtime.model_io import LoadedModel
-    from .runtime.providers import parse_device
+    from .runtime.model import OnnxModel
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / "model" / "model.json").is_file():
         raise WebExportError(f"{out}: exists and is not an export-web site; choose an empty or new folder")
-    bundle = load_bundle(bundle_dir)
-    io = LoadedModel(bundle, parse_device("cpu")).io
+    model = bundle_dir if isinstance(bundle_dir, OnnxModel) else OnnxModel(load_bundle(bundle_dir), "cpu")
+    bundle, io = model.bundle, model.io
     config = model_config(bundle, io, topk)
     if ort == "cdn":
         dist = None

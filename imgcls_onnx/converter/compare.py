@@ -12,9 +12,11 @@ from .pipeline import _find_paddle_files
 from .verify import paddle_inference_outputs
 
 
-def compare_with_paddle(paddle_dir: Path, classifier, image_paths: Sequence[str], predictions: Sequence,
+def compare_with_paddle(paddle_dir: Path, model, image_paths: Sequence[str], predictions: Sequence,
                         batch_size: int = BATCH_SIZE) -> dict:
-    """Run Paddle Inference (oneDNN off) on every image that our classifier read, compare top-1 and scores."""
+    """Run Paddle Inference (oneDNN off) on every image that our model read, compare top-1 and scores. ``model``:
+    the runtime's OnnxModel (a Classifier gives its own)."""
+    model = getattr(model, "model", model)
     model_file, params_file = _find_paddle_files(Path(paddle_dir))
     agree = total = 0
     max_diff = 0.0
@@ -23,9 +25,9 @@ def compare_with_paddle(paddle_dir: Path, classifier, image_paths: Sequence[str]
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start:start + batch_size]
         images = [load_image(p) for p, _ in chunk]
-        batch = np.stack([classifier.preprocess(im) for im in images])
+        batch = np.stack([model.preprocess(im) for im in images])
         out = paddle_inference_outputs(model_file, params_file, batch)
-        ours = classifier.run_batch(np.stack([classifier.model_input(im) for im in images]))
+        ours = model.run(np.stack([model.model_input(im) for im in images]))
         for (path, res), row_p, row_o in zip(chunk, out, ours):
             total += 1
             same = int(np.argmax(row_p)) == res.class_ids[0]

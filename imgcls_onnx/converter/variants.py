@@ -85,13 +85,11 @@ def with_logits_output(model):
 
 
 def _outputs(model_or_bytes, batch) -> list[np.ndarray]:
-    from ..runtime.session import import_onnxruntime
+    from ..runtime.providers import parse_device
+    from ..runtime.session import create_session
 
-    ort = import_onnxruntime()
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
     data = model_or_bytes if isinstance(model_or_bytes, bytes) else model_or_bytes.SerializeToString()
-    sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    sess = create_session(data, parse_device("cpu"))
     return sess.run(None, {sess.get_inputs()[0].name: batch})
 
 
@@ -172,10 +170,9 @@ def to_int8(model, spec: PreprocessSpec, calibration_images: Sequence[str], per_
         # the final Softmax stays float: probabilities keep their precision and logits stay measurable
         softmax = [n.name for n in model.graph.node if n.op_type == "Softmax"]
         # 7-bit weights (reduce_range): onnxruntime's u8s8 kernels on x86-64 without VNNI sum pairs of u8 x s8
-        # products in 16 bits, which saturate with 8-bit weights (relative logit error 0.16 instead of 0.11 on an
-        # AVX2-only CPU, measured); with 7-bit weights no pair sum can overflow, so the integer results are the same
-        # on AVX2, AVX-512, VNNI/AMX and ARM (runtime/cpu.py). It was also the more accurate choice on the real PULC
-        # model (0.16 of the logit range against 0.31 with 8-bit weights; u8u8 0.24).
+        # products in 16 bits, which saturate with 8-bit weights; with 7-bit weights no pair sum can overflow, so
+        # the integer results are the same on AVX2, AVX-512, VNNI/AMX and ARM (runtime/cpu.py; the measured figures
+        # and the formats compared: docs/conversion.md; tests/converter/test_int8_portable.py shows it)
         quantize_static(str(pre), str(dst), Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
                         reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         nodes_to_exclude=softmax)

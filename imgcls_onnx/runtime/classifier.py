@@ -27,15 +27,14 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .bundle import Bundle, BundleConfig, load_bundle
+from .bundle import Bundle, load_bundle
 from .cpu import CpuFeatures, cpu_features, int8_may_saturate
 from .defaults import BATCH_SIZE
-from .errors import BundleError, ImageLoadError, ImgclsError, PreprocessError
+from .errors import ImageLoadError, ImgclsError, PreprocessError
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
 from .inputs import InputItem, iter_inputs
-from .model_io import LoadedModel
-from .postprocess import top_k
-from .providers import DeviceRequest, parse_device
+from .model import OnnxModel
+from .providers import DeviceRequest
 from .results import Prediction
 from .session import SessionOptions
 
@@ -47,10 +46,6 @@ def _cpu_count() -> int:
         return max(1, len(os.sched_getaffinity(0)))  # the cores this process may use (containers, taskset)
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _copy_into(staged: np.ndarray, out: np.ndarray) -> None:
-    out[...] = staged
 
 
 @dataclass
@@ -101,6 +96,27 @@ def _warn_if_int8_may_saturate(bundle: Bundle, features: CpuFeatures | None = No
     return True
 
 
+def _from_model(name: str) -> property:
+    """A read-only attribute of the Classifier that is the model's (``clf.labels`` is ``clf.model.labels``)."""
+    return property(lambda self: getattr(self.model, name), doc=f"The model's ``{name}`` (OnnxModel.{name}).")
+
+
+def _thread_plan(threads: int | None, parallel_batches: int | None,
+                 session_options: SessionOptions | None) -> tuple[int, SessionOptions]:
+    """(batches run at once, the session options): ``threads`` in all, split over the parallel batches."""
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if parallel_batches is not None and int(parallel_batches) < 1:
+        raise ValueError(f"parallel_batches must be >= 1, got {parallel_batches}")
+    total = int(threads) if threads else _cpu_count()
+    if parallel_batches is None:
+        # every batch in flight holds its own activations: past a few streams, give the cores to intra-op threads
+        parallel_batches = min(total, MAX_DEFAULT_PARALLEL_BATCHES) if session_options is None else 1
+    parallel_batches = max(1, min(int(parallel_batches), total))
+    options = session_options or SessionOptions(intra_op_num_threads=max(1, total // parallel_batches))
+    return parallel_batches, options
+
+
 class Classifier:
     """An image classifier over one model bundle (``inference.onnx`` + ``inference.yml`` [+ ``manifest.json``])."""
 
@@ -116,59 +132,28 @@ class Classifier:
         session_options: SessionOptions | None = None,
         parallel_batches: int | None = None,
         fast_decode: bool = False,
+        model: OnnxModel | None = None,
     ):
         """``threads``: CPU threads in all (default: the cores this process may use). ``parallel_batches``: batches
         run at once on the CPU, each on ``threads // parallel_batches`` onnxruntime threads (default: ``threads`` up
         to 4, i.e. one core per batch on small machines, best throughput; 1 gives one batch all threads, lowest
         single-batch latency).
         ``workers``: decode threads when batches run one at a time. ``fast_decode`` (opt-in, NOT PaddleX-exact):
-        decode large JPEGs at 1/2, 1/4 or 1/8 scale in the DCT domain, never below the first resize's short side."""
+        decode large JPEGs at 1/2, 1/4 or 1/8 scale in the DCT domain, never below the first resize's short side.
+        ``model``: an OnnxModel already built over ``bundle`` (e.g. with a fake session); ``device`` and the thread
+        split then do not make one."""
         self.bundle = bundle
         _warn_if_random(bundle)
         _warn_if_int8_may_saturate(bundle)
-        self.config: BundleConfig = bundle.config
-        self.preprocess = bundle.config.preprocess
         self.limits = limits
         self.fast_decode = bool(fast_decode)
-        self._min_side = self.preprocess.decode_min_side if fast_decode else None
+        self._min_side = bundle.config.preprocess.decode_min_side if fast_decode else None
         self.batch_size = int(batch_size)
-        self.topk = int(topk) if topk else int(bundle.config.topk or 5)
-        self.device_request = parse_device(device)
-        if threads is not None and int(threads) < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
-        if parallel_batches is not None and int(parallel_batches) < 1:
-            raise ValueError(f"parallel_batches must be >= 1, got {parallel_batches}")
-        total = int(threads) if threads else _cpu_count()
-        if parallel_batches is None:
-            # every batch in flight holds its own activations: past a few streams, give the cores to intra-op threads
-            parallel_batches = min(total, MAX_DEFAULT_PARALLEL_BATCHES) if session_options is None else 1
-        parallel_batches = max(1, min(int(parallel_batches), total))
-        options = session_options or SessionOptions(intra_op_num_threads=max(1, total // parallel_batches))
-        self.model = LoadedModel(bundle, self.device_request, options)
-        self.session = self.model.session
+        parallel_batches, options = _thread_plan(threads, parallel_batches, session_options)
+        self.model = model or OnnxModel(bundle, device, options)
+        self.topk = int(topk) if topk else self.model.topk
         # a GPU session runs one batch at a time; the decode pool keeps it fed
         self.parallel_batches = parallel_batches if self.model.device == "cpu" else 1
-        self.io = self.model.io
-        self.input_name = self.io.input_name
-        self.output_name = self.io.output_name
-        # a bundle made with `convert --fuse-preprocess` takes the resized, cropped uint8 NHWC batch: we run only the
-        # ops before NormalizeImage, the graph does the rest
-        self.fused_input = self.io.fused_preprocess
-        self.num_classes = self.io.num_classes
-        labels = bundle.config.label_list
-        if labels is not None and self.num_classes is not None and len(labels) != self.num_classes:
-            raise BundleError(
-                f"{bundle.directory / 'inference.yml'}: label_list has {len(labels)} names but the model outputs "
-                f"{self.num_classes} classes; fix PostProcess.Topk.label_list"
-            )
-        expected_hw = self.preprocess.output_hw
-        model_hw = (self.io.height, self.io.width)
-        if expected_hw and None not in model_hw and model_hw != tuple(expected_hw):
-            raise BundleError(
-                f"{bundle.directory}: preprocessing produces {expected_hw[0]}x{expected_hw[1]} images but the model "
-                f"takes {model_hw[0]}x{model_hw[1]}"
-            )
-        self.applies_softmax = not self.io.outputs_probabilities
         self.workers = int(workers) if workers else max(1, min(4, _cpu_count()))
         self._pool: ThreadPoolExecutor | None = None
         self._batch_pool: ThreadPoolExecutor | None = None
@@ -180,13 +165,13 @@ class Classifier:
     def from_dir(cls, directory: "str | os.PathLike[str]", verify_checksum: bool = True, **kwargs: Any) -> "Classifier":
         return cls(load_bundle(directory, verify_checksum=verify_checksum), **kwargs)
 
-    @property
-    def device(self) -> str:
-        return self.model.device
-
-    @property
-    def labels(self) -> tuple[str, ...] | None:
-        return self.config.label_list
+    # public read-only views of the model, kept for existing callers (the model is ``self.model``)
+    device = _from_model("device")  # "cpu" | "gpu"
+    labels = _from_model("labels")
+    config = _from_model("config")
+    preprocess = _from_model("preprocess")
+    num_classes = _from_model("num_classes")
+    applies_softmax = _from_model("applies_softmax")
 
     def close(self) -> None:
         with self._pool_lock:
@@ -220,7 +205,7 @@ class Classifier:
         try:
             image = load_image(item.source, self.limits, name=item.label, min_side=self._min_side)
             try:
-                staged = self._stage(image)
+                staged = self.model.stage(image)
             except PreprocessError as e:
                 raise PreprocessError(f"cannot preprocess {item.label}: {e}") from e
             return _Prepared(item, staged=staged, image=image if keep_image else None)
@@ -231,45 +216,33 @@ class Classifier:
         except Exception as e:  # a decoder bug must not take the other inputs down
             return _Prepared(item, error=ImageLoadError(item.label, f"unexpected {type(e).__name__}: {e}"))
 
-    def _stage(self, image_hwc: np.ndarray) -> np.ndarray:
-        if self.fused_input:
-            return self.preprocess.apply_image_ops(image_hwc)
-        return self.preprocess.stage(image_hwc)
-
-    def _input_shape(self, staged: np.ndarray) -> tuple[int, ...]:
-        return tuple(staged.shape) if self.fused_input else self.preprocess.staged_shape(staged)
-
     def _assemble(self, staged: Sequence[np.ndarray]) -> np.ndarray:
         """One model input batch from same-shape staged images, in this thread's reused buffer."""
-        shape = (len(staged), *self._input_shape(staged[0]))
-        dtype = np.uint8 if self.fused_input else np.float32
+        model = self.model
+        shape = (len(staged), *model.input_shape(staged[0]))
         buf = getattr(self._buffers, "batch", None)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = np.empty(shape, dtype=dtype)
+        if buf is None or buf.shape != shape or buf.dtype != model.input_dtype:
+            buf = np.empty(shape, dtype=model.input_dtype)
             self._buffers.batch = buf
-        fill = _copy_into if self.fused_input else self.preprocess.fill  # fused: uint8 NHWC, the graph normalises
         for row, s in zip(buf, staged):
-            fill(s, row)
+            model.fill(s, row)
         return buf
 
     def model_input(self, image_hwc: np.ndarray) -> np.ndarray:
-        """What the model takes for one RGB image: float32 CHW, or uint8 HWC for fused-preprocessing bundles."""
-        if self.fused_input:
-            return np.ascontiguousarray(self._stage(image_hwc), dtype=np.uint8)
-        return self.preprocess(image_hwc)
+        """See OnnxModel.model_input."""
+        return self.model.model_input(image_hwc)
 
     def release_memory_after_runs(self) -> None:
-        """See LoadedModel.release_memory_after_runs."""
+        """See OnnxModel.release_memory_after_runs."""
         self.model.release_memory_after_runs()
 
     def add_latency_session(self) -> bool:
-        """See LoadedModel.add_latency_session."""
+        """See OnnxModel.add_latency_session."""
         return self.model.add_latency_session()
 
-    def run_batch(self, batch_nchw: np.ndarray, alone: bool = False) -> np.ndarray:
-        """Run the model on a float32 NCHW batch and return class probabilities (N, C). ``alone``: nothing else runs
-        beside it (see add_latency_session)."""
-        return self.model.run(batch_nchw, alone)
+    def run_batch(self, batch: np.ndarray, alone: bool = False) -> np.ndarray:
+        """See OnnxModel.run: class probabilities (N, C) for one model input batch."""
+        return self.model.run(batch, alone)
 
     def _finish(self, prepared: Sequence[_Prepared], k: int) -> list[Prediction]:
         good = [p for p in prepared if p.staged is not None]
@@ -277,31 +250,18 @@ class Classifier:
         # group by shape: models without a crop give different sizes, which cannot share a batch
         groups: dict[tuple[int, ...], list[_Prepared]] = {}
         for p in good:
-            groups.setdefault(self._input_shape(p.staged), []).append(p)
+            groups.setdefault(self.model.input_shape(p.staged), []).append(p)
         for group in groups.values():
             probs = self.run_batch(self._assemble([p.staged for p in group]))
             for p, row in zip(group, probs):
                 probs_by_index[p.item.index] = row
-        labels = self.config.label_list
         results = []
         for p in prepared:
             if p.error is not None:
-                results.append(Prediction(index=p.item.index, input_path=p.item.input_path, error=p.error))
-                continue
-            row = probs_by_index[p.item.index]
-            ids, scores = top_k(row[None, :], k)
-            ids_list = [int(i) for i in ids[0]]
-            names = [labels[i] if labels is not None and i < len(labels) else str(i) for i in ids_list]
-            results.append(
-                Prediction(
-                    index=p.item.index,
-                    input_path=p.item.input_path,
-                    class_ids=ids_list,
-                    scores=[float(s) for s in scores[0]],  # float32 rounded to 5 places, widened: as PaddleX
-                    label_names=names,
-                    input_img=p.image,
-                )
-            )
+                results.append(Prediction.failed(p.item.input_path, p.error, index=p.item.index))
+            else:
+                results.append(self.model.prediction(probs_by_index[p.item.index], k, index=p.item.index,
+                                                     input_path=p.item.input_path, input_img=p.image))
         return results
 
     def predict(
@@ -316,11 +276,7 @@ class Classifier:
         bs = int(batch_size or self.batch_size)
         if bs < 1:
             raise ValueError(f"batch_size must be >= 1, got {bs}")
-        k = int(topk or self.topk)
-        if k < 1:
-            raise ValueError(f"topk must be >= 1, got {k}")
-        if self.num_classes is not None:
-            k = min(k, self.num_classes)
+        k = self.model.clamp_topk(topk or self.topk)
         items = iter_inputs(inputs)
         # one streaming loop for both schedules; they differ in what a batch in flight is and how it is finished
         if self.parallel_batches > 1:  # a whole batch (decode ... top-k) per worker

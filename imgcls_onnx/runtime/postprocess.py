@@ -17,3 +17,9 @@ def top_k(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     ids = probs.argsort(axis=1)[:, -k:][:, ::-1].astype(np.int32)
     scores = np.around(np.take_along_axis(probs, ids.astype(np.intp), axis=1), decimals=5)
     return ids, scores
+
+
+def label_name(labels, class_id: int) -> str:
+    """The one label rule: the bundle's name for ``class_id``, or the id as text when there are no labels (or too
+    few)."""
+    return labels[class_id] if labels is not None and class_id < len(labels) else str(class_id)

@@ -6,6 +6,9 @@ are the float32 probabilities rounded to 5 decimals and widened to double, exact
 (0.07301 appears as 0.07300999760627747). One deliberate difference: PaddleX 3.7.2 writes the whole batch's
 ``class_ids`` array into every result of a batch (a bug); ours are each input's own. A failed input carries
 ``error`` instead of the class fields (PaddleX would have raised and stopped the whole run).
+
+The one result format: Ray's Parquet rows (``to_row`` / ``from_row``, columns ``ROW_COLUMNS``) and the server's
+``categories`` are views of a Prediction, not spellings of their own.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ImgclsError
+from .errors import ImageLoadError, ImgclsError
 from .fsutil import atomic_write_bytes
 from .visualize import draw_top1
 
@@ -29,6 +32,8 @@ def result_stem(input_path: str | None, index: int) -> str:
 
 
 _MEMORY_SEQ = itertools.count()
+
+ROW_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")  # a result row (Ray, Parquet)
 
 
 class Prediction(dict):
@@ -84,6 +89,34 @@ class Prediction(dict):
 
     def __repr__(self) -> str:
         return f"Prediction({dict.__repr__(self)})"
+
+    @classmethod
+    def failed(cls, input_path: str | None, error: ImgclsError, index: int = 0) -> "Prediction":
+        """The result of an input that could not be classified."""
+        return cls(index=index, input_path=input_path, error=error)
+
+    def categories(self, k: int | None = None) -> list[dict[str, Any]]:
+        """The first ``k`` (default: all) classes as the server answers them: ``[{"id", "name", "score"}]``."""
+        n = len(self.class_ids) if k is None else k
+        return [{"id": int(i), "name": str(name), "score": float(score)}
+                for i, name, score in zip(self.class_ids[:n], self.label_names[:n], self.scores[:n])]
+
+    def to_row(self) -> dict[str, Any]:
+        """A flat row (``ROW_COLUMNS``): the class fields, empty on failure, and ``error`` as its message or None."""
+        return {"input_path": self.input_path, "class_ids": [int(i) for i in self.class_ids],
+                "scores": [float(s) for s in self.scores], "label_names": [str(n) for n in self.label_names],
+                "error": None if self.error is None else str(self.error)}
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any], index: int = 0) -> "Prediction":
+        """The Prediction a row was written from (a failed row's error comes back as an ImageLoadError with the
+        row's message: rows are written for inputs that could not be loaded)."""
+        if not row.get("error"):
+            return cls(index, row["input_path"], list(row["class_ids"]), list(row["scores"]),
+                       list(row["label_names"]))
+        error = ImageLoadError(row["input_path"], row["error"])
+        error.args = (row["error"],)  # the message exactly as written
+        return cls.failed(row["input_path"], error, index=index)
 
     def __reduce__(self):  # pickling (Ray, multiprocessing) keeps the attributes, not only the dict
         return (_rebuild, (self.index, dict(self), self.error, self.input_img))

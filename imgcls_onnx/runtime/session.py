@@ -41,8 +41,9 @@ class SessionOptions:
     stop_spinning_after_run: bool = False
 
 
-def create_session(onnx_path: Path, request: DeviceRequest, options: SessionOptions = SessionOptions()):
-    """Create an InferenceSession and make sure it runs where it was asked to."""
+def create_session(onnx_path: "Path | bytes", request: DeviceRequest, options: SessionOptions = SessionOptions()):
+    """Create an InferenceSession and make sure it runs where it was asked to. ``onnx_path``: a file, or a
+    serialised model in memory (the converter's checks)."""
     ort = import_onnxruntime()
     so = ort.SessionOptions()
     so.graph_optimization_level = {
@@ -67,12 +68,14 @@ def create_session(onnx_path: Path, request: DeviceRequest, options: SessionOpti
     available = list(ort.get_available_providers())
     providers = providers_for(request, available)
     try:
-        session = ort.InferenceSession(os.fspath(onnx_path), sess_options=so, providers=providers)
+        in_memory = isinstance(onnx_path, bytes)
+        session = ort.InferenceSession(onnx_path if in_memory else os.fspath(onnx_path), sess_options=so,
+                                       providers=providers)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
         from .errors import ModelLoadError
 
         raise ModelLoadError(
-            f"onnxruntime cannot load {str(onnx_path)!r}: {str(e).strip().splitlines()[0] if str(e).strip() else e}"
+            f"onnxruntime cannot load {'a model in memory' if isinstance(onnx_path, bytes) else repr(str(onnx_path))}: {str(e).strip().splitlines()[0] if str(e).strip() else e}"
         ) from e
     got = session.get_providers()
     wanted_cuda = any((p[0] if isinstance(p, tuple) else p) == CUDA for p in providers)

@@ -50,7 +50,7 @@ def build_state(classifier, settings: ServeSettings) -> ServingState:
     settings = replace(settings, max_batch_size=settings.max_batch_size or batch_default,
                        max_wait_ms=wait_default if settings.max_wait_ms is None else settings.max_wait_ms)
     metrics = Metrics()
-    batcher = DynamicBatcher(classifier.run_batch, settings.max_batch_size, settings.max_wait_ms,
+    batcher = DynamicBatcher(classifier.model.run, settings.max_batch_size, settings.max_wait_ms,
                              settings.max_queue, metrics, on_idle=trim_heap)
     decode_pool = ThreadPoolExecutor(max_workers=settings.decode_workers, thread_name_prefix="imgcls-decode")
     return ServingState(classifier=classifier, settings=settings, metrics=metrics, batcher=batcher,
@@ -63,7 +63,7 @@ async def lifespan(app: FastAPI):
     state.batcher.start()
     # everything loaded so far (FastAPI, pydantic, numpy, onnxruntime, the model) lives as long as the server:
     # move it out of the cyclic collector's view, so a full collection under load scans only request garbage
-    # (at 32 clients the p99 was 297 -> 268 ms, median of 3)
+    # (a lower p99 at 32 clients: reports/serving_runs.md; reproduce with scripts/loadtest)
     gc.collect()
     gc.freeze()
     yield

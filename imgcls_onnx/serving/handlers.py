@@ -22,7 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..runtime.errors import ImageLoadError, PreprocessError
 from ..runtime.images import load_image
 from ..runtime.net import IMAGE_FETCH, FetchError, fetch_url, is_url
-from ..runtime.postprocess import top_k
 from .batcher import QueueFull
 from .metrics import CONTENT_TYPE
 from .state import ServingState
@@ -84,7 +83,7 @@ async def classify(body: InferRequest, state: State, log_id: LogId) -> dict:
     data = await _image_bytes(state, body.image.strip())
     keep = bool(body.visualize)
     probs, image = await _probabilities(state, data, keep)
-    categories = _categories(state.classifier, probs, body.topk)
+    categories = _categories(state, probs, body.topk)
     image_b64 = None
     if keep:
         image_b64 = await asyncio.get_running_loop().run_in_executor(state.decode_pool, _draw, image, categories[0])
@@ -133,20 +132,17 @@ async def _probabilities(state: ServingState, data: bytes, keep: bool):
 
 def _prepare(state: ServingState, data: bytes, keep: bool):
     image = load_image(data, state.limits, name="the request image")
-    return state.classifier.model_input(image), (image if keep else None)
+    return state.model.model_input(image), (image if keep else None)
 
 
 def _prepare_and_run(state: ServingState, data: bytes, keep: bool):
     tensor, image = _prepare(state, data, keep)
-    return state.classifier.run_batch(tensor[None], alone=True)[0], image
+    return state.model.run(tensor[None], alone=True)[0], image
 
 
-def _categories(classifier, probs, topk: int | None) -> list[dict]:
-    k = min(topk or classifier.topk, probs.shape[-1])
-    ids, scores = top_k(np.asarray(probs)[None, :], k)
-    labels = classifier.labels
-    return [{"id": int(i), "name": labels[int(i)] if labels is not None and int(i) < len(labels) else str(int(i)),
-             "score": float(s)} for i, s in zip(ids[0], scores[0])]
+def _categories(state: ServingState, probs, topk: int | None) -> list[dict]:
+    """The answer's categories: the model's Prediction for these probabilities (the runtime's top-k and labels)."""
+    return state.model.prediction(probs, topk or state.classifier.topk).categories()
 
 
 def _b64decode(text: str) -> bytes:
@@ -186,8 +182,7 @@ async def health(state: State, log_id: LogId):  # unannotated: the schema's free
                        "batching": {"max_batch_size": settings.max_batch_size, "max_wait_ms": settings.max_wait_ms},
                        "server": {**state.server_stack,  # http, malloc_arenas: from run_server
                                   "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
-                                  "latency_session": getattr(classifier.model, "latency_session", None)
-                                  is not None}}}
+                                  "latency_session": state.model.latency_session is not None}}}
 
 
 async def prometheus(state: State) -> PlainTextResponse:

@@ -24,7 +24,7 @@ from ..runtime.session import limit_malloc_arenas
 from .state import DEFAULT_SETTINGS, ServeSettings
 
 # the second, spinning session for lone requests holds another copy of the weights: by default only for models up
-# to this size (a 109 MB ConvNeXt_tiny: +194 MB RSS; the 6.5 MB PP-LCNet_x1_0_doc_ori: within the noise)
+# to this size (the RSS it adds, measured on a small and a large model: docs/serving.md)
 LATENCY_SESSION_AUTO_MAX_MB = 64
 
 BundleDir = Union[str, os.PathLike]

@@ -43,10 +43,15 @@ class ServingState:
     ``settings`` has its batching resolved (no None); ``server_stack`` is filled by whoever runs the app
     (``serving.server.run_server``: the HTTP parser and malloc arenas) and reported by /health."""
 
-    classifier: Any  # a runtime Classifier: device, labels, topk, bundle, model, model_input, run_batch
+    classifier: Any  # a runtime Classifier: device, topk, bundle and its model (an OnnxModel)
     settings: ServeSettings
     metrics: "Metrics"
     batcher: "DynamicBatcher"
     decode_pool: ThreadPoolExecutor
     limits: "ImageLimits"
     server_stack: dict = field(default_factory=dict)
+
+    @property
+    def model(self) -> Any:
+        """The classifier's OnnxModel: what the handlers and the batcher run (preprocess, run, top-k, labels)."""
+        return self.classifier.model

@@ -52,7 +52,7 @@ import numpy as np
 
 from imgcls_onnx.runtime.bundle import BundleConfig
 from imgcls_onnx.runtime.images import load_image
-from imgcls_onnx.runtime.postprocess import top_k
+from imgcls_onnx.runtime.postprocess import label_name, softmax, top_k
 
 HERE = Path(__file__).resolve().parent
 META = json.loads((HERE / "imgcls_client.json").read_text())
@@ -74,10 +74,8 @@ def request_body(images):
 
 def scores_from(out):
     values = np.asarray(out["data"], np.float32).reshape(out["shape"])
-    if META.get("output_is_probabilities", True):
-        return values
-    e = np.exp(values - values.max(axis=1, keepdims=True))  # the model returns logits: softmax as the runtime does
-    return e / e.sum(axis=1, keepdims=True)
+    # the model returns logits: the runtime's softmax
+    return values if META.get("output_is_probabilities", True) else softmax(values)
 
 
 def main():
@@ -93,10 +91,10 @@ def main():
         out = json.loads(resp.read())["outputs"][0]
     probs = scores_from(out)
     ids, scores = top_k(probs, min(args.topk, probs.shape[1]))
-    labels = META["labels"]
+    labels = META["labels"] or None
     for path, row_ids, row_scores in zip(args.images, ids, scores):
         print(json.dumps({"input_path": path, "class_ids": row_ids.tolist(), "scores": [float(s) for s in row_scores],
-                          "label_names": [labels[i] if labels else str(i) for i in row_ids]}))
+                          "label_names": [label_name(labels, int(i)) for i in row_ids]}))
 
 
 if __name__ == "__main__":
@@ -104,13 +102,15 @@ if __name__ == "__main__":
 '''
 
 
-def export_triton(bundle_dir, repo: Path, name: str | None = None, max_batch_size: int = 32, instances: int = 1,
+def export_triton(model, repo: Path, name: str | None = None, max_batch_size: int = 32, instances: int = 1,
                   kind: str = "KIND_CPU", max_queue_delay_us: int = 5000) -> Path:
-    from ..runtime.model_io import LoadedModel
-    from ..runtime.providers import parse_device
+    """``model``: an OnnxModel, or a bundle folder (loaded on the CPU)."""
+    from ..runtime.model import OnnxModel
 
-    bundle: Bundle = load_bundle(bundle_dir)
-    io = LoadedModel(bundle, parse_device("cpu")).io  # the same contract the classifier and the server run by
+    if not isinstance(model, OnnxModel):
+        model = OnnxModel(load_bundle(model), "cpu")
+    bundle: Bundle = model.bundle
+    io = model.io  # the same contract the classifier and the server run by
     if io.height is None or io.width is None:
         hw = bundle.config.preprocess.output_hw
         if hw is None:

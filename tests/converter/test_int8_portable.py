@@ -1,7 +1,7 @@
 """int8 bundles give the same answer on every x86-64 CPU: the real quantiser's output run natively (this machine) and
 on an emulated AVX2-only CPU (qemu-x86_64 -cpu EPYC-Rome: AVX2 and FMA, no AVX-512, no VNNI; onnxruntime picks its
-kernels by CPUID, which qemu emulates). With 8-bit weights the AVX2 kernels saturate (the logits moved by 4.6 there,
-measured); with the 7-bit weights convert writes they must not move at all."""
+kernels by CPUID, which qemu emulates), and on aarch64 (scripts/arm64). With 8-bit weights the AVX2 kernels saturate
+(the logits moved by 4.6 there, measured); with the 7-bit weights convert writes they must not move at all."""
 from __future__ import annotations
 
 import json
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import convert_ok, structured_image, tiny_onnx_model, write_jpeg
+from conftest import ROOT, convert_ok, structured_image, tiny_onnx_model, write_jpeg
 
 from imgcls_onnx.runtime.bundle import Bundle, BundleConfig
 from imgcls_onnx.runtime.classifier import _warn_if_int8_may_saturate
@@ -30,14 +30,16 @@ so = ort.SessionOptions(); so.intra_op_num_threads = 1
 s = ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
 x = np.load(sys.argv[2])
 np.save(sys.argv[3], s.run(None, {s.get_inputs()[0].name: x})[0])
-print("CPU", int(f["AVX2"]), int(f["AVX512F"]), int(f.get("AVX512_ICL", 0)))
+print("CPU", int(f.get("AVX2", 0)), int(f.get("AVX512F", 0)), int(f.get("AVX512_ICL", 0)))
 """
 
 
-def run_model(onnx_path, batch_path, out_path, qemu_cpu=None):
+def run_model(onnx_path, batch_path, out_path, qemu_cpu=None, arm=False):
     cmd = [sys.executable, "-c", RUN, str(onnx_path), str(batch_path), str(out_path)]
     if qemu_cpu:
         cmd = [QEMU_X86, "-cpu", qemu_cpu, *cmd]
+    if arm:  # the aarch64 harness (scripts/arm64: qemu-aarch64 as a Cortex-A72, the runtime's aarch64 wheels)
+        cmd = [str(ROOT / "scripts" / "arm64"), "run", "-c", RUN, str(onnx_path), str(batch_path), str(out_path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     cpu = next(ln for ln in proc.stdout.splitlines() if ln.startswith("CPU")).split()[1:]
@@ -75,6 +77,10 @@ def test_int8_gives_the_same_answer_on_an_avx2_only_cpu(tmp_path):
     # the same integer arithmetic on both CPUs: probabilities equal to float noise (measured bit-identical)
     assert np.abs(emulated - native).max() <= 1e-6
     assert np.array_equal(emulated.argmax(1), native.argmax(1))
+    # and on aarch64 (its integer kernels never saturate): the same probabilities to float noise
+    on_arm, arm_cpu = run_model(model, tmp_path / "batch.npy", tmp_path / "arm.npy", arm=True)
+    assert arm_cpu == [0, 0, 0]  # numpy on aarch64 has no x86 features: it really ran there
+    assert np.abs(on_arm - native).max() <= 1e-6
 
 
 def _features(machine, *flags):

@@ -18,7 +18,7 @@ def test_fused_preprocessing_matches_the_float_path(tmp_path):
 
     img = write_jpeg(tmp_path / "a.jpg", structured_image(300, 420, seed=4))
     with Classifier.from_dir(out, device="cpu") as fused, Classifier.from_dir(plain, device="cpu") as ref:
-        assert fused.fused_input and not ref.fused_input
+        assert fused.model.fused_input and not ref.model.fused_input
         a, b = fused.predict_one(str(img)), ref.predict_one(str(img))
     assert a.class_ids == b.class_ids
     assert a.scores == pytest.approx(b.scores, abs=1e-5)

@@ -136,7 +136,7 @@ def test_parallel_batches_defaults_and_validation(tmp_path):
         assert c.parallel_batches == 2  # never more batches than threads
     with Classifier.from_dir(d, device="cpu", threads=8) as c:
         assert c.parallel_batches == 4  # each batch in flight holds its activations: at most 4 by default
-        assert c.session.get_session_options().intra_op_num_threads == 2
+        assert c.model.session.get_session_options().intra_op_num_threads == 2
     with Classifier.from_dir(d, device="cpu", session_options=SessionOptions(intra_op_num_threads=2)) as c:
         assert c.parallel_batches == 1  # explicit session settings are kept as given
     with pytest.raises(ValueError, match="parallel_batches"):

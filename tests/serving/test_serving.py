@@ -273,15 +273,27 @@ def test_a_lone_request_runs_on_the_spinning_latency_session(orientation_bundle,
 
     with Classifier.from_dir(orientation_bundle, device="cpu", threads=1) as one_thread:
         assert one_thread.add_latency_session() is False and one_thread.model.latency_session is None
-    with Classifier.from_dir(orientation_bundle, device="cpu", threads=2, parallel_batches=1) as clf:
+    from imgcls_onnx.runtime.bundle import load_bundle
+    from imgcls_onnx.runtime.model import OnnxModel
+    from imgcls_onnx.runtime.session import SessionOptions, create_session
+
+    spies = []  # every session the model makes, in order: the main one, then the latency one
+
+    def spying(path, device, options):
+        spies.append(_SessionSpy(create_session(path, device, options)))
+        return spies[-1]
+
+    bundle = load_bundle(orientation_bundle)  # as threads=2, parallel_batches=1 would make it, through the factory
+    model = OnnxModel(bundle, "cpu", SessionOptions(intra_op_num_threads=2), session_factory=spying)
+    with Classifier(bundle, model=model, parallel_batches=1) as clf:
         assert clf.add_latency_session() is True
         # the options the session was made with, as onnxruntime holds them (its C++ copy does not list config entries)
         entry = lambda session, key: session._sess_options_initial.get_session_config_entry(key)  # noqa: E731
         assert entry(clf.model.session, "session.intra_op.allow_spinning") == "0"
         assert entry(clf.model.latency_session, "session.intra_op.allow_spinning") == "1"
         assert entry(clf.model.latency_session, "session.force_spinning_stop") == "1"
-        main, lone = _SessionSpy(clf.model.session), _SessionSpy(clf.model.latency_session)
-        clf.model.session, clf.model.latency_session = main, lone
+        main, lone = spies
+        assert (clf.model.session, clf.model.latency_session) == (main, lone)
 
         async def scenario():
             app = create_app(clf)
