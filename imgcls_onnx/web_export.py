@@ -64,16 +64,19 @@ def _ort_dist(folder: Path) -> Path:
     return dist
 
 
-def find_local_ort() -> Path | None:
-    """onnxruntime-web from $IMGCLS_ONNX_ORT_WEB or this checkout's web/node_modules, else None."""
+def _find_local(env_var: str, checkout: Path, check) -> Path | None:
+    """A browser package from the folder $env_var names or this checkout's web/node_modules (checked), else None."""
     import os
 
-    env = os.environ.get("IMGCLS_ONNX_ORT_WEB")
+    env = os.environ.get(env_var)
     if env:
-        return _ort_dist(Path(env))
-    if _CHECKOUT_ORT.is_dir():
-        return _ort_dist(_CHECKOUT_ORT)
-    return None
+        return check(Path(env))
+    return check(checkout) if checkout.is_dir() else None
+
+
+def find_local_ort() -> Path | None:
+    """onnxruntime-web from $IMGCLS_ONNX_ORT_WEB or this checkout's web/node_modules, else None."""
+    return _find_local("IMGCLS_ONNX_ORT_WEB", _CHECKOUT_ORT, _ort_dist)
 
 
 def sri_sha384(data: bytes) -> str:
@@ -96,14 +99,7 @@ def _jpeg_wasm(folder: Path) -> Path:
 
 def find_local_jpeg_wasm() -> Path | None:
     """The JPEG decoder's .wasm from $IMGCLS_ONNX_JPEG_WASM or this checkout's web/node_modules, else None."""
-    import os
-
-    env = os.environ.get("IMGCLS_ONNX_JPEG_WASM")
-    if env:
-        return _jpeg_wasm(Path(env))
-    if _CHECKOUT_JPEG.is_dir():
-        return _jpeg_wasm(_CHECKOUT_JPEG)
-    return None
+    return _find_local("IMGCLS_ONNX_JPEG_WASM", _CHECKOUT_JPEG, _jpeg_wasm)
 
 
 def check_browser_ops(spec) -> None:
