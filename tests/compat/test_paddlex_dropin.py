@@ -429,20 +429,18 @@ def test_model_train_refuses_and_says_where_training_happens(doc_ori):
     assert "imgcls-onnx convert output/best_model/inference" in message
 
 
-# PaddleX 3.7.2's module config for PP-LCNet_x0_25 (configs/modules/image_classification), its shape by hand
-LCNET_MODULE_YAML = """Global:
-  model: PP-LCNet_x0_25
-  mode: check_dataset
-  dataset_dir: "/paddle/dataset/paddlex/cls/cls_flowers_examples"
-  device: gpu:0,1,2,3
-  output: "output"
-Export:
-  weight_path: https://paddle-model-ecology.bj.bcebos.com/paddlex/official_pretrained_model/PP-LCNet_x0_25_pretrained.pdparams
-Predict:
-  batch_size: 1
-  model_dir: "output/best_model/inference"
-  input: "https://paddle-model-ecology.bj.bcebos.com/paddlex/imgs/demo_image/general_image_classification_001.jpg"
-"""
+def lcnet_module_yaml() -> str:
+    """PaddleX 3.7.2's module config for PP-LCNet_x0_25 (configs/modules/image_classification): the doc-orientation
+    config above with that model's names, dataset, weights and demo image, and no Train/Evaluate overrides."""
+    import yaml
+
+    cfg = yaml.safe_load(PADDLEX_MODULE_YAML)
+    cfg["Global"].update(model="PP-LCNet_x0_25", dataset_dir="/paddle/dataset/paddlex/cls/cls_flowers_examples")
+    del cfg["Train"], cfg["Evaluate"]
+    base = "https://paddle-model-ecology.bj.bcebos.com/paddlex"
+    cfg["Export"]["weight_path"] = f"{base}/official_pretrained_model/PP-LCNet_x0_25_pretrained.pdparams"
+    cfg["Predict"]["input"] = f"{base}/imgs/demo_image/general_image_classification_001.jpg"
+    return yaml.safe_dump(cfg, sort_keys=False)
 
 
 @pytest.mark.convert
@@ -456,7 +454,7 @@ def test_config_file_export_mode_converts_the_weights_it_names(tmp_path):
     from paddle_models import lcnet_x0_25_paddle_logits, lcnet_x0_25_weights, onnx_logits_and_probs
 
     cfg = tmp_path / "PP-LCNet_x0_25.yaml"
-    cfg.write_text(LCNET_MODULE_YAML)
+    cfg.write_text(lcnet_module_yaml())
     out = tmp_path / "output"
     # as shipped, Export.weight_path is a URL: refused with one line, nothing written
     proc = run_cli("-c", str(cfg), "-o", "Global.mode=export", "-o", f"Global.output={out}")
