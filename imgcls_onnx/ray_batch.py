@@ -49,16 +49,62 @@ def _ray():
     return ray
 
 
+#: test hook: a folder made by :func:`make_gate`; the driver passes it to the actors (see :class:`Gate`)
+GATE_ENV = "IMGCLS_ONNX_RAY_TEST_GATE"
+
+
+def make_gate(folder: "str | os.PathLike[str]", free_calls: int) -> str:
+    """Make a :class:`Gate` folder that lets the job's first ``free_calls`` actor calls run and holds every later
+    one until :func:`open_gate`. Returns its path (set it as ``$IMGCLS_ONNX_RAY_TEST_GATE`` for the driver)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "free").write_text(str(int(free_calls)), encoding="utf-8")
+    os.mkfifo(folder / "open")
+    return str(folder)
+
+
+def open_gate(folder: "str | os.PathLike[str]") -> int:
+    """Let every held and later call through: opens the gate's FIFO for writing and keeps it open (returns the
+    descriptor; closing it is not needed, the process's end closes it)."""
+    return os.open(Path(folder) / "open", os.O_RDWR)  # O_RDWR: does not wait for a reader
+
+
+class Gate:
+    """A test hook that makes "the job is under way and cannot finish yet" an event instead of a race with the
+    machine's speed. Each actor call takes the next ticket (``call-N`` files created exclusively in the folder);
+    the first ``free`` tickets run at once, the others block opening the folder's FIFO for reading, which returns
+    only once the test has opened it for writing (:func:`open_gate`). A retried call (a killed actor) takes a new
+    ticket. Nothing waits on a clock."""
+
+    def __init__(self, folder: str):
+        self.folder = Path(folder)
+        self.free = int((self.folder / "free").read_text(encoding="utf-8"))
+
+    def _ticket(self) -> int:
+        n = 0
+        while True:
+            try:
+                os.close(os.open(self.folder / f"call-{n}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                return n
+            except FileExistsError:
+                n += 1
+
+    def wait(self) -> None:
+        if self._ticket() >= self.free:
+            with open(self.folder / "open", "rb"):
+                pass
+
+
 class BundlePredictor:
     """The actor of the pool: one Classifier per actor, whole batches of (path, bytes) rows in, result rows out."""
 
     def __init__(self, bundle_dir: str, device: str = "cpu", threads: int = 1, topk: int | None = None,
-                 batch_size: int = BATCH_SIZE, throttle_s: float = 0.0, path_prefix: str = ""):
-        """``throttle_s``: sleep this long per batch (to watch or test fault tolerance on a tiny job).
+                 batch_size: int = BATCH_SIZE, gate: str | None = None, path_prefix: str = ""):
+        """``gate``: a test hook's folder (:class:`Gate`: hold calls until the test lets them through).
         ``path_prefix``: put before each row's path (Ray Data gives ``bucket/key`` for ``s3://bucket/key``)."""
         from .runtime.classifier import Classifier
 
-        self.throttle_s = float(throttle_s)
+        self.gate = Gate(gate) if gate else None
         self.path_prefix = path_prefix
         # threads > 1: the Classifier's own pipeline (a decode pool beside parallel model batches), as in `predict`
         self.clf = Classifier.from_dir(bundle_dir, device=device, threads=threads,
@@ -66,10 +112,8 @@ class BundlePredictor:
         self.batch_size = batch_size
 
     def __call__(self, batch: dict) -> dict:
-        if self.throttle_s:
-            import time
-
-            time.sleep(self.throttle_s)
+        if self.gate is not None:
+            self.gate.wait()
         paths = [self.path_prefix + str(p) for p in batch["path"]]
         data = [bytes(b) for b in batch["bytes"]]
         out: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
@@ -251,7 +295,7 @@ def model_bundle(model: str) -> str:
 
 def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor: int = 1, num_gpus: float = 0,
                      batch_size: int = BATCH_SIZE, rows_per_call: int | None = None, topk: int | None = None,
-                     throttle_s: float = 0.0, whole_blocks: bool = False, path_prefix: str = ""):
+                     whole_blocks: bool = False, path_prefix: str = ""):
     """A Ray Dataset of ``{"path", "bytes"}`` rows (``read_binary_files(..., include_paths=True)``) -> result rows
     (``input_path``, ``class_ids``, ``scores``, ``label_names``, ``error``). ``model``: what ``--model`` takes
     (``model_bundle``); the bundle folder must be readable on every node. ``batch_size``: images per model run; ``rows_per_call``:
@@ -273,7 +317,8 @@ def classify_dataset(dataset, model: str, *, actors: int = 1, threads_per_actor:
         compute=ray.data.ActorPoolStrategy(**pool), num_cpus=threads_per_actor,
         num_gpus=num_gpus or None, fn_constructor_kwargs={"bundle_dir": bundle, "device": device,
                                                           "threads": threads_per_actor, "topk": topk,
-                                                          "batch_size": batch_size, "throttle_s": throttle_s,
+                                                          "batch_size": batch_size,
+                                                          "gate": os.environ.get(GATE_ENV) or None,
                                                           "path_prefix": path_prefix})
     # Ray Data restarts a dead actor and retries its batches (max_restarts=-1, max_task_retries=-1 are its defaults
     # for actor pools): tests/ray kills one mid-run and checks that every input still has exactly one row
@@ -359,7 +404,7 @@ def block_plan(n_files: int, actors: int, rows_per_call: int) -> tuple[int, int]
 
 
 def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: int, batch_size: int = BATCH_SIZE,
-         topk: int | None = None, rows_per_call: int | None = None, throttle_s: float = 0.0):
+         topk: int | None = None, rows_per_call: int | None = None):
     """The Ray Dataset of result rows that ``run`` executes for ``paths`` (files to read, all local or all URIs
     of one scheme; rows name them as given). ``model`` is located once, here."""
     ray = _ray()
@@ -371,7 +416,7 @@ def plan(paths: Sequence[str], model: str, *, actors: int, threads_per_actor: in
     # actors, no bytes through the object store, and with two calls per actor the next block's files are read
     # while the model runs (faster per image than separate readers: reports/ray.md, scripts/bench_ray)
     common = {"actors": actors, "threads_per_actor": threads_per_actor, "batch_size": batch_size, "topk": topk,
-              "throttle_s": throttle_s, "path_prefix": _scheme(paths[0]) if paths and _is_remote(paths[0]) else ""}
+              "path_prefix": _scheme(paths[0]) if paths and _is_remote(paths[0]) else ""}
     ds = ray.data.read_binary_files(paths, include_paths=True, num_cpus=threads_per_actor, override_num_blocks=blocks)
     results = classify_dataset(ds, model, whole_blocks=True, **common)
     if not reads_in_actors(results):
@@ -442,7 +487,7 @@ def _resolve_inputs(inputs: Sequence[str]) -> tuple[list[str], list[str], list[d
 
 def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, address: str | None = None,
         actors: int | None = None, batch_size: int = BATCH_SIZE, topk: int | None = None, resume: bool = False,
-        num_cpus: int | None = None, throttle_s: float = 0.0, threads_per_actor: int | None = None,
+        num_cpus: int | None = None, threads_per_actor: int | None = None,
         rows_per_call: int | None = None) -> Iterable[dict]:
     """What ``imgcls-onnx predict --engine ray`` does. Returns the result rows in input order when ``save_path`` is
     None (printed as JSON lines by the CLI); else writes Parquet shards there (a folder, or a URI of a pyarrow
@@ -472,7 +517,7 @@ def run(inputs: Sequence[str], model: str, *, save_path: str | None = None, addr
         node_cpus = [int(n.get("Resources", {}).get("CPU", 0)) for n in ray.nodes() if n.get("Alive")]
         n_actors, threads = actor_plan(cpus, node_cpus, actors, threads_per_actor)
         results = plan(paths, model, actors=n_actors, threads_per_actor=threads, batch_size=batch_size, topk=topk,
-                       rows_per_call=rows_per_call, throttle_s=throttle_s)
+                       rows_per_call=rows_per_call)
         if output is None:
             rank = {p: n for n, p in enumerate(order)}
             return sorted(results.take_all() + missing, key=lambda r: rank.get(r["input_path"], 0))

@@ -103,32 +103,47 @@ def model_actor_pids():
     return pids
 
 
-def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundle, corpus, expected, tmp_path):
+def wait_for(condition, what: str, proc=None, limit_s: float = 300):
+    """Wait until ``condition()`` holds (checked each time the output folder may have changed); the limit only
+    guards against a hang, the test never depends on it. Fails at once if ``proc`` ended first."""
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert proc is None or proc.poll() is None, f"the job ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} within {limit_s} s"
+        time.sleep(0.01)
+
+
+def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundle, corpus, expected, tmp_path,
+                                                      monkeypatch):
     """An actor killed while the job runs: the job goes on (shards are written after the kill), and every input has
-    exactly one row, each the same as `predict`'s: no row lost, none doubled, none turned into an error."""
+    exactly one row, each the same as `predict`'s: no row lost, none doubled, none turned into an error. A gate
+    (ray_batch.Gate) lets one call through and holds the rest until the actor is dead, so the order of events does
+    not depend on the machine's speed."""
     out = tmp_path / "out"
+    gate = ray_batch.make_gate(tmp_path / "gate", free_calls=1)
+    monkeypatch.setenv(ray_batch.GATE_ENV, gate)
     killed, shards_at_kill = [], []
+    failures = []
 
     def killer():
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not killed:
-            pids = model_actor_pids()
-            if pids and any(out.glob("*.parquet")):  # the job has written something: it is under way
-                try:
-                    os.kill(pids[0], signal.SIGKILL)
-                except ProcessLookupError:
-                    continue
-                killed.append(pids[0])
-                shards_at_kill.extend(p.name for p in out.glob("*.parquet"))
-                return
-            time.sleep(0.02)
+        try:
+            wait_for(lambda: any(out.glob("*.parquet")) and model_actor_pids(), "shard and model actor")
+            pid = model_actor_pids()[0]
+            shards_at_kill.extend(p.name for p in out.glob("*.parquet"))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            wait_for(lambda: pid not in model_actor_pids(), "end of the killed actor")
+        except BaseException as e:  # noqa: BLE001 - reported by the test below
+            failures.append(e)
+        finally:
+            ray_batch.open_gate(gate)  # the rest of the job may run now
 
     t = threading.Thread(target=killer)
     t.start()
-    # small calls (4 rows, 0.1 s each) keep the job running long enough to kill an actor in the middle of it
-    ray_batch.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, batch_size=4,
-                  rows_per_call=4, throttle_s=0.1)
+    # small calls (4 rows each): many calls are left after the first, all held by the gate until the kill
+    ray_batch.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, batch_size=4, rows_per_call=4)
     t.join()
+    assert not failures, failures
     assert killed, "no model actor was found to kill"
     assert killed[0] not in model_actor_pids()  # the kill took: that actor process is gone
     # the killed actor's process was alive while the job ran, and the job went on after it died: shards were written
@@ -175,11 +190,12 @@ def test_cli_resume_after_an_interrupt_redoes_nothing(cluster, orientation_bundl
            "--ray-address", ray.get_runtime_context().gcs_address, "--ray-actors", "2",  # 2 actors: 4 shards
            "--save-path", str(out), *corpus]
     env = dict(os.environ, RAY_ADDRESS="")
-    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    # the gate lets the first call through and holds the others: the job cannot finish before the signal
+    gate = ray_batch.make_gate(tmp_path / "gate", free_calls=1)
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                             env=dict(env, **{ray_batch.GATE_ENV: gate}))
     try:
-        deadline = time.monotonic() + 300
-        while first.poll() is None and not any(out.glob("*.parquet")) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: any(out.glob("*.parquet")), "first shard", proc=first)
         first.send_signal(signal.SIGINT)
         _, err = first.communicate(timeout=120)
     finally:

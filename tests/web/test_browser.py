@@ -76,7 +76,9 @@ def test_page_classifies_real_photos_like_the_python_runtime(site, photos, orien
     tensors = tmp_path / "tensors"
     tensors.mkdir()
     with serving(site) as url:
-        out = browser({"url": url, "screenshot": str(shot), "steps": [
+        # ?threads=2 asks for two wasm threads whatever the core count (the default is min(4, cores), and the
+        # suite also runs pinned to one core)
+        out = browser({"url": url + "?threads=2", "screenshot": str(shot), "steps": [
             {"upload": [str(p) for p, _ in cases[:-1]]},
             # a drop, like a user's: a text file among images, then one more image
             {"drop": [str(folder / "notes.txt"), str(cases[-1][0])]}],
