@@ -91,24 +91,39 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 
 
 DECODERS = ("opencv", "pillow")
-# the decoders this install has (an install without OpenCV decodes with Pillow only)
+# "pillow" is the runtime's decoder; "opencv" swaps in cv2.imdecode (PaddleX's reader, the tests' reference) where
+# the runtime decodes a single-frame image, to hold the runtime's error handling and results to the same behaviour
 AVAILABLE_DECODERS = tuple(d for d in DECODERS if d != "opencv" or importlib.util.find_spec("cv2") is not None)
+
+
+def opencv_decode_single(data: bytes, label: str, factor: int = 1, view=None):
+    """``cv2.imdecode`` as PaddleX's ReadImage decodes (RGB order, EXIF left to the caller), at 1/factor scale for
+    JPEGs when asked (``IMREAD_REDUCED_*``); None where OpenCV cannot read the bytes."""
+    import cv2
+
+    reduced = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
+    flags = (reduced[factor] & ~cv2.IMREAD_COLOR) | cv2.IMREAD_COLOR_RGB if factor > 1 else cv2.IMREAD_COLOR_RGB
+    try:
+        rgb = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags | cv2.IMREAD_IGNORE_ORIENTATION)
+    except cv2.error:
+        return None
+    return rgb
 
 
 @contextlib.contextmanager
 def use_decoder(name: str):
-    """Decode images with OpenCV or with Pillow (the small install's decoder) inside the block."""
+    """Decode images with the runtime's decoder (Pillow) or with OpenCV's ``imdecode`` inside the block."""
     if name == "opencv" and importlib.util.find_spec("cv2") is None:
-        pytest.skip("not applicable: OpenCV is not installed (the small install decodes with Pillow only)")
-    old = os.environ.get("IMGCLS_ONNX_DECODER")
-    os.environ["IMGCLS_ONNX_DECODER"] = name
+        pytest.skip("not applicable: OpenCV is not installed")
+    from imgcls_onnx.runtime import images
+
+    saved = images._decode_single
+    if name == "opencv":
+        images._decode_single = opencv_decode_single
     try:
         yield name
     finally:
-        if old is None:
-            os.environ.pop("IMGCLS_ONNX_DECODER", None)
-        else:
-            os.environ["IMGCLS_ONNX_DECODER"] = old
+        images._decode_single = saved
 
 
 @pytest.fixture(params=DECODERS)

@@ -16,13 +16,14 @@ import click
 
 from ..runtime.errors import ImgclsError
 from . import datasets, models, predict, serve
-from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, fail
+from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, check_settings, fail, print_version
 
 __all__ = ["cli", "main", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
-@click.version_option(package_name="imgcls-onnx", prog_name="imgcls-onnx")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_version,
+              help="Show the version and the preprocessing kernel in force (compiled or numpy), and exit.")
 @click.option("-c", "--config", "config_file", type=click.Path(exists=True, dir_okay=False),
               help="A PaddleX module config (e.g. PP-LCNet_x1_0.yaml): runs Global.mode (predict, evaluate, "
                    "check_dataset, export) as `paddlex -c` does.")
@@ -38,6 +39,7 @@ __all__ = ["cli", "main", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE"]
 @click.pass_context
 def cli(ctx, config_file, overrides, pipeline, pipeline_input, pipeline_save, pipeline_device, pipeline_topk) -> None:
     """Run PaddlePaddle / PaddleX image-classification models on onnxruntime, without Paddle."""
+    check_settings()
     if ctx.invoked_subcommand is not None:
         if config_file or pipeline:
             raise click.UsageError("-c/--pipeline run on their own, not with a command")
@@ -54,7 +56,7 @@ def cli(ctx, config_file, overrides, pipeline, pipeline_input, pipeline_save, pi
 
 def _run_config(config_file, overrides) -> None:
     """-c CONFIG: PaddleX's module CLI; always exits with the run's code."""
-    # start-up time: the config runner loads the runtime (numpy, OpenCV)
+    # start-up time: the config runner loads the runtime (numpy, Pillow)
     from ..paddlex_config import ConfigRunError, run_config
 
     try:
@@ -65,7 +67,7 @@ def _run_config(config_file, overrides) -> None:
 
 
 def _run_pipeline(pipeline, inputs, save_path, device, topk) -> None:
-    # start-up time: the pipeline loads the runtime (numpy, OpenCV, onnxruntime)
+    # start-up time: the pipeline loads the runtime (numpy, Pillow, onnxruntime)
     from ..api import create_pipeline
 
     try:

@@ -8,7 +8,7 @@ import click
 
 from ..runtime.errors import ImgclsError
 from . import options
-from .common import EXIT_SOME_FAILED, fail, quiet_opencv
+from .common import EXIT_SOME_FAILED, fail
 from .progress import callback
 
 
@@ -22,7 +22,6 @@ def check_dataset_cmd(dataset: str, output: str | None) -> None:
     from ..datasets import DatasetError, check_dataset, iter_problem_lines
     from ..datasets.report import matplotlib_available
 
-    quiet_opencv()
     try:
         result = check_dataset(dataset, output, progress=callback("checking"))
     except DatasetError as e:
@@ -81,7 +80,6 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
     from ..hub import obtain_model
     from ..runtime.classifier import Classifier
 
-    quiet_opencv()
     try:
         clf = Classifier.from_dir(obtain_model(model), device=device, threads=threads, batch_size=batch_size,
                                   fast_decode=fast_decode)

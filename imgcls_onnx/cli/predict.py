@@ -9,7 +9,7 @@ import click
 
 from ..runtime.errors import ImgclsError
 from . import options
-from .common import EXIT_SOME_FAILED, fail, quiet_opencv
+from .common import EXIT_SOME_FAILED, fail
 from .progress import Progress
 
 INTERRUPTED = "interrupted; results written so far are complete (use --resume to continue)"
@@ -51,7 +51,6 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
 
     if (save_img or resume) and not save_path:
         raise click.UsageError("--save-img and --resume need --save-path")
-    quiet_opencv()
     try:
         clf = Classifier.from_dir(obtain_model(model), device=device, threads=threads, batch_size=batch_size, topk=topk,
                                   fast_decode=fast_decode)

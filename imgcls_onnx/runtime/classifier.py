@@ -203,7 +203,9 @@ class Classifier:
         if item.error is not None:
             return _Prepared(item, error=item.error)
         try:
-            image = load_image(item.source, self.limits, name=item.label, min_side=self._min_side)
+            # not kept: the decoder's own buffer, read in place by the preprocessing kernel (no copy)
+            image = load_image(item.source, self.limits, name=item.label, min_side=self._min_side,
+                               contiguous=keep_image, kernel=self.model.kernel)
             try:
                 staged = self.model.stage(image)
             except PreprocessError as e:

@@ -2,20 +2,20 @@
 
 The image contract (README, "Image contract"):
 
-* Files and bytes are decoded with OpenCV exactly as PaddleX's ``ReadImage`` does (``IMREAD_COLOR``: gray becomes
-  3 channels, alpha is dropped without compositing, 16-bit is scaled to 8-bit, CMYK JPEG is converted), then
-  BGR -> RGB. Formats OpenCV cannot read but Pillow can (e.g. some GIF/TIFF variants) are decoded by Pillow
-  (first frame / first page).
-* Without OpenCV (the small install), or with ``IMGCLS_ONNX_DECODER=pillow``, Pillow decodes to the pixels OpenCV
-  gives (measured per format in reports/decode_agreement.md, tested in tests/runtime/test_pillow_decode.py):
-  both use libjpeg-turbo with its ISLOW IDCT and fancy upsampling (Pillow's ``draft()`` only serves ``min_side``,
-  where it sets the same libjpeg scale as ``IMREAD_REDUCED_*``); what Pillow converts otherwise is converted here
-  as OpenCV does: CMYK and YCCK JPEG with OpenCV's ``R = K - ((255 - C) * K >> 8)`` on libjpeg's raw CMYK (Pillow
-  inverts it), TIFF with the rules of libtiff's RGBA interface that OpenCV reads TIFF through (CMYK as
-  ``(255 - K) * (255 - C) // 255``, unassociated alpha premultiplied with rounding, associated alpha as stored),
-  16-bit gray PNG/TIFF/PGM as ``v >> 8``, 16-bit BMP by bit shifts, PGM/PPM samples unscaled unless plain 8-bit.
-  Not matched: 16-bit colour TIFF (OpenCV rounds v / 257, Pillow gives only v >> 8: one level on about half the
-  pixels); formats only OpenCV reads (PAM, PFM, Radiance HDR) are "not an image" without it.
+* Files and bytes are decoded by Pillow to the pixels PaddleX's ``ReadImage`` gets from OpenCV (``cv2.imread``,
+  ``IMREAD_COLOR``: gray becomes 3 channels, alpha is dropped without compositing, 16-bit is scaled to 8-bit, CMYK
+  JPEG is converted), in RGB order; measured per format in reports/decode_agreement.md and held to ``cv2.imdecode``
+  by tests/runtime/test_pillow_decode.py. Both use libjpeg-turbo with its ISLOW IDCT and fancy upsampling (Pillow's
+  ``draft()`` only serves ``min_side``, where it sets the same libjpeg scale as ``IMREAD_REDUCED_*``); what Pillow
+  converts otherwise is converted here as OpenCV does: CMYK and YCCK JPEG with OpenCV's
+  ``R = K - ((255 - C) * K >> 8)`` on libjpeg's raw CMYK (Pillow inverts it), TIFF with the rules of libtiff's RGBA
+  interface that OpenCV reads TIFF through (CMYK as ``(255 - K) * (255 - C) // 255``, unassociated alpha
+  premultiplied with rounding, associated alpha as stored), 16-bit gray PNG/TIFF/PGM as ``v >> 8``, 16-bit BMP by bit
+  shifts, PGM/PPM samples unscaled unless plain 8-bit. Not matched: 16-bit colour TIFF (OpenCV rounds v / 257,
+  Pillow gives only v >> 8: one level on about half the pixels); formats only OpenCV reads (PAM, PFM, Radiance HDR)
+  are "not an image". OpenCV is never used here.
+* RGB, RGBA and RGBX images are handed on as a view of Pillow's own buffer when the compiled kernel is in force and
+  ``contiguous=False`` (the model's path: the kernel reads any strides), so the pixels are never copied.
 * EXIF orientation is applied for files and bytes alike, by us, from the EXIF tag, so the result does not depend
   on the OpenCV version.
 * The byte size and the pixel count (read from the header, before any pixel is allocated) are limited.
@@ -37,11 +37,7 @@ from typing import Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-try:
-    import cv2
-except ImportError:  # the small install (edge boxes, slim containers) has no OpenCV: Pillow decodes, same pixels
-    cv2 = None
-
+from . import kernel as kernels
 from .errors import (
     ImageDecodeError,
     ImageFetchError,
@@ -56,17 +52,7 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, 
 SUPPORTED_FORMATS = "jpg, png, bmp, webp, tiff (first page), gif (first frame), ppm/pgm"
 
 _EXIF_ORIENTATION_TAG = 0x0112
-# OpenCV >= 4.10 decodes straight to RGB (bit-identical to BGR + cvtColor, checked on real JPEGs; one full-image
-# pass less); older versions decode BGR and we swap.
-_DECODES_TO_RGB = hasattr(cv2, "IMREAD_COLOR_RGB")
-_IMREAD_FLAGS = (
-    ((cv2.IMREAD_COLOR_RGB if _DECODES_TO_RGB else cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION) if cv2 else 0
-)
 _PIL_HEADER_LOCK = threading.Lock()
-
-#: ``IMGCLS_ONNX_DECODER=pillow`` decodes with Pillow although OpenCV is installed (tests, or to try the small
-#: install's path); ``opencv`` insists on OpenCV; unset (or ``auto``): OpenCV when it can be imported, else Pillow.
-DECODER_ENV = "IMGCLS_ONNX_DECODER"
 
 # (magic prefix, what it looks like) used to explain why bytes are not an image.
 _KNOWN_NON_IMAGES = (
@@ -115,20 +101,16 @@ def jpeg_reduction(width: int, height: int, min_side: int | None) -> int:
     return next((d for d in (8, 4, 2) if -(-short // d) >= min_side), 1)
 
 
-def _reduced_flags(factor: int) -> int:
-    reduced = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
-    if _DECODES_TO_RGB:
-        reduced = (reduced & ~cv2.IMREAD_COLOR) | cv2.IMREAD_COLOR_RGB
-    return reduced | cv2.IMREAD_IGNORE_ORIENTATION
-
-
 def load_image(
-    source: ImageSource, limits: ImageLimits = DEFAULT_LIMITS, name: str | None = None, min_side: int | None = None
+    source: ImageSource, limits: ImageLimits = DEFAULT_LIMITS, name: str | None = None, min_side: int | None = None,
+    contiguous: bool = True, kernel: kernels.Kernel | None = None,
 ) -> np.ndarray:
     """Return the image as RGB uint8 HWC (C-contiguous). Raise an ImageLoadError subclass on any failure.
 
     ``min_side`` (opt-in, not PaddleX-exact): a large JPEG may be decoded at 1/2, 1/4 or 1/8 scale in the DCT domain
-    (libjpeg's scaled IDCT, several times less work) as long as its short side stays at least ``min_side``."""
+    (libjpeg's scaled IDCT, several times less work) as long as its short side stays at least ``min_side``.
+    ``contiguous=False``: a decoded file may come back as a read-only strided view of the decoder's buffer (no copy;
+    ``kernel``, default the one in force, says whether it can): what the preprocessing kernel reads."""
     label = name or describe_source(source)
     if isinstance(source, np.ndarray):
         return _from_bgr_array(source, label)
@@ -138,11 +120,12 @@ def load_image(
         data = bytes(source)
         if len(data) > limits.max_bytes:
             raise ImageTooLargeError(label, f"{len(data)} bytes exceed the limit of {limits.max_bytes} bytes")
-        return decode_image_bytes(data, limits, label, min_side)
+        return decode_image_bytes(data, limits, label, min_side, contiguous, kernel)
     if is_url(source):
-        return decode_image_bytes(fetch_image(source, limits, label), limits, label, min_side)
+        return decode_image_bytes(fetch_image(source, limits, label), limits, label, min_side, contiguous, kernel)
     if isinstance(source, (str, os.PathLike)):
-        return decode_image_bytes(read_image_file(Path(os.fspath(source)), limits, label), limits, label, min_side)
+        data = read_image_file(Path(os.fspath(source)), limits, label)
+        return decode_image_bytes(data, limits, label, min_side, contiguous, kernel)
     raise ImageLoadError(
         label,
         f"unsupported input type {type(source).__name__}; pass a path, bytes, a numpy array (BGR) or a PIL image",
@@ -241,11 +224,15 @@ def _explain_not_an_image(data: bytes) -> str:
 
 
 def decode_image_bytes(
-    data: bytes, limits: ImageLimits = DEFAULT_LIMITS, label: str = "<bytes>", min_side: int | None = None
+    data: bytes, limits: ImageLimits = DEFAULT_LIMITS, label: str = "<bytes>", min_side: int | None = None,
+    contiguous: bool = True, kernel: kernels.Kernel | None = None,
 ) -> np.ndarray:
-    """Decode encoded image bytes to RGB uint8 HWC, applying EXIF orientation. Raises only ImageLoadError."""
+    """Decode encoded image bytes to RGB uint8 HWC, applying EXIF orientation. Raises only ImageLoadError.
+    ``contiguous=False``: see :func:`load_image`."""
     try:
-        return _decode(data, limits, label, min_side)
+        view = None if contiguous else (kernel or kernels.from_env())
+        rgb = _decode(data, limits, label, min_side, view)
+        return np.ascontiguousarray(rgb) if contiguous else rgb
     except ImageLoadError:
         raise
     except MemoryError as e:
@@ -254,21 +241,8 @@ def decode_image_bytes(
         raise ImageDecodeError(label, f"cannot decode ({type(e).__name__}: {e})") from e
 
 
-def active_decoder() -> str:
-    """``"opencv"`` or ``"pillow"``: the decoder that turns file bytes into pixels here (see ``DECODER_ENV``)."""
-    choice = os.environ.get(DECODER_ENV, "").strip().lower()
-    if choice in ("", "auto"):
-        return "opencv" if cv2 is not None else "pillow"
-    if choice == "pillow":
-        return "pillow"
-    if choice in ("opencv", "cv2"):
-        if cv2 is None:
-            raise ImportError(f"{DECODER_ENV}={choice} but OpenCV is not installed (pip install opencv-python-headless)")
-        return "opencv"
-    raise ValueError(f"{DECODER_ENV}={choice!r} is not a decoder; use pillow, opencv or auto")
-
-
-def _decode(data: bytes, limits: ImageLimits, label: str, min_side: int | None = None) -> np.ndarray:
+def _decode(data: bytes, limits: ImageLimits, label: str, min_side: int | None = None,
+            view: kernels.Kernel | None = None) -> np.ndarray:
     if not data:
         raise ImageDecodeError(label, "empty file (0 bytes)")
     header = _read_header(data, label)
@@ -289,29 +263,19 @@ def _decode(data: bytes, limits: ImageLimits, label: str, min_side: int | None =
         factor = jpeg_reduction(header.width, header.height, min_side)
     single = header is None or (header.format not in _PILLOW_FORMATS and header.n_frames <= 1)
     rgb = None
-    if single and active_decoder() == "opencv":
-        flags = _reduced_flags(factor) if factor > 1 else _IMREAD_FLAGS
-        try:
-            bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flags)
-        except cv2.error:
-            bgr = None
-        if bgr is not None:
-            if bgr.ndim != 3 or bgr.shape[2] != 3 or bgr.dtype != np.uint8:
-                raise ImageDecodeError(label, f"decoder returned an unexpected array {bgr.shape} {bgr.dtype}")
-            rgb = bgr if _DECODES_TO_RGB else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    elif single and header is not None:
-        rgb = _decode_like_opencv(data, label, factor)
+    if single and header is not None:
+        rgb = _decode_single(data, label, factor, view)
     if rgb is None:
         if header is None:
             raise ImageDecodeError(label, _explain_not_an_image(data))
         rgb = _decode_with_pil(data, label)
     if header is not None and header.orientation != 1:
         rgb = apply_exif_orientation(rgb, header.orientation)
-    return np.ascontiguousarray(rgb)
+    return rgb
 
 
-# Formats that Pillow decodes whatever the decoder: GIF (first frame); AVIF, because OpenCV 5.1 hands out BGR for
-# AVIF with alpha under IMREAD_COLOR_RGB and cannot read gray AVIF with alpha (same libavif otherwise: identical).
+# Formats decoded as Pillow's first frame (the multi-frame reader), not by _decode_single: GIF (first frame); AVIF
+# (OpenCV 5.1 hands out BGR for AVIF with alpha under IMREAD_COLOR_RGB and cannot read gray AVIF with alpha).
 _PILLOW_FORMATS = ("GIF", "AVIF")
 _SIXTEEN_BIT_GRAY = ("I;16", "I;16B", "I;16L", "I;16N")
 
@@ -384,7 +348,7 @@ def _pil_array(im: Image.Image) -> np.ndarray:
     return arr if arr.flags.writeable else arr.copy()
 
 
-def _decode_like_opencv(data: bytes, label: str, factor: int = 1) -> np.ndarray:
+def _decode_single(data: bytes, label: str, factor: int = 1, view: kernels.Kernel | None = None) -> np.ndarray:
     """Decode a single-frame image with Pillow to the pixels ``cv2.imdecode(IMREAD_COLOR_RGB |
     IMREAD_IGNORE_ORIENTATION)`` gives (see the module docstring for what is matched and how). ``factor`` > 1: a
     JPEG decoded at 1/factor scale in the DCT domain, as OpenCV's ``IMREAD_REDUCED_*`` (both set libjpeg's
@@ -394,14 +358,14 @@ def _decode_like_opencv(data: bytes, label: str, factor: int = 1) -> np.ndarray:
             if factor > 1 and im.format == "JPEG":
                 # draft() only sets libjpeg's scale; the decoder keeps ISLOW DCT and fancy upsampling
                 im.draft(im.mode, (max(1, im.size[0] // factor), max(1, im.size[1] // factor)))
-            return _opencv_pixels(im, data)
+            return _opencv_pixels(im, data, view)
     except (ImageLoadError, MemoryError):
         raise
     except Exception as e:  # Pillow raises many types for damaged data
         raise ImageDecodeError(label, f"cannot decode pixels ({type(e).__name__}: {e})") from e
 
 
-def _opencv_pixels(im: Image.Image, data: bytes) -> np.ndarray:
+def _opencv_pixels(im: Image.Image, data: bytes, view: kernels.Kernel | None = None) -> np.ndarray:
     fmt, mode = im.format, im.mode
     tile = im.tile[0] if len(im.tile) == 1 else None
     args = tile.args if tile is not None else None
@@ -416,10 +380,14 @@ def _opencv_pixels(im: Image.Image, data: bytes) -> np.ndarray:
             extra = 1
     im.load()
     if mode == "RGB":
-        rgb = _pil_array(im)
         if fmt == "BMP" and rawmode in _BMP16_TO_OPENCV:  # 16-bit BMP: OpenCV shifts 5/6-bit values left
-            rgb = _BMP16_TO_OPENCV[rawmode][np.arange(3), rgb]
-        return rgb
+            return _BMP16_TO_OPENCV[rawmode][np.arange(3), _pil_array(im)]
+        pixels = view.pixels(im) if view is not None else None  # Pillow's buffer, not copied
+        return pixels if pixels is not None else _pil_array(im)
+    if mode in ("RGBA", "RGBX") and not (fmt == "TIFF" and extra == 2) and view is not None:
+        pixels = view.pixels(im)  # alpha dropped without compositing, as IMREAD_COLOR does
+        if pixels is not None:
+            return pixels
     if mode in ("RGBA", "RGBX", "RGBa"):
         rgba = _pil_array(im)
         if fmt == "TIFF" and extra == 2:  # libtiff's RGBA interface premultiplies unassociated alpha, rounding

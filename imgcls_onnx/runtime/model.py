@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import kernel as kernels
 from .bundle import Bundle
 from .errors import BundleError
 from .model_io import ModelIO
@@ -40,7 +41,9 @@ class OnnxModel:
         self._session_factory = session_factory or create_session
         self.session = self._session_factory(bundle.onnx_path, self.device_request, self.options)
         self.io = ModelIO.from_session(self.session, bundle)
-        self.preprocess = bundle.config.preprocess
+        # the preprocessing kernel (compiled or numpy: the same bytes), from $IMGCLS_ONNX_KERNEL, read once here
+        self.kernel = kernels.from_env()
+        self.preprocess = bundle.config.preprocess.with_kernel(self.kernel)
         self.labels: tuple[str, ...] | None = bundle.config.label_list
         self.topk = int(bundle.config.topk or 5)
         self._run_options = None

@@ -5,18 +5,16 @@ Exactness notes (pinned by tests against PaddleX 3.7.2's own tensors in ../share
 * ``ResizeImage(resize_short=S)``: ``scale = S / min(h, w)``; new sides are Python ``round()`` (half to even);
   no resize when the size is unchanged; cv2 by default, Pillow when ``backend: pil`` (its bicubic antialiases,
   unlike cv2's INTER_CUBIC).
-* The cv2 backend's INTER_LINEAR and INTER_NEAREST also exist in numpy (:mod:`.resize`, bit-exact with x86-64
-  OpenCV, the same on every machine; OpenCV's aarch64 build gives other INTER_LINEAR pixels). Which one runs:
-  :func:`portable_resize_default` (``$IMGCLS_ONNX_RESIZE``, whether cv2 imports, the machine). The portable path
-  computes a resize followed by a crop for the crop window only.
+* The cv2 backend's INTER_LINEAR and INTER_NEAREST never call OpenCV: the preprocessing kernel (:mod:`.kernel`:
+  the compiled ``_kernel.c``, or the numpy code of :mod:`.resize` it equals bit for bit) gives x86-64 OpenCV's pixels
+  on every machine, and computes a resize followed by a crop for the crop window only. The other cv2 interpolations
+  (cubic, area, lanczos) have no port and need OpenCV installed.
 * ``CropImage(size)``: centre crop with ``x0 = (w - cw) // 2``; an image smaller than the crop is an error.
 * ``NormalizeImage``: folded as ``x * (scale / std) + (-mean / std)`` in float32, channel by channel.
 """
 from __future__ import annotations
 
 import functools
-import os
-import platform
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Sequence, Union
@@ -24,8 +22,8 @@ from typing import Any, Sequence, Union
 import numpy as np
 from PIL import Image
 
+from . import kernel as kernels
 from .errors import BundleError, PreprocessError
-from .resize import resize_linear, resize_nearest
 
 # OpenCV's interpolation flags by name (cv2 is imported only when it is used: the runtime can run without it)
 _CV2_INTERPOLATION = {
@@ -38,14 +36,8 @@ _CV2_INTERPOLATION = {
     "lanczos": "INTER_LANCZOS4",
     "lanczos4": "INTER_LANCZOS4",
 }
-# the cv2-backend interpolations with a numpy port (by canonical name)
-_PORTABLE_RESIZE = {"linear": resize_linear, "nearest": resize_nearest}
-
-#: ``portable``: numpy resize (bit-exact with x86-64 OpenCV, the same on every machine); ``cv2``: OpenCV's own;
-#: unset or ``auto``: :func:`portable_resize_default` decides
-RESIZE_ENV = "IMGCLS_ONNX_RESIZE"
-#: the machines whose OpenCV gives the reference INTER_LINEAR pixels (PaddleX's platform)
-REFERENCE_MACHINES = ("x86_64", "amd64")
+# the cv2-backend interpolations the kernel computes (by canonical name): OpenCV is never called for them
+_KERNEL_RESIZE = ("linear", "nearest")
 
 
 @functools.lru_cache(maxsize=None)
@@ -58,29 +50,13 @@ def _cv2_module():
     return cv2
 
 
-def portable_resize_default() -> bool:
-    """Whether the cv2 backend's INTER_LINEAR / INTER_NEAREST run in numpy (:mod:`.resize`) rather than OpenCV.
-
-    ``$IMGCLS_ONNX_RESIZE=portable`` -> numpy; ``=cv2`` -> OpenCV; unset or ``auto`` -> numpy when cv2 cannot be
-    imported or the machine is not x86-64 (where OpenCV's result is not the reference), else OpenCV."""
-    choice = os.environ.get(RESIZE_ENV, "").strip().lower()
-    if choice == "portable":
-        return True
-    if choice == "cv2":
-        return False
-    if choice not in ("", "auto"):
-        raise PreprocessError(f"${RESIZE_ENV} must be 'portable', 'cv2' or 'auto', got {choice!r}")
-    return _cv2_module() is None or platform.machine().lower() not in REFERENCE_MACHINES
-
-
 def _require_cv2(interpolation: str):
     cv2 = _cv2_module()
     if cv2 is None:
-        if interpolation in _PORTABLE_RESIZE:  # only reached when $IMGCLS_ONNX_RESIZE=cv2 asks for OpenCV
-            why = f"${RESIZE_ENV}=cv2 asks for it (unset it to use the numpy resize)"
-        else:
-            why = f"interpolation {interpolation!r} with backend 'cv2' has no numpy port"
-        raise PreprocessError(f"ResizeImage: OpenCV (cv2) is not installed and {why}; install opencv-python-headless")
+        raise PreprocessError(
+            f"ResizeImage: interpolation {interpolation!r} with backend 'cv2' needs OpenCV, which is not installed "
+            "(only linear and nearest have a port); install opencv-python-headless"
+        )
     return cv2
 
 
@@ -133,7 +109,7 @@ class ResizeImage:
         scale = self.resize_short / min(height, width)
         return round(height * scale), round(width * scale)
 
-    def __call__(self, image_hwc: np.ndarray) -> np.ndarray:
+    def __call__(self, image_hwc: np.ndarray, kernel: kernels.Kernel | None = None) -> np.ndarray:
         h, w = image_hwc.shape[:2]
         new_h, new_w = self.output_hw(h, w)
         if (new_h, new_w) == (h, w):
@@ -141,28 +117,21 @@ class ResizeImage:
         if self.backend == "pil":
             resized = Image.fromarray(image_hwc).resize((new_w, new_h), _PIL_INTERPOLATION[self.interpolation])
             return np.asarray(resized)
-        portable = self._portable()
-        if portable is not None:
-            return portable(image_hwc, new_w, new_h)
+        if self.interpolation in _KERNEL_RESIZE:
+            return (kernel or kernels.from_env()).resize(image_hwc, self.interpolation, new_w, new_h)
         cv2 = _require_cv2(self.interpolation)
-        return cv2.resize(image_hwc, (new_w, new_h), interpolation=getattr(cv2, _CV2_INTERPOLATION[self.interpolation]))
+        image = np.ascontiguousarray(image_hwc)
+        return cv2.resize(image, (new_w, new_h), interpolation=getattr(cv2, _CV2_INTERPOLATION[self.interpolation]))
 
-    def _portable(self):
-        """The numpy resize function when it runs for this op (cv2 backend, a ported interpolation, and
-        :func:`portable_resize_default` says so), else None."""
-        if self.backend != "cv2" or self.interpolation not in _PORTABLE_RESIZE or not portable_resize_default():
-            return None
-        return _PORTABLE_RESIZE[self.interpolation]
-
-    def resize_and_crop(self, image_hwc: np.ndarray, crop: "CropImage") -> np.ndarray:
-        """``crop(self(image_hwc))``, computed for the crop window only when the portable resize runs."""
-        portable = self._portable()
+    def resize_and_crop(self, image_hwc: np.ndarray, crop: "CropImage",
+                        kernel: kernels.Kernel | None = None) -> np.ndarray:
+        """``crop(self(image_hwc))``, computed for the crop window only when the kernel resizes."""
         h, w = image_hwc.shape[:2]
         new_h, new_w = self.output_hw(h, w)
-        if portable is None or (new_h, new_w) == (h, w):
-            return crop(self(image_hwc))
-        x0, y0, cw, ch = crop.window(new_w, new_h)
-        return portable(image_hwc, new_w, new_h, (x0, y0, cw, ch))
+        if self.backend != "cv2" or self.interpolation not in _KERNEL_RESIZE or (new_h, new_w) == (h, w):
+            return crop(self(image_hwc, kernel))
+        window = crop.window(new_w, new_h)
+        return (kernel or kernels.from_env()).resize(image_hwc, self.interpolation, new_w, new_h, window)
 
     def to_yml(self) -> dict[str, Any]:
         args: dict[str, Any] = {}
@@ -358,12 +327,16 @@ class PreprocessSpec:
     """An ordered op list that turns an RGB uint8 HWC image into a float32 CHW model input."""
 
     ops: tuple[Op, ...]
+    #: the preprocessing kernel (compiled or numpy, the same bytes); default: ``$IMGCLS_ONNX_KERNEL``, read once here
+    kernel: kernels.Kernel | None = field(default=None, compare=False)
     image_ops: tuple[Op, ...] = field(init=False, repr=False, compare=False)
     normalize_tail: NormalizeImage | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.ops:
             raise BundleError("the preprocessing op list is empty")
+        if self.kernel is None:
+            object.__setattr__(self, "kernel", kernels.from_env())
         if not any(isinstance(op, ToCHWImage) for op in self.ops):
             raise BundleError("the preprocessing op list must contain ToCHWImage (models take NCHW input)")
         cut = next((i for i, op in enumerate(self.ops) if isinstance(op, NormalizeImage)), len(self.ops))
@@ -384,10 +357,10 @@ class PreprocessSpec:
         while i < len(ops):
             op = ops[i]
             if isinstance(op, ResizeImage) and i + 1 < len(ops) and isinstance(ops[i + 1], CropImage):
-                x = op.resize_and_crop(x, ops[i + 1])  # the same pixels; the portable path computes the window only
+                x = op.resize_and_crop(x, ops[i + 1], self.kernel)  # the same pixels; the kernel computes the window
                 i += 2
             else:
-                x = op(x)
+                x = op(x, self.kernel) if isinstance(op, ResizeImage) else op(x)
                 i += 1
         return x
 
@@ -410,8 +383,7 @@ class PreprocessSpec:
     def fill(self, staged: np.ndarray, out_chw: np.ndarray) -> None:
         """Write the model input for a :meth:`stage` result into ``out_chw`` (float32 CHW, e.g. a batch row)."""
         if staged.dtype == np.uint8:
-            for c in range(3):
-                np.take(self.normalize_tail.lut[c], staged[:, :, c], out=out_chw[c])
+            self.kernel.lookup(staged, self.normalize_tail.lut, out_chw)
         else:
             out_chw[...] = staged
 
@@ -440,6 +412,10 @@ class PreprocessSpec:
                 ToCHWImage(),
             )
         )
+
+    def with_kernel(self, kernel: kernels.Kernel) -> "PreprocessSpec":
+        """The same op list run by ``kernel``."""
+        return PreprocessSpec(self.ops, kernel)
 
     def to_yml_ops(self) -> list[dict[str, Any]]:
         return [op.to_yml() for op in self.ops]
@@ -476,7 +452,7 @@ class PreprocessSpec:
         """Op by op, as PaddleX runs them (no lookup table): what the exactness tests hold :meth:`__call__` to."""
         x = image_hwc
         for op in self.ops:
-            x = op(x)
+            x = op(x, self.kernel) if isinstance(op, ResizeImage) else op(x)
         return x.astype(np.float32, copy=False)
 
     def batch(self, images_hwc: Sequence[np.ndarray]) -> np.ndarray:

@@ -131,7 +131,7 @@ async def _probabilities(state: ServingState, data: bytes, keep: bool):
 
 
 def _prepare(state: ServingState, data: bytes, keep: bool):
-    image = load_image(data, state.limits, name="the request image")
+    image = load_image(data, state.limits, name="the request image", contiguous=keep, kernel=state.model.kernel)
     return state.model.model_input(image), (image if keep else None)
 
 
@@ -182,7 +182,8 @@ async def health(state: State, log_id: LogId):  # unannotated: the schema's free
                        "batching": {"max_batch_size": settings.max_batch_size, "max_wait_ms": settings.max_wait_ms},
                        "server": {**state.server_stack,  # http, malloc_arenas: from run_server
                                   "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
-                                  "latency_session": state.model.latency_session is not None}}}
+                                  "latency_session": state.model.latency_session is not None,
+                                  "preprocessing_kernel": state.model.kernel.name}}}
 
 
 async def prometheus(state: State) -> PlainTextResponse:

@@ -54,7 +54,6 @@ def run_server(model: BundleDir | Callable[[], BundleDir], settings: ServeSettin
     except ImportError as e:
         raise MissingExtraError(e.name or "fastapi", "serve", "serving") from None
     logging.basicConfig(level=log_level.upper(), format="%(message)s")
-    _quiet_opencv()
     classifier = load_for_serving(model() if callable(model) else model, device, threads, latency_session)
     app = create_app(classifier, settings)
     print(f"serving {classifier.bundle.name} on http://{host}:{port} ({classifier.device})", file=sys.stderr,
@@ -74,13 +73,3 @@ def load_for_serving(bundle_dir: BundleDir, device: str = "auto", threads: int |
     if latency_session_wanted(latency_session, classifier.bundle.onnx_path.stat().st_size):
         classifier.add_latency_session()  # a lone request's run on threads that spin within it (docs/serving.md)
     return classifier
-
-
-def _quiet_opencv() -> None:
-    """OpenCV logs decoder warnings ("PNG input buffer is incomplete") on stderr; the 400 answer says it."""
-    try:
-        import cv2
-
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    except Exception:
-        pass

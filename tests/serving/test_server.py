@@ -61,7 +61,8 @@ def test_run_server_applies_the_serve_policy_for_a_library_user(orientation_bund
     assert (config.host, config.port, config.timeout_graceful_shutdown, config.access_log) == ("127.0.0.1", 1, 30,
                                                                                                 False)
     assert ran["health"]["server"] == {"http": "HttpToolsProtocol", "malloc_arenas": arenas or None,
-                                       "loop": "asyncio", "latency_session": True}  # asyncio: this test's loop
+                                       "loop": "asyncio", "latency_session": True,  # asyncio: this test's loop
+                                       "preprocessing_kernel": "compiled"}  # built by ./scripts/test
     assert ran["health"]["batching"] == {"max_batch_size": 4, "max_wait_ms": 0.0}
     classifier = config.app.state.serving.classifier
     assert classifier.model.latency_session is not None and classifier.parallel_batches == 1
