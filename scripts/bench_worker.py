@@ -5,6 +5,11 @@
     bench_worker.py ours1       BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (parallel_batches=1: decode pool + one stream)
     bench_worker.py oursfast    BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (fast_decode=True, plus top-1 agreement with exact)
     bench_worker.py decode      BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (decode + preprocess only)
+    bench_worker.py handwritten BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (a hand-written OpenCV + onnxruntime loop:
+                                                                          cv2 decodes and preprocesses the next batch
+                                                                          in THREADS threads while the model runs)
+    $BENCH_OPENCV_PATH=1 with ours/decode: OpenCV decodes (cv2.imdecode) and resizes (cv2.resize, then the crop), as
+    the runtime did on x86-64 before the compiled kernel: the peer the kernel path is measured against
     bench_worker.py ort         BUNDLE_DIR  BATCH THREADS IMAGE_LIST     (model only, on ready tensors: the better of
                                                                           one THREADS-thread stream and THREADS
                                                                           one-thread streams)
@@ -42,13 +47,109 @@ def rate(one_pass) -> float:
     return n / seconds
 
 
+def use_opencv_path() -> None:
+    """The runtime's pipeline with OpenCV's decoder and resize swapped in (the old x86-64 default)."""
+    import cv2
+    import numpy as np
+
+    from imgcls_onnx.runtime import images
+    from imgcls_onnx.runtime import kernel as kernels
+
+    flags = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
+    images._decode_single = lambda data, label, factor=1, view=None: cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+
+    class OpenCVKernel(kernels.Kernel):
+        def resize(self, image, interpolation, new_w, new_h, window=None):
+            flag = {"linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}[interpolation]
+            out = cv2.resize(np.ascontiguousarray(image), (new_w, new_h), interpolation=flag)
+            x0, y0, cw, ch = window or (0, 0, new_w, new_h)
+            return out[y0:y0 + ch, x0:x0 + cw]
+
+        def lookup(self, staged, lut, out):
+            for c in range(3):
+                np.take(lut[c], staged[:, :, c], out=out[c])
+
+        def pixels(self, image):
+            return None
+
+    kernels.from_env = lambda: OpenCVKernel("opencv")
+
+
+def handwritten(model_dir: str, batch: int, threads: int, paths: list) -> int:
+    """What a skilled user writes by hand around OpenCV and onnxruntime: decode, resize-short, centre crop, normalise
+    and CHW in a pool of ``threads`` while the model runs the previous batch (one batch ahead)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import cv2
+    import numpy as np
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    sess = ort.InferenceSession(os.path.join(model_dir, "inference.onnx"), so, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    mean = np.array([0.485, 0.456, 0.406], np.float32) * 255
+    inv_std = 1 / (np.array([0.229, 0.224, 0.225], np.float32) * 255)
+
+    def prep(path):
+        img = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
+        h, w = img.shape[:2]
+        s = 256 / min(h, w)
+        img = cv2.resize(img, (round(w * s), round(h * s)))
+        h, w = img.shape[:2]
+        y, x = (h - 224) // 2, (w - 224) // 2
+        x = (img[y:y + 224, x:x + 224].astype(np.float32) - mean) * inv_std
+        return x.transpose(2, 0, 1)
+
+    chunks = [paths[i:i + batch] for i in range(0, len(paths), batch)]
+    with ThreadPoolExecutor(threads) as pool:
+        def one_pass() -> int:
+            pending = pool.map(lambda c: np.stack(list(map(prep, c))), chunks)
+            return sum(len(sess.run(None, {name: x})[0]) for x in pending)  # map runs ahead of the model
+        one_pass()
+        return timed(one_pass)
+
+
 def main() -> None:
     mode, model_dir, batch, threads, image_list = sys.argv[1:6]
     batch, threads = int(batch), int(threads)
     paths = [p for p in open(image_list).read().splitlines() if p]
     warm = paths[: max(8, batch)]
     extra = {}
-    if mode in ("ours", "ours1", "oursfast"):
+    if os.environ.get("BENCH_OPENCV_PATH") == "1":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+        use_opencv_path()
+    if mode == "handwritten":
+        n, seconds = handwritten(model_dir, batch, threads, paths)
+    elif mode == "stages":  # per image, one thread: decode (file bytes in memory), resize + crop, normalise
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+        import numpy as np
+
+        from imgcls_onnx.runtime import kernel as kernels
+        from imgcls_onnx.runtime.bundle import load_bundle
+        from imgcls_onnx.runtime.images import load_image
+
+        kernel = kernels.from_env()
+        spec = load_bundle(model_dir).config.preprocess.with_kernel(kernel)
+        data = [open(p, "rb").read() for p in paths]
+        spent = {"decode_ms": 0.0, "resize_crop_ms": 0.0, "normalize_ms": 0.0}
+        for _ in range(2):  # the first pass warms up; the second is timed
+            spent = dict.fromkeys(spent, 0.0)
+            for d in data:
+                t0 = time.perf_counter()
+                img = load_image(d, contiguous=False, kernel=kernel)
+                t1 = time.perf_counter()
+                staged = spec.stage(img)
+                t2 = time.perf_counter()
+                spec.fill(staged, np.empty(spec.staged_shape(staged), np.float32))
+                t3 = time.perf_counter()
+                spent["decode_ms"] += t1 - t0
+                spent["resize_crop_ms"] += t2 - t1
+                spent["normalize_ms"] += t3 - t2
+        extra = {k: v / len(data) * 1000 for k, v in spent.items()}
+        n, seconds = len(data), sum(spent.values())
+    elif mode in ("ours", "ours1", "oursfast"):
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
         from imgcls_onnx import Classifier
 
@@ -68,11 +169,13 @@ def main() -> None:
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
         from concurrent.futures import ThreadPoolExecutor
 
+        from imgcls_onnx.runtime import kernel as kernels
         from imgcls_onnx.runtime.bundle import load_bundle
         from imgcls_onnx.runtime.images import load_image
 
-        spec = load_bundle(model_dir).config.preprocess
-        work = lambda p: spec(load_image(p))  # noqa: E731
+        kernel = kernels.from_env()
+        spec = load_bundle(model_dir).config.preprocess.with_kernel(kernel)
+        work = lambda p: spec(load_image(p, contiguous=False, kernel=kernel))  # noqa: E731  (the model's path)
         with ThreadPoolExecutor(max_workers=threads) as pool:
             list(pool.map(work, warm))
             n, seconds = timed(lambda: sum(1 for _ in pool.map(work, paths)))

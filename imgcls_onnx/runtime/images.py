@@ -51,6 +51,11 @@ ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, 
 
 SUPPORTED_FORMATS = "jpg, png, bmp, webp, tiff (first page), gif (first frame), ppm/pgm"
 
+try:  # JPEG's fast path (binary wheels for Linux, macOS and Windows, x86-64 and ARM64); Pillow decodes without it
+    import simplejpeg as _simplejpeg
+except ImportError:
+    _simplejpeg = None
+
 _EXIF_ORIENTATION_TAG = 0x0112
 _PIL_HEADER_LOCK = threading.Lock()
 
@@ -348,11 +353,29 @@ def _pil_array(im: Image.Image) -> np.ndarray:
     return arr if arr.flags.writeable else arr.copy()
 
 
+def _decode_jpeg(data: bytes) -> np.ndarray | None:
+    """A YCbCr, RGB or gray JPEG straight into a new RGB array by simplejpeg (libjpeg-turbo, ISLOW IDCT, fancy upsampling:
+    OpenCV's settings, so OpenCV's pixels; faster than Pillow's decode and its hand-off: reports/portable.md). None
+    where it does not apply (no simplejpeg, CMYK/YCCK, a file libjpeg refuses): Pillow decodes then."""
+    if _simplejpeg is None or not data.startswith(b"\xff\xd8\xff"):
+        return None
+    try:
+        if _simplejpeg.decode_jpeg_header(data)[2] not in ("YCbCr", "Gray", "RGB"):
+            return None
+        # strict=False: libjpeg's warnings (corrupt data it can go on with) do not stop it, as in OpenCV
+        return _simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=False, fastupsample=False, strict=False)
+    except ValueError:
+        return None
+
+
 def _decode_single(data: bytes, label: str, factor: int = 1, view: kernels.Kernel | None = None) -> np.ndarray:
-    """Decode a single-frame image with Pillow to the pixels ``cv2.imdecode(IMREAD_COLOR_RGB |
-    IMREAD_IGNORE_ORIENTATION)`` gives (see the module docstring for what is matched and how). ``factor`` > 1: a
-    JPEG decoded at 1/factor scale in the DCT domain, as OpenCV's ``IMREAD_REDUCED_*`` (both set libjpeg's
-    scale_denom; same pixels)."""
+    """Decode a single-frame image to the pixels ``cv2.imdecode(IMREAD_COLOR_RGB | IMREAD_IGNORE_ORIENTATION)``
+    gives (see the module docstring for what is matched and how): JPEGs by simplejpeg where it applies, the rest by
+    Pillow. ``factor`` > 1: a JPEG decoded at 1/factor scale in the DCT domain, as OpenCV's ``IMREAD_REDUCED_*``
+    (Pillow's draft() sets the same libjpeg scale_denom; same pixels)."""
+    rgb = _decode_jpeg(data) if factor == 1 else None
+    if rgb is not None:
+        return rgb
     try:
         with _open_pil(data) as im:
             if factor > 1 and im.format == "JPEG":

@@ -155,8 +155,9 @@ def test_the_model_path_reads_pillows_buffer_without_a_copy():
     rgb = decode_corpus.content(rng, 300, 400)
     exif = decode_corpus.Image.Exif()
     exif[0x0112] = 6
-    cases = {"jpeg": decode_corpus._pil(decode_corpus.Image.fromarray(rgb), "JPEG", quality=90),
-             "jpeg_exif6": decode_corpus._pil(decode_corpus.Image.fromarray(rgb), "JPEG", quality=90, exif=exif),
+    # PNG: JPEGs take simplejpeg's path (decoded straight into a new array, no copy either: the test below)
+    cases = {"png": decode_corpus._pil(decode_corpus.Image.fromarray(rgb), "PNG"),
+             "png_exif6": decode_corpus._pil(decode_corpus.Image.fromarray(rgb), "PNG", exif=exif),
              "png_rgba": decode_corpus._pil(decode_corpus.Image.fromarray(np.dstack([rgb, rgb[..., :1]])), "PNG")}
     for name, data in cases.items():
         want = load_image(data)
@@ -170,9 +171,31 @@ def test_the_model_path_reads_pillows_buffer_without_a_copy():
         copied = load_image(data, contiguous=False, kernel=kernels.NUMPY)
         assert np.array_equal(copied, want) and copied.flags.writeable, name
     # 2100 x 2100 RGB is 17.6 MB, over Pillow's 16 MB block: several blocks, no Arrow export -> a copy, same pixels
-    big = decode_corpus._pil(decode_corpus.Image.fromarray(np.tile(rgb, (7, 6, 1))[:2100, :2100]), "JPEG")
+    big = decode_corpus._pil(decode_corpus.Image.fromarray(np.tile(rgb, (7, 6, 1))[:2100, :2100]), "PNG")
     got = load_image(big, contiguous=False, kernel=kernels.COMPILED)
     assert got.flags.writeable and np.array_equal(got, load_image(big))
+
+
+def test_jpegs_take_simplejpegs_path_and_cmyk_takes_pillows(monkeypatch):
+    """YCbCr, RGB and gray JPEGs are decoded by simplejpeg (a dependency: its absence is a failure here), CMYK ones by
+    Pillow with OpenCV's conversion; both give OpenCV's pixels (the corpus tests above), and without simplejpeg the
+    same pixels come from Pillow."""
+    if images._simplejpeg is None:
+        pytest.fail("simplejpeg is not installed (a runtime dependency)", pytrace=False)
+    calls = []
+    real = images._simplejpeg.decode_jpeg
+    monkeypatch.setattr(images._simplejpeg, "decode_jpeg", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for name, kind, data in CORPUS:
+        if not data.startswith(b"\xff\xd8\xff") or kind in WITHIN_ONE:
+            continue
+        calls.clear()
+        got = load_image(data)
+        cmyk = images._simplejpeg.decode_jpeg_header(data)[2] in ("CMYK", "YCCK")
+        assert calls == ([] if cmyk else [1]), name
+        monkeypatch.setattr(images, "_simplejpeg", None)
+        assert np.array_equal(load_image(data), got), name  # Pillow's path: the same pixels
+        monkeypatch.undo()
+        monkeypatch.setattr(images._simplejpeg, "decode_jpeg", lambda *a, **k: calls.append(1) or real(*a, **k))
 
 
 BLOCK_CV2 = """
