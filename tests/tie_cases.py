@@ -51,15 +51,17 @@ CASES = [
 
 # --- a float model whose logits tie -------------------------------------------------------------------------------
 
-# The model: x (N, 3, 32, 32) float -> GlobalAveragePool -> (N, 3) > 0 -> float -> MatMul W (3, 10) + bias (10):
+# The model: x (N, 3, 32, 32) float -> GlobalAveragePool -> (N, 3) > 0 -> float -> MatMul W (3, 40) + bias (40):
 # integer logits picked by which channels of the normalised image are above the mean, i.e. by the colour of a plain
-# image. The logits (by hand; channel order r, g, b as the runtime and the page feed the model):
+# image. The logits of classes 0-9 (by hand; channel order r, g, b as the runtime and the page feed the model);
+# classes 10-39 are -9 for every colour (40 classes: numpy's introsort on aarch64 sorts 16 values or fewer by
+# insertion, which happens to be stable, so a 10-class model would hide an unstable sort there).
 TIE_LOGITS = {
     "black": [3, 1, 3, 0, 3, 2, 3, 2, 0, 1],  # bias
     "red": [2, 5, 1, 5, 0, 4, 4, 4, 3, 1],
     "green": [6, 6, 6, 6, 6, 6, 2, 1, 0, 5],
     "blue": [2, -5, 3, -7, 4, -2, 4, 3, 1, 0],
-    "white": [4, 4, 4, 4, 4, 4, 4, 4, 4, 4],  # red + green + blue - 2 * black
+    "white": [4, 4, 4, 4, 4, 4, 4, 4, 4, 4],  # red + green + blue - 2 * black: all ten equal
     "yellow": [5, 10, 4, 11, 3, 8, 3, 3, 3, 5],  # red + green - black
 }
 COLOURS = {"black": (0, 0, 0), "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255),
@@ -70,18 +72,21 @@ MODEL_EXPECTED = {
     "red": [3, 1, 7, 6, 5],  # 2 tie at the top (5), then 3 tie (4) filling the rest
     "green": [5, 4, 3, 2, 1],  # 6 tie at the top (6): the 5 highest ids
     "blue": [6, 4, 7, 2, 0],  # 2 tie (4), 2 tie (3), then 2
-    "white": [9, 8, 7, 6, 5],  # all equal
+    "white": [9, 8, 7, 6, 5],  # 10 tie at the top
     "yellow": [3, 1, 5, 9, 0],  # distinct, then 2 tie (5) at the k-th place
 }
-TIE_CLASSES = 10
+TIE_CLASSES = 40
+FILLER_LOGIT = -9
 
 
 def tie_model(path: Path) -> Path:
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    black = np.array(TIE_LOGITS["black"], np.float32)
-    weights = np.stack([np.array(TIE_LOGITS[c], np.float32) - black for c in ("red", "green", "blue")])
+    filler = np.full(TIE_CLASSES - len(TIE_LOGITS["black"]), FILLER_LOGIT, np.float32)
+    black = np.concatenate([np.array(TIE_LOGITS["black"], np.float32), filler])
+    weights = np.stack([np.concatenate([TIE_LOGITS[c], filler]).astype(np.float32) - black
+                        for c in ("red", "green", "blue")])
     nodes = [
         helper.make_node("GlobalAveragePool", ["x"], ["pooled"]),
         helper.make_node("Flatten", ["pooled"], ["means"]),
@@ -106,7 +111,7 @@ def tie_model(path: Path) -> Path:
 
 
 def tie_bundle(directory: Path) -> Path:
-    """The tie model as a bundle: logits out (the runtime applies the softmax), 10 labels, top-k 5."""
+    """The tie model as a bundle: logits out (the runtime applies the softmax), 40 labels, top-k 5."""
     from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
     from imgcls_onnx.runtime.transforms import PreprocessSpec
 
