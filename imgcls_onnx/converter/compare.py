@@ -8,6 +8,7 @@ import numpy as np
 
 from ..runtime.defaults import BATCH_SIZE
 from ..runtime.images import load_image
+from ..runtime.postprocess import top_k
 from .pipeline import _find_paddle_files
 from .verify import paddle_inference_outputs
 
@@ -30,10 +31,11 @@ def compare_with_paddle(paddle_dir: Path, model, image_paths: Sequence[str], pre
         ours = model.run(np.stack([model.model_input(im) for im in images]))
         for (path, res), row_p, row_o in zip(chunk, out, ours):
             total += 1
-            same = int(np.argmax(row_p)) == res.class_ids[0]
+            paddle_top1 = int(top_k(np.asarray(row_p).reshape(1, -1), 1)[0][0, 0])  # the runtime's rule for ties
+            same = paddle_top1 == res.class_ids[0]
             agree += same
             max_diff = max(max_diff, float(np.abs(row_p - row_o).max()))
             if not same:
-                disagreements.append({"image": path, "paddle": int(np.argmax(row_p)), "onnx": res.class_ids[0]})
+                disagreements.append({"image": path, "paddle": paddle_top1, "onnx": res.class_ids[0]})
     return {"images": total, "top1_agreement": agree / total if total else None, "max_score_difference": max_diff,
             "disagreements": disagreements, "reference": "Paddle Inference (oneDNN off)"}

@@ -12,7 +12,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ..runtime.bundle import BundleConfig, read_label_file, read_yml, write_bundle
-from ..runtime.cpu import cpu_features
 from ..runtime.errors import ImgclsError
 from ..runtime.postprocess import softmax
 from ..store.cache import model_dir
@@ -129,6 +128,7 @@ def _variant(request, onnx_model, config, manifest, log):
         calibration_list,
         fuse_preprocess,
         measure_variant,
+        measured_on,
         split_preprocess,
         to_fp16,
         to_int8,
@@ -159,7 +159,7 @@ def _variant(request, onnx_model, config, manifest, log):
                              "note": "resized and cropped RGB uint8; normalize and transpose run inside the graph"}
     measured = measure_variant(onnx_model, variant, float_batch, var_batch)
     manifest["variant"] = {"precision": request.precision, "preprocess_fused": bool(request.fuse_preprocess),
-                           "vs_float32": measured, "measured_on": cpu_features().describe()}
+                           "vs_float32": measured, "measured_on": measured_on(variant)}
     if request.precision == "int8":
         manifest["variant"]["quantisation"] = dict(INT8_QUANTISATION)
     log(f"variant vs float32: {measured}")

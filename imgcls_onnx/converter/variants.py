@@ -133,6 +133,20 @@ INT8_QUANTISATION = {"format": "QDQ", "activations": "uint8, per tensor", "weigh
                      "weights_reduced_range": True}
 
 
+def measured_on(model) -> dict:
+    """Where a variant's vs_float32 figure was measured (manifest ``variant.measured_on``): the CPU's flags that pick
+    onnxruntime's kernels, whether its u8s8 integer kernels are exact here (VNNI/AMX, or not x86-64), and whether the
+    written graph's int8 results depend on the CPU (u8s8 kernels with 8-bit weights, runtime/onnx_graph.py): then
+    the figure holds only on CPUs whose kernels are exact like this one's or saturate like it."""
+    from ..runtime.cpu import cpu_features, int8_may_saturate
+    from ..runtime.onnx_graph import inspect_onnx_bytes
+
+    features = cpu_features()
+    info = inspect_onnx_bytes(model.SerializeToString())
+    return {**features.describe(), "int8_exact_here": not int8_may_saturate(features, weights_reduced_range=False),
+            "int8_depends_on_cpu": info.int8_depends_on_cpu, "int8_8bit_kernels": list(info.u8s8_8bit)}
+
+
 def to_int8(model, spec: PreprocessSpec, calibration_images: Sequence[str], per_channel: bool = True):
     """onnxruntime static quantisation (QDQ, uint8 activations, int8 weights in 7 bits) calibrated on the user's
     images."""

@@ -101,7 +101,10 @@ def verification_batch(spec: PreprocessSpec, image_paths: Sequence[str | os.Path
 
 
 def _topk(x: np.ndarray, k: int) -> np.ndarray:
-    return np.argsort(-x, axis=1, kind="stable")[:, :k]
+    """The runtime's order (ties: the higher class id first), so the agreement counts match what predict prints."""
+    from ..runtime.postprocess import top_k
+
+    return top_k(x, k)[0]
 
 
 NOISE_CAP = 10  # with a float64 reference, errors up to NOISE_CAP x tolerance pass if they are float32 noise

@@ -34,6 +34,7 @@ from .errors import ImageLoadError, ImgclsError, PreprocessError
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
 from .inputs import InputItem, iter_inputs
 from .model import OnnxModel
+from .onnx_graph import inspect_onnx
 from .providers import DeviceRequest
 from .results import Prediction
 from .session import SessionOptions
@@ -56,7 +57,7 @@ class _Prepared:
     error: ImgclsError | None = None
 
 
-_WARNED_RANDOM: set = set()  # bundles already warned about (random weights, int8 on this CPU)
+_WARNED_RANDOM: set = set()  # bundles already warned about (random weights, int8 graphs on this CPU)
 
 
 def _warn_if_random(bundle: Bundle) -> None:
@@ -73,25 +74,48 @@ def _warn_if_random(bundle: Bundle) -> None:
 
 
 def _warn_if_int8_may_saturate(bundle: Bundle, features: CpuFeatures | None = None) -> bool:
-    """Once per bundle and process: an int8 bundle with 8-bit weights (made before 7-bit weights were the rule) on
-    an x86-64 CPU without VNNI/AMX, where onnxruntime's u8s8 kernels can saturate (runtime/cpu.py)."""
-    variant = bundle.info.variant
-    if variant.get("precision") != "int8":
-        return False
+    """Once per model file and process, on stderr: a graph whose integer kernels multiply uint8 activations by int8
+    weights that use 8 bits, on an x86-64 CPU without VNNI/AMX, where onnxruntime's u8s8 kernels can saturate
+    (runtime/cpu.py, runtime/onnx_graph.py). Any graph, whoever made it: an int8 bundle whose manifest says 8-bit
+    weights (made by an older converter) is known without reading it; a bundle the converter made with 7-bit weights
+    is trusted; every other graph is read (cheap: the weights of its integer kernels only, and only on such a CPU)."""
     features = features or cpu_features()
+    if not int8_may_saturate(features, weights_reduced_range=False):
+        return False  # VNNI/AMX, ARM: the integer results are exact
+    variant = bundle.info.variant
+    converted_int8 = variant.get("precision") == "int8"
     reduced = bool((variant.get("quantisation") or {}).get("weights_reduced_range"))
-    if not int8_may_saturate(features, reduced):
+    if converted_int8 and reduced:
         return False
-    key = ("int8", str(Path(bundle.directory).resolve()))
+    wide: tuple[str, ...] = ()
+    if not converted_int8:
+        try:
+            wide = inspect_onnx(bundle.onnx_path).u8s8_8bit
+        except ImgclsError:
+            return False  # loading the model says what is wrong with it
+        if not wide:
+            return False
+    key = ("int8", str(Path(bundle.onnx_path).resolve()))
     if key in _WARNED_RANDOM:
         return True
     _WARNED_RANDOM.add(key)
-    measured_on = (variant.get("measured_on") or {}).get("flags")
-    sys.stderr.write(
-        f"warning: model {bundle.name!r} is an int8 bundle with 8-bit weights; on this CPU ({features.machine} "
-        "without VNNI) onnxruntime's integer kernels can saturate, so its accuracy may be below the vs_float32 "
-        f"figure in its manifest (measured on {', '.join(measured_on) if measured_on else 'another CPU'}). "
-        "Convert it again with this imgcls-onnx (7-bit weights give the same result on every CPU).\n")
+    cpu = f"{features.machine} without VNNI/AMX"
+    if converted_int8:
+        measured_on = (variant.get("measured_on") or {}).get("flags")
+        sys.stderr.write(
+            f"warning: model {bundle.name!r} is an int8 bundle with 8-bit weights; on this CPU ({cpu}) "
+            "onnxruntime's integer kernels can saturate, so its results may differ from a VNNI machine's and its "
+            f"accuracy may be below the vs_float32 figure in its manifest (measured on "
+            f"{', '.join(measured_on) if measured_on else 'another CPU'}). Convert it again with this imgcls-onnx "
+            "(7-bit weights give the same result on every CPU).\n")
+    else:
+        shown = ", ".join(wide[:3]) + (f" and {len(wide) - 3} more" if len(wide) > 3 else "")
+        sys.stderr.write(
+            f"warning: {bundle.onnx_path} is an int8 graph whose integer kernels take uint8 activations and int8 "
+            f"weights that use 8 bits ({shown}); on this CPU ({cpu}) onnxruntime's u8s8 kernels can saturate, so "
+            "its results may differ from a VNNI machine's. For int8 that gives the same results on every CPU, "
+            "quantise the float model again with imgcls-onnx (7-bit weights), e.g. imgcls-onnx convert --onnx "
+            "FLOAT.onnx --yml inference.yml --precision int8 --calibration-images DIR\n")
     sys.stderr.flush()
     return True
 

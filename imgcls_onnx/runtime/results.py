@@ -1,9 +1,10 @@
 """One result per input, with PaddleX's result API: ``.json``, ``print()``, ``save_to_json()``, ``save_to_img()``.
 
 PaddleX's JSON: ``.json`` is ``{"res": {"input_path", "page_index", "class_ids", "scores", "label_names"}}``;
-``save_to_json`` writes the inner object (as PaddleX 3.7.2 does). Top-k in ``argsort[:, -k:][:, ::-1]`` order; scores
-are the float32 probabilities rounded to 5 decimals and widened to double, exactly as PaddleX prints them
-(0.07301 appears as 0.07300999760627747). One deliberate difference: PaddleX 3.7.2 writes the whole batch's
+``save_to_json`` writes the inner object (as PaddleX 3.7.2 does). Top-k in ``argsort[:, -k:][:, ::-1]`` order, with a
+stable sort: among exactly equal scores the higher class id first, on every machine (PaddleX's order for ties depends
+on the CPU; postprocess.top_k); scores are the float32 probabilities rounded to 5 decimals and widened to double,
+exactly as PaddleX prints them (0.07301 appears as 0.07300999760627747). PaddleX 3.7.2 writes the whole batch's
 ``class_ids`` array into every result of a batch (a bug); ours are each input's own. A failed input carries
 ``error`` instead of the class fields (PaddleX would have raised and stopped the whole run).
 

@@ -57,3 +57,22 @@ def test_nearly_constant_outputs_cannot_pass():
     base = np.repeat(LOGITS[:1], 8, axis=0)
     wiggle = base + RNG.normal(0, 1e-9, base.shape)
     assert not compare(wiggle, base, "logits", "hand", require_spread=False).passed
+
+
+def test_paddle_agreement_breaks_a_top1_tie_as_the_runtime_does(tmp_path, monkeypatch):
+    """#30: a Paddle output with an exact tie for the top-1 agrees with our Prediction of the same probabilities
+    (the higher class id first), where np.argmax would have picked the lower id and reported a disagreement."""
+    from types import SimpleNamespace
+
+    from imgcls_onnx.converter import compare as cmp
+    from imgcls_onnx.runtime.results import Prediction
+
+    probs = np.array([[0.1, 0.4, 0.1, 0.4]], np.float32)
+    monkeypatch.setattr(cmp, "_find_paddle_files", lambda d: (d / "inference.pdmodel", d / "inference.pdiparams"))
+    monkeypatch.setattr(cmp, "paddle_inference_outputs", lambda model_file, params_file, batch: probs)
+    monkeypatch.setattr(cmp, "load_image", lambda path: np.zeros((4, 4, 3), np.uint8))
+    model = SimpleNamespace(preprocess=lambda im: np.zeros((3, 4, 4), np.float32),
+                            model_input=lambda im: np.zeros((3, 4, 4), np.float32), run=lambda batch: probs)
+    ours = Prediction(index=0, input_path="a.jpg", class_ids=[3, 1], scores=[0.4, 0.4], label_names=["3", "1"])
+    out = cmp.compare_with_paddle(tmp_path, model, ["a.jpg"], [ours])
+    assert (out["top1_agreement"], out["disagreements"]) == (1.0, [])

@@ -15,7 +15,7 @@ from imgcls_onnx.runtime.results import Prediction
 def test_topk_order_matches_paddlex_argsort_and_ties_go_high():
     probs = np.array([[0.1, 0.3, 0.3, 0.05, 0.25]], np.float32)
     ids, scores = top_k(probs, 3)
-    assert ids.tolist() == probs.argsort(axis=1)[:, -3:][:, ::-1].tolist()
+    assert ids.tolist() == probs.argsort(axis=1, kind="stable")[:, -3:][:, ::-1].tolist()  # (tests/runtime/test_ties.py)
     assert ids.tolist() == [[2, 1, 4]]
     assert scores[0].tolist() == pytest.approx([0.3, 0.3, 0.25])
 

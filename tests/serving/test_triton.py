@@ -107,15 +107,14 @@ def test_fused_bundle_exports_uint8_nhwc(tmp_path):
     assert np.array_equal(np.asarray(inp["data"], np.uint8).reshape(inp["shape"]), expected)
 
 
-def test_client_turns_logits_into_probabilities(tmp_path, monkeypatch, capsys):
-    """Defect: the client stored output_is_probabilities but printed a logits model's raw logits as scores."""
+def _client_output(tmp_path, monkeypatch, capsys, logits: list, topk: int) -> dict:
+    """The exported client.py of a logits model run against a stub server that answers ``logits``: what it prints."""
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    model = tiny_bundle(tmp_path / "m", num_classes=6, size=32, softmax=False)
+    model = tiny_bundle(tmp_path / "m", num_classes=len(logits), size=32, softmax=False)
     r = CliRunner().invoke(cli, ["export-triton", "-m", str(model), "--out", str(tmp_path / "repo"), "--name", "t"])
     assert r.exit_code == 0, r.output
-    logits = [2.0, 1.0, 0.0, -1.0, 3.0, 0.5]
 
     class Stub(BaseHTTPRequestHandler):
         def log_message(self, *a):
@@ -123,7 +122,7 @@ def test_client_turns_logits_into_probabilities(tmp_path, monkeypatch, capsys):
 
         def do_POST(self):  # noqa: N802
             self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.dumps({"outputs": [{"name": "out", "shape": [1, 6], "datatype": "FP32",
+            body = json.dumps({"outputs": [{"name": "out", "shape": [1, len(logits)], "datatype": "FP32",
                                             "data": logits}]}).encode()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
@@ -138,15 +137,29 @@ def test_client_turns_logits_into_probabilities(tmp_path, monkeypatch, capsys):
         spec.loader.exec_module(client)
         img = write_jpeg(tmp_path / "a.jpg", structured_image(50, 60, seed=3))
         monkeypatch.setattr("sys.argv", ["client.py", "--url", f"http://127.0.0.1:{server.server_address[1]}",
-                                         "--topk", "2", str(img)])
+                                         "--topk", str(topk), str(img)])
         client.main()
     finally:
         server.shutdown()
         server.server_close()
-    printed = json.loads(capsys.readouterr().out.strip())
+    return json.loads(capsys.readouterr().out.strip())
+
+
+def test_client_turns_logits_into_probabilities(tmp_path, monkeypatch, capsys):
+    """Defect: the client stored output_is_probabilities but printed a logits model's raw logits as scores."""
+    logits = [2.0, 1.0, 0.0, -1.0, 3.0, 0.5]
+    printed = _client_output(tmp_path, monkeypatch, capsys, logits, topk=2)
     # softmax by hand: exp(l - 3) / sum
     import math
 
     z = sum(math.exp(v - 3.0) for v in logits)
     assert printed["class_ids"] == [4, 0]
     assert printed["scores"] == pytest.approx([1 / z, math.exp(-1.0) / z], rel=1e-5)
+
+
+def test_client_orders_tied_logits_by_descending_class_id(tmp_path, monkeypatch, capsys):
+    """#30: equal logits (equal probabilities) come out with the higher class id first, as predict prints them."""
+    logits = [3.0, 1.0, 3.0, 0.0, 3.0, 2.0, 3.0, 2.0, 0.0, 1.0]
+    printed = _client_output(tmp_path, monkeypatch, capsys, logits, topk=5)
+    assert printed["class_ids"] == [6, 4, 2, 0, 7]  # by hand: four 3s (ids 6, 4, 2, 0), then the higher of the 2s
+    assert printed["label_names"] == ["class_6", "class_4", "class_2", "class_0", "class_7"]
