@@ -173,7 +173,7 @@ def load_pipeline_config(pipeline: "str | os.PathLike[str] | None", config: dict
         if not path.is_file():
             raise ValueError(f"unknown pipeline {str(pipeline)!r}: imgcls-onnx runs {PIPELINE_NAME!r} (or a PaddleX "
                              "pipeline YAML file for it)")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
     else:
         data = {"pipeline_name": PIPELINE_NAME, "SubModules": {"ImageClassification": {
             "module_name": "image_classification", "model_name": DEFAULT_PIPELINE_MODEL, "model_dir": None,

@@ -67,7 +67,7 @@ def _model_ref(config: dict, section: str, key: str) -> str:
 
 def run_config(path: "str | Path", overrides: Sequence[str] = ()) -> int:
     try:
-        config = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        config = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ConfigRunError(f"cannot read {path}: {e}") from None
     if not isinstance(config, dict):

@@ -57,7 +57,7 @@ def _ort_dist(folder: Path) -> Path:
                              f"onnxruntime-web-{ORT_WEB_VERSION}.tgz (then pass package/)")
     package_json = dist.parent / "package.json"
     if package_json.is_file():
-        version = json.loads(package_json.read_text()).get("version")
+        version = json.loads(package_json.read_text(encoding="utf-8")).get("version")
         if version != ORT_WEB_VERSION:
             raise WebExportError(f"{folder}: onnxruntime-web {version}, but imgcls.js is tested with "
                                  f"{ORT_WEB_VERSION}; use that version")
@@ -180,7 +180,7 @@ def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5, jpeg: str = "a
     out.mkdir(parents=True, exist_ok=True)
     (out / "model").mkdir(exist_ok=True)
     shutil.copyfile(bundle.onnx_path, out / "model" / "model.onnx")
-    (out / "model" / "model.json").write_text(json.dumps(config, ensure_ascii=False, indent=1))
+    (out / "model" / "model.json").write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
     for name in PAGE_FILES[1:]:
         shutil.copyfile(ASSETS / name, out / name)
     if dist is not None:
@@ -202,11 +202,11 @@ def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5, jpeg: str = "a
     else:
         shutil.rmtree(out / "jpeg", ignore_errors=True)
         jpeg_src, jpeg_from = ("", "the browser's decoder") if jpeg == "none" else (JPEG_WASM_CDN, JPEG_WASM_CDN)
-    page = (ASSETS / "index.html").read_text()
+    page = (ASSETS / "index.html").read_text(encoding="utf-8")
     page = page.replace("<!--ORT_SCRIPT-->", script).replace("__ORT_WASM_PATHS__", wasm_paths)
     page = page.replace("__JPEG_WASM__", jpeg_src).replace("__JPEG_WASM_SRI__", JPEG_WASM_SRI if jpeg_src else "")
     page = page.replace("__MODEL_NAME__", html.escape(bundle.name, quote=True))
-    (out / "index.html").write_text(page)
+    (out / "index.html").write_text(page, encoding="utf-8")
     return {"site": str(out), "model": bundle.name, "onnxruntime_web": ORT_WEB_VERSION,
             "ort_files": "local copy" if dist is not None else ORT_CDN, "jpeg_decoder": jpeg_from,
             "bytes": sum(p.stat().st_size for p in out.rglob("*") if p.is_file())}

@@ -1,4 +1,5 @@
-"""A file server on 127.0.0.1 that the tests start themselves: counts requests, honours Range, injects faults.
+"""A file server on 127.0.0.1 that the tests start themselves: counts requests, honours Range, injects faults,
+redirects.
 
 Nothing in the test suite downloads from anywhere else.
 """
@@ -21,6 +22,7 @@ class Served:
     faults: dict = field(default_factory=dict)  # path -> Fault
     ranges: bool = True
     log: list = field(default_factory=list)  # (method, path, Range header or None)
+    redirects: dict = field(default_factory=dict)  # path -> Location (answered with 302)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -34,6 +36,13 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         rng = self.headers.get("Range")
         served.log.append(("GET", path, rng))
+        location = served.redirects.get(path)
+        if location is not None:
+            self.send_response(302)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         data = served.files.get(path)
         if data is None:
             body = b"not found"
@@ -95,6 +104,11 @@ class LoopbackServer:
 
     def add(self, path: str, data: bytes) -> str:
         self.served.files[path] = data
+        return self.base + path
+
+    def redirect(self, path: str, location: str) -> str:
+        """Answer GET ``path`` with a 302 to ``location`` (a URL, or a path on this server)."""
+        self.served.redirects[path] = location
         return self.base + path
 
     def gets(self, path: str) -> list:

@@ -11,6 +11,7 @@ Importing this package loads click and no numpy, OpenCV or onnxruntime: commands
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -94,5 +95,21 @@ for _command in (predict.predict, models.convert, models.pack, models.models, da
     cli.add_command(_command)
 
 
+def utf8_stream(stream) -> None:
+    """Make a text stream write UTF-8 with "\\n" line ends, whatever the locale: Windows gives a redirected stdout its
+    ANSI code page (cp1252, gbk, ...), where `predict > out.jsonl` would fail at the first CJK label, and turns "\\n"
+    into "\\r\\n". The error handler stays the stream's own. Streams that cannot be reconfigured are left as they are."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is None:
+        return
+    try:
+        reconfigure(encoding="utf-8", errors=stream.errors, newline="\n")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - a stream already read from, or closed
+        pass
+
+
 def main() -> None:
+    # JSON lines on stdout, messages on stderr: the same UTF-8 bytes on every OS (docs/platforms.md)
+    utf8_stream(sys.stdout)
+    utf8_stream(sys.stderr)
     cli(prog_name="imgcls-onnx")

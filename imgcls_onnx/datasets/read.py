@@ -54,7 +54,7 @@ def read_dataset(root: "str | os.PathLike[str]") -> Dataset:
     labels: dict[int, str] = {}
     if not label_file.is_file():
         raise DatasetError(f"{str(label_file)!r} is missing: a ClsDataset needs label.txt with 'index name' lines")
-    for n, raw in enumerate(label_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for n, raw in enumerate(label_file.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
         line = raw.strip()
         if not line:
             continue
@@ -78,7 +78,7 @@ def read_dataset(root: "str | os.PathLike[str]") -> Dataset:
             continue
         seen: dict[str, int] = {}
         rows = []
-        for n, raw in enumerate(list_file.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        for n, raw in enumerate(list_file.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
             if not raw.strip():
                 continue
             parts = raw.strip().rsplit(" ", 1)

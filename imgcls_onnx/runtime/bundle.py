@@ -153,7 +153,7 @@ class Bundle:
 
 def read_yml(path: Path) -> BundleConfig:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError as e:
         raise BundleError(
             f"{str(path)!r} not found: a model folder needs inference.yml (PaddleX's preprocessing and labels) "
@@ -195,7 +195,7 @@ def load_bundle(directory: "str | os.PathLike[str]", verify_checksum: bool = Tru
     manifest_path = directory / MANIFEST_FILE
     if manifest_path.exists():
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8-sig"))
         except (OSError, ValueError) as e:
             raise BundleError(f"{str(manifest_path)!r} is not valid JSON: {e}") from e
         if not isinstance(manifest, dict):
@@ -259,8 +259,8 @@ def write_bundle(
 
 
 def read_label_file(path: "str | os.PathLike[str]") -> tuple[str, ...]:
-    """Read a label file: PaddleClas's "index name" lines, or one name per line."""
-    lines = [ln.rstrip("\r\n") for ln in Path(path).read_text(encoding="utf-8").splitlines()]
+    """Read a label file: PaddleClas's "index name" lines, or one name per line (UTF-8, with or without a BOM)."""
+    lines = [ln.rstrip("\r\n") for ln in Path(path).read_text(encoding="utf-8-sig").splitlines()]
     lines = [ln for ln in lines if ln.strip()]
     indexed = []
     for i, ln in enumerate(lines):

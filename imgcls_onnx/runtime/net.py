@@ -129,6 +129,18 @@ def check_redirect(origin: str, target: str, policy: NetPolicy) -> None:
     checked_address(host, port)
 
 
+def tls_context() -> ssl.SSLContext:
+    """The TLS context for https image fetches: certificates checked against certifi's CA bundle when certifi is
+    installed (requests, a runtime dependency, brings it; model downloads go through requests and use it too), else
+    the system's. python.org's macOS builds have no system CA store until "Install Certificates.command" is run, so
+    ``ssl.create_default_context()`` alone would refuse every https host there."""
+    try:
+        import certifi
+    except ImportError:  # pragma: no cover - certifi comes with requests
+        return ssl.create_default_context()
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class _PinnedHTTPConnection(http.client.HTTPConnection):
     def __init__(self, host, ip, connect_timeout, **kw):
         super().__init__(host, **kw)
@@ -141,7 +153,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
 
 class _PinnedHTTPSConnection(http.client.HTTPSConnection):
     def __init__(self, host, ip, connect_timeout, **kw):
-        super().__init__(host, context=ssl.create_default_context(), **kw)
+        super().__init__(host, context=tls_context(), **kw)
         self._ip, self._connect_timeout = ip, connect_timeout
 
     def connect(self):
@@ -181,4 +193,4 @@ def fetch_url(url: str, policy: NetPolicy = IMAGE_FETCH, *, max_bytes: int | Non
 
 
 __all__ = ["ENV_ALLOW_PRIVATE", "FetchError", "IMAGE_FETCH", "MODEL_DOWNLOAD", "NetPolicy", "check_redirect",
-           "checked_address", "fetch_url", "is_url", "private_urls_allowed"]
+           "checked_address", "fetch_url", "is_url", "private_urls_allowed", "tls_context"]

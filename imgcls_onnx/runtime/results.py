@@ -19,17 +19,35 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
 from .errors import ImageLoadError, ImgclsError
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, windows_safe_name
+from .net import is_url
 from .visualize import draw_top1
 
 
+def _input_name(input_path: str) -> str:
+    """The file name an input path ends with; for an http(s) URL, the last part of its path, percent-decoded."""
+    if is_url(input_path):
+        name = unquote(urlsplit(input_path).path.rsplit("/", 1)[-1])
+        return name.replace("/", "_").replace("\\", "_")  # %2F and %5C decode to separators
+    return Path(input_path).name
+
+
 def result_stem(input_path: str | None, index: int) -> str:
-    """File stem PaddleX uses for saved results: the input's stem (in-memory inputs get ``res_<index>``)."""
-    return Path(input_path).stem if input_path else f"res_{index}"
+    """File stem PaddleX uses for saved results: the input's stem (in-memory inputs get ``res_<index>``). A URL's
+    stem is its path's last stem plus its query (``img.php?id=3`` -> ``img_id=3``: two queries, two files), made a
+    valid file name on Windows too (``fsutil.windows_safe_name``)."""
+    if not input_path:
+        return f"res_{index}"
+    if not is_url(input_path):
+        return Path(input_path).stem
+    query = urlsplit(input_path).query
+    stem = Path(_input_name(input_path)).stem + (f"_{unquote(query)}" if query else "")
+    return windows_safe_name(stem, f"res_{index}")
 
 
 _MEMORY_SEQ = itertools.count()
@@ -182,7 +200,7 @@ class Prediction(dict):
         if p.suffix.lower() in image_suffixes:
             target = p
         else:
-            src_suffix = Path(self.input_path).suffix.lower() if self.input_path else ""
+            src_suffix = Path(_input_name(self.input_path)).suffix.lower() if self.input_path else ""
             suffix = src_suffix if src_suffix in image_suffixes else ".png"
             target = p / f"{self.stem}_res{suffix}"
         image = self.to_img()

@@ -69,7 +69,7 @@ class _WithoutCreated:
 def resident_bytes() -> int | None:
     """Current RSS (Linux /proc; None elsewhere)."""
     try:
-        with open("/proc/self/statm") as f:
+        with open("/proc/self/statm", encoding="ascii") as f:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return None

@@ -55,7 +55,7 @@ from imgcls_onnx.runtime.images import load_image
 from imgcls_onnx.runtime.postprocess import label_name, softmax, top_k
 
 HERE = Path(__file__).resolve().parent
-META = json.loads((HERE / "imgcls_client.json").read_text())
+META = json.loads((HERE / "imgcls_client.json").read_text(encoding="utf-8"))
 
 
 def request_body(images):
@@ -127,11 +127,11 @@ def export_triton(model, repo: Path, name: str | None = None, max_batch_size: in
     (target / "config.pbtxt").write_text(CONFIG_TEMPLATE.format(
         name=model_name, max_batch_size=max_batch_size, input_name=io.input_name, output_name=io.output_name,
         input_type=input_type, input_dims=", ".join(str(d) for d in input_dims), classes=io.num_classes,
-        preferred=preferred, delay_us=max_queue_delay_us, instances=instances, kind=kind))
-    (target / "client.py").write_text(CLIENT)
+        preferred=preferred, delay_us=max_queue_delay_us, instances=instances, kind=kind), encoding="utf-8")
+    (target / "client.py").write_text(CLIENT, encoding="utf-8")
     (target / "imgcls_client.json").write_text(json.dumps({
         "model": model_name, "input_name": io.input_name, "output_name": io.output_name,
         "input_layout": io.layout, "inference_yml": bundle.config.to_yml_dict(),
         "labels": list(bundle.config.label_list or []), "output_is_probabilities": io.outputs_probabilities},
-        indent=1))
+        indent=1), encoding="utf-8")
     return target

@@ -1,8 +1,9 @@
 """Archives: safe extraction, deterministic bundle archives, and bundle archives installed into the cache.
 
 Extraction refuses (naming the member) absolute paths, '..' components, links, devices and FIFOs, members or totals
-above a size cap, and too many members; it writes every file itself (never ``TarFile.extract``) into a folder that
-the caller owns, so a refused archive leaves nothing behind.
+above a size cap, and too many members, and names that Windows would read otherwise (a drive letter or ':' in any
+component, '\\' as a separator, device names such as CON or NUL, trailing dots and spaces); it writes every file
+itself (never ``TarFile.extract``) into a folder that the caller owns, so a refused archive leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ import gzip
 import io
 import json
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PureWindowsPath
 
 from ..runtime.bundle import load_bundle, sha256_file
 from ..runtime.errors import ArchiveError, ImgclsError
-from ..runtime.fsutil import atomic_open
+from ..runtime.fsutil import atomic_open, windows_name_problem
 from .cache import models_home
 
 ENV_MAX_MB = "IMGCLS_ONNX_MAX_ARCHIVE_MB"
@@ -45,11 +47,18 @@ def max_total_bytes() -> int:
 
 
 def _safe_parts(name: str) -> tuple[str, ...]:
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+    """A member name's components, checked one by one under POSIX's rules and Windows' at once: '/' and '\\' both
+    separate, and no component may hold what Windows reads as a drive (``x/d:evil``), a stream, a device name or a
+    name it would change (trailing dot or space). The same archive is then safe, and the same, on every OS."""
+    if name.startswith(("/", "\\")) or PureWindowsPath(name).drive:
         raise ArchiveError(f"member {name!r} has an absolute path")
-    parts = tuple(p for p in PurePosixPath(name.replace("\\", "/")).parts if p not in ("", "."))
+    parts = tuple(p for p in re.split(r"[/\\]", name) if p not in ("", "."))
     if any(p == ".." for p in parts):
         raise ArchiveError(f"member {name!r} points outside the archive ('..')")
+    for part in parts:
+        problem = windows_name_problem(part)
+        if problem is not None:
+            raise ArchiveError(f"member {name!r} is refused: {part!r} {problem}")
     return parts
 
 
