@@ -1,9 +1,11 @@
-"""The aarch64 side of the session (tests/arm64): scripts/arm64 (Debian's arm64 python3.11 and the runtime's aarch64
-wheels under qemu-user), the work the session gives it, and the one emulated process that does all of it
-(arm_worker.py). The same worker runs here on x86-64 on the same files; the test modules compare the two.
+"""The aarch64 side of the session (tests/arm64): scripts/arm64 (Debian's arm64 python3.11, the runtime's aarch64
+wheels and the project's own aarch64 wheel, its kernel cross-compiled by scripts/build_wheels, under qemu-user), the
+work the session gives it, and the one emulated process that does all of it (arm_worker.py). The same worker runs here
+on x86-64 (the checkout, its x86-64 kernel) on the same files; the test modules compare the two.
 
 The work, written as files under one temporary folder:
-- library level (in.npz): 20 random images resized by cv2 and Pillow, two tiny ONNX models (test_arm64_harness.py);
+- library level (in.npz): 20 random images resized by cv2 and Pillow, two tiny ONNX models (test_arm64_harness.py),
+  and by both preprocessing kernels (test_arm64_kernel.py);
 - runtime level (job.json, test_arm64_runtime.py): >= 50 image files (the real photos of ../shared/realdata and
   generated PNG/JPEG of 1x1 to 4000x3000 px) through every distinct op list of the zoo, and the real PULC orientation
   model's bundle on the document photos and their rotations.
@@ -34,6 +36,9 @@ if str(HERE) not in sys.path:
 import arm_worker  # noqa: E402 - beside this file, shared with the emulated run
 
 ARM64 = ROOT / "scripts" / "arm64"
+ARM64_CACHE = Path(os.environ.get("ARM64_CACHE") or ROOT / ".cache" / "arm64")
+PROJECT = ARM64_CACHE / "project"  # the project's aarch64 wheel, installed by scripts/arm64 (build_project)
+WHEELS = Path(os.environ.get("WHEELS_CACHE") or ROOT / ".cache" / "wheels")  # scripts/build_wheels' output
 N_RAW_IMAGES = 20
 ORIENTATION_THREADS = 1  # onnxruntime threads: 1 is the fastest under emulation (reports/arm64.md)
 
@@ -246,6 +251,7 @@ def _run(tmp_path_factory) -> Runs:
     with np.load(tmp / "out.npz") as f:
         arm = {k: f[k] for k in f.files}
     x86 = arm_worker.work(inputs, models)
+    x86.update(arm_worker.kernel_work(inputs))
     if job is not None:
         x86.update(arm_worker.runtime_work(job))
     return Runs(arm, x86, seconds, tmp, job, missing, expected)

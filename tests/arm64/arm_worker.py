@@ -8,13 +8,19 @@ input). OUT.npz gets machine, versions (numpy, cv2, PIL, onnxruntime), cv2_linea
 pil_bicubic_<i>, ort_<j> (model j's output) and the seconds each step took (t_import, t_resize, t_ort_import,
 t_ort_load, t_ort_run).
 
+Kernel level (IN.npz's images, see :func:`kernel_work`): the preprocessing kernel in force (its name, the files of
+imgcls_onnx and of the compiled module) and both kernels' resizes (INTER_LINEAR, exact halving, INTER_NEAREST, with
+and without an off-centre output window).
+
 Runtime level (JOB.json, see :func:`runtime_work`): image files through the runtime's public path (``load_image`` then
-``PreprocessSpec.batch``) for every op list, with the default resize choice and with ``$IMGCLS_ONNX_RESIZE=cv2``
-(OpenCV's own resize); a real model bundle through ``Classifier``. Tensors travel as SHA-256 digests of their bytes,
-shape and dtype (equal digests: ``np.array_equal`` tensors), so a few hundred tensors cost kilobytes.
+``PreprocessSpec.batch``) for every op list, with the default kernel (``$IMGCLS_ONNX_KERNEL`` unset), with
+``$IMGCLS_ONNX_KERNEL=numpy``, and with OpenCV's own ``cv2.resize`` in the kernel's place (what the runtime would
+give if it resized with the machine's OpenCV); a real model bundle through ``Classifier``. Tensors travel as SHA-256
+digests of their bytes, shape and dtype (equal digests: ``np.array_equal`` tensors), so a few hundred tensors cost
+kilobytes.
 
 Kept free of imports from the test suite: it runs on the emulated interpreter with nothing but the runtime's wheels
-and the repository (imgcls_onnx).
+and the project's aarch64 wheel (scripts/arm64 puts it first on the path: imgcls_onnx and its aarch64 kernel).
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-RESIZE_ENV = "IMGCLS_ONNX_RESIZE"  # imgcls_onnx.runtime.transforms.RESIZE_ENV (imported late: timed with the runtime)
+KERNEL_ENV = "IMGCLS_ONNX_KERNEL"  # imgcls_onnx.runtime.kernel.KERNEL_ENV (imported late: timed with the runtime)
 
 
 def work(inputs, models: Sequence[str] = ()) -> dict[str, np.ndarray]:
@@ -78,24 +84,86 @@ def digest(array: np.ndarray) -> str:
     return h.hexdigest()
 
 
-class _resize_choice:
-    """``$IMGCLS_ONNX_RESIZE`` set to ``value`` (None: unset, the default) for the block, restored after."""
+class _kernel_setting:
+    """``$IMGCLS_ONNX_KERNEL`` set to ``value`` (None: unset, the default) for the block, restored after."""
 
     def __init__(self, value: str | None):
         self.value = value
 
     def __enter__(self):
-        self.saved = os.environ.get(RESIZE_ENV)
+        self.saved = os.environ.get(KERNEL_ENV)
         if self.value is None:
-            os.environ.pop(RESIZE_ENV, None)
+            os.environ.pop(KERNEL_ENV, None)
         else:
-            os.environ[RESIZE_ENV] = self.value
+            os.environ[KERNEL_ENV] = self.value
 
     def __exit__(self, *exc):
         if self.saved is None:
-            os.environ.pop(RESIZE_ENV, None)
+            os.environ.pop(KERNEL_ENV, None)
         else:
-            os.environ[RESIZE_ENV] = self.saved
+            os.environ[KERNEL_ENV] = self.saved
+
+
+def opencv_kernel():
+    """A kernel that resizes with this machine's ``cv2.resize`` (and crops its window), the normalisation lookup as
+    the numpy kernel does it: what the runtime gave when it resized with OpenCV (before #29), to show what the
+    compiled kernel removes on aarch64."""
+    import cv2
+
+    from imgcls_onnx.runtime import kernel as kernels
+
+    class OpenCVKernel(kernels.Kernel):
+        def resize(self, image, interpolation, new_w, new_h, window=None):
+            flag = {"linear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}[interpolation]
+            out = cv2.resize(np.ascontiguousarray(image), (int(new_w), int(new_h)), interpolation=flag)
+            if window is not None:
+                x0, y0, cw, ch = (int(v) for v in window)
+                out = out[y0 : y0 + ch, x0 : x0 + cw]
+            return np.ascontiguousarray(out)
+
+    return OpenCVKernel("opencv")
+
+
+def kernel_work(inputs) -> dict[str, np.ndarray]:
+    """The kernel in force and both kernels' resizes of IN.npz's images: ``kernel_default`` (``from_env().name`` with
+    ``$IMGCLS_ONNX_KERNEL`` unset), ``kernel_numpy`` (with it set to numpy), ``kernel_file`` (the compiled module's
+    file, "" without one), ``package_file`` (imgcls_onnx's ``__init__.py``); ``kres_<kernel>`` (n x 6 digests, the
+    columns in ``KERNEL_CASES``: INTER_LINEAR to the image's target size, the same with an off-centre window, the
+    exact halving of its even part, an upscale with a window, INTER_NEAREST with and without a window)."""
+    import imgcls_onnx
+    from imgcls_onnx.runtime import kernel as kernels
+
+    out: dict[str, np.ndarray] = {"package_file": np.array(imgcls_onnx.__file__)}
+    with _kernel_setting(None):
+        out["kernel_default"] = np.array(kernels.from_env().name)
+    with _kernel_setting("numpy"):
+        out["kernel_numpy"] = np.array(kernels.from_env().name)
+    out["kernel_file"] = np.array(getattr(kernels._compiled, "__file__", "") or "")
+    rng = np.random.default_rng(29)
+    cases = []
+    for i in range(int(inputs["n"])):
+        img = inputs[f"img_{i}"]
+        h, w = img.shape[:2]
+        nh, nw = (int(v) for v in inputs[f"size_{i}"])
+        hh, hw = max(1, h // 2), max(1, w // 2)
+        even = img[: 2 * hh, : 2 * hw] if h > 1 and w > 1 else img
+        uh, uw = 2 * h + 3, 3 * w + 1
+        def window(W, H):  # an off-centre window inside a W x H output
+            cw, ch = int(rng.integers(1, W + 1)), int(rng.integers(1, H + 1))
+            return int(rng.integers(0, W - cw + 1)), int(rng.integers(0, H - ch + 1)), cw, ch
+        cases.append([(img, "linear", nw, nh, None), (img, "linear", nw, nh, window(nw, nh)),
+                      (even, "linear", even.shape[1] // 2 or 1, even.shape[0] // 2 or 1, None),
+                      (img, "linear", uw, uh, window(uw, uh)),
+                      (img, "nearest", nw, nh, None), (img, "nearest", uw, uh, window(uw, uh))])
+    for kernel in (kernels.from_env(), kernels.NUMPY):  # the one in force (compiled where built), then numpy
+        t = time.perf_counter()
+        key = f"kres_{kernel.name}"
+        out[key] = np.array([[digest(kernel.resize(*case)) for case in row] for row in cases])
+        out[f"t_{key}"] = np.array(time.perf_counter() - t)
+    return out
+
+
+KERNEL_CASES = ["linear", "linear window", "halving", "upscale window", "nearest", "nearest window"]
 
 
 def runtime_work(job: dict) -> dict[str, np.ndarray]:
@@ -103,16 +171,17 @@ def runtime_work(job: dict) -> dict[str, np.ndarray]:
 
     * ``images`` (files) x ``op_lists`` (PaddleX ``transform_ops``, built with ``PreprocessSpec.from_yml_ops`` as the
       zoo does): ``decoded`` (digest of each ``load_image``), ``pre_default`` (n_images x n_op_lists digests of
-      ``spec.batch`` rows, ``$IMGCLS_ONNX_RESIZE`` unset), ``pre_cv2`` (the same for the op lists whose resize has the
-      cv2 backend, listed in ``cv2_op_lists``, with ``$IMGCLS_ONNX_RESIZE=cv2``), ``pre_shape`` and
-      ``default_portable`` (what ``portable_resize_default()`` said with the variable unset);
+      ``spec.batch`` rows, ``$IMGCLS_ONNX_KERNEL`` unset: the compiled kernel where it is installed),
+      ``pre_numpy`` (the same with ``$IMGCLS_ONNX_KERNEL=numpy``), ``pre_kernels`` (the kernel each spec took:
+      default, numpy), ``pre_cv2`` (the op lists whose resize has the cv2 backend, listed in ``cv2_op_lists``, with
+      :func:`opencv_kernel`: this machine's ``cv2.resize``), ``pre_shape``;
     * ``orientation``: ``{"bundle": DIR, "images": [...], "threads": N}`` -> ``orient_probs`` (the model's output for
       the batch, unrounded), ``orient_ids`` / ``orient_scores`` / ``orient_labels`` (``Classifier.predict``'s
-      Predictions: top-k ids, scores rounded to 5 places as PaddleX prints them, label names).
+      Predictions: top-k ids, scores rounded to 5 places as PaddleX prints them, label names), ``orient_kernel``.
     """
     t0 = time.perf_counter()
     from imgcls_onnx.runtime.images import load_image
-    from imgcls_onnx.runtime.transforms import PreprocessSpec, ResizeImage, portable_resize_default
+    from imgcls_onnx.runtime.transforms import PreprocessSpec, ResizeImage
 
     out: dict[str, np.ndarray] = {}
     t1 = time.perf_counter()
@@ -122,22 +191,27 @@ def runtime_work(job: dict) -> dict[str, np.ndarray]:
     out["t_decode"] = np.array(t2 - t1)
     out["decoded"] = np.array([digest(im) for im in images])
     out["decoded_shape"] = np.array([im.shape for im in images])
-    specs = [PreprocessSpec.from_yml_ops(ops) for ops in job["op_lists"]]
-    cv2_lists = [j for j, s in enumerate(specs)
+    specs = {}
+    for setting in (None, "numpy"):  # the setting is read when a spec is built (as when a model is built)
+        with _kernel_setting(setting):
+            specs[setting] = [PreprocessSpec.from_yml_ops(ops) for ops in job["op_lists"]]
+    out["pre_kernels"] = np.array([[s.kernel.name for s in specs[setting]] for setting in (None, "numpy")])
+    cv2_lists = [j for j, s in enumerate(specs[None])
                  if any(isinstance(op, ResizeImage) and op.backend == "cv2" for op in s.ops)]
     out["cv2_op_lists"] = np.array(cv2_lists, dtype=np.int64)
-    for key, choice, which in (("pre_default", None, range(len(specs))), ("pre_cv2", "cv2", cv2_lists)):
+    opencv = opencv_kernel()
+    runs = (("pre_default", specs[None], range(len(specs[None]))),
+            ("pre_numpy", specs["numpy"], range(len(specs["numpy"]))),
+            ("pre_cv2", [s.with_kernel(opencv) for s in specs[None]], cv2_lists))
+    for key, run_specs, which in runs:
         t = time.perf_counter()
         digests, shapes = [], []
-        with _resize_choice(choice):
-            if choice is None:
-                out["default_portable"] = np.array(portable_resize_default())
-            for j in which:
-                batch = specs[j].batch(images)
-                digests.append([digest(row) for row in batch])
-                shapes.append(batch.shape[1:])
+        for j in which:
+            batch = run_specs[j].batch(images)
+            digests.append([digest(row) for row in batch])
+            shapes.append(batch.shape[1:])
         out[key] = np.array(digests).T.reshape(len(images), len(digests))  # (image, op list)
-        if choice is None:
+        if key == "pre_default":
             out["pre_shape"] = np.array(shapes)
         out[f"t_{key}"] = np.array(time.perf_counter() - t)
     orientation = job.get("orientation")
@@ -145,8 +219,9 @@ def runtime_work(job: dict) -> dict[str, np.ndarray]:
         from imgcls_onnx.runtime.classifier import Classifier
 
         t = time.perf_counter()
-        with _resize_choice(None), Classifier.from_dir(orientation["bundle"], device="cpu",
-                                                       threads=int(orientation["threads"])) as clf:
+        with _kernel_setting(None), Classifier.from_dir(orientation["bundle"], device="cpu",
+                                                        threads=int(orientation["threads"])) as clf:
+            out["orient_kernel"] = np.array(clf.model.kernel.name)
             t_load = time.perf_counter()
             paths = orientation["images"]
             preds = list(clf.predict(paths, batch_size=len(paths)))
@@ -177,6 +252,7 @@ def main(argv: list[str]) -> int:
     with np.load(argv[1]) as f:
         inputs = {k: f[k] for k in f.files}
     out = work(inputs, args)
+    out.update(kernel_work(inputs))
     if job is not None:
         out.update(runtime_work(job))
     np.savez(argv[2], **out)
