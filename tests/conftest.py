@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 from netguard import GUARD
 
+# fixtures shared by folders: sandbox (an empty model cache and TMPDIR, checked to stay empty)
+pytest_plugins = ["cachecheck"]
+
 GUARD.install()  # the whole session: a connect outside 127.0.0.0/8 raises, and fails the test that tried (below)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +68,65 @@ def pytest_runtest_makereport(item, call):
 def pytest_make_collect_report(collector):
     outcome = yield
     _strict(outcome.get_result())
+
+
+# Test tiers. `./scripts/test --fast` (pytest --fast) runs what needs none of: Paddle (the convert extra), a Ray
+# cluster, a browser (Node, Chromium, web/node_modules), qemu, the PaddleX peer venv, or wheel builds into fresh venvs,
+# and leaves out the few tests marked slow.
+# Markers come from a test's folder and fixtures, so a new test lands in its tier without thought (pyproject.toml
+# registers them; `-m "not cluster"` and the like select by hand).
+TESTS = Path(__file__).resolve().parent
+FOLDER_TIERS = {"converter": "paddle", "ray": "cluster", "web": "browser", "arm64": "qemu", "compat": "peer",
+                "packaging": "packaging"}
+#: fixtures that need Paddle: a test that asks for one is in the paddle tier wherever it lives
+PADDLE_FIXTURES = frozenset({"convert_extra", "doc_ori_archive"})
+#: what --fast leaves out: the tiers above, and single tests marked slow (more than a few seconds each)
+SLOW_TIERS = ("paddle", "cluster", "browser", "qemu", "peer", "packaging", "slow")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--fast", action="store_true", default=False,
+                     help=f"the fast tier: leave out the tests marked {', '.join(SLOW_TIERS)} (./scripts/test --fast)")
+
+
+def pytest_ignore_collect(collection_path, config):
+    """Under --fast the tier folders are not even imported (their modules import Ray, Paddle, Node helpers...)."""
+    if config.getoption("fast"):
+        try:
+            rel = Path(collection_path).resolve().relative_to(TESTS).parts
+        except ValueError:
+            return None
+        if rel and rel[0] in FOLDER_TIERS:
+            return True
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        try:
+            folder = Path(str(item.fspath)).resolve().relative_to(TESTS).parts[0]
+        except ValueError:
+            folder = ""
+        tier = FOLDER_TIERS.get(folder)
+        if tier is not None:
+            item.add_marker(tier)
+        # `convert` (the convert extra) is the older name of the paddle tier
+        if item.get_closest_marker("convert") is not None or PADDLE_FIXTURES & set(item.fixturenames):
+            item.add_marker("paddle")
+    if config.getoption("fast"):
+        keep, slow = [], []
+        for item in items:
+            (slow if any(item.get_closest_marker(t) is not None for t in SLOW_TIERS) else keep).append(item)
+        if slow:
+            config.hook.pytest_deselected(items=slow)
+            items[:] = keep
+
+
+@pytest.fixture
+def convert_extra() -> None:
+    """Ask for it in a test that needs the converter (Paddle, paddle2onnx, onnx, paddleclas): the test is then in the
+    paddle tier, and skips where the convert extra is missing."""
+    require_convert_extra()
 
 
 def need(path: Path) -> Path:
@@ -255,11 +317,13 @@ def require_convert_extra():
 
 
 def run_cli(*args: str, timeout: int = 900):
-    """Run `imgcls-onnx ...` in a fresh process (paddle stays out of the test process; memory is returned)."""
+    """Run `imgcls-onnx ...` in a fresh process (paddle stays out of the test process; memory is returned). Only
+    `convert` needs the converter; the other commands run on the runtime alone."""
     import subprocess
     import sys
 
-    require_convert_extra()
+    if args[:1] == ("convert",):
+        require_convert_extra()
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     return subprocess.run([sys.executable, "-m", "imgcls_onnx.cli", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=env)

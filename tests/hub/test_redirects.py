@@ -9,10 +9,10 @@ check gone, tests/netguard.py would still block any connect outside 127.0.0.0/8 
 """
 from __future__ import annotations
 
-import os
 import tempfile
 
 import pytest
+from cachecheck import tree
 from conftest import run_cli, tiny_bundle
 from loopback import LoopbackServer
 
@@ -21,14 +21,6 @@ from imgcls_onnx.runtime.errors import DownloadError
 from imgcls_onnx.runtime.net import ENV_ALLOW_PRIVATE, MODEL_DOWNLOAD
 from imgcls_onnx.store.download import download
 from imgcls_onnx.store.locate import resolve_model
-
-
-def _tree(root):
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel = os.path.relpath(dirpath, root)
-        out += [os.path.normpath(os.path.join(rel, n)) for n in dirnames + filenames]
-    return sorted(out)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +32,7 @@ def bundle_archive(tmp_path_factory) -> bytes:
 
 
 @pytest.fixture
-def sandbox(tmp_path, monkeypatch):
+def empty_cache(tmp_path, monkeypatch):
     """An empty model cache and temporary folder, checked to be as empty after the test."""
     home, tmp = tmp_path / "home", tmp_path / "tmp"
     home.mkdir()
@@ -49,8 +41,8 @@ def sandbox(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # download() stages under tempfile's folder
     monkeypatch.delenv(ENV_ALLOW_PRIVATE, raising=False)
     yield home, tmp
-    assert _tree(home) == [], "the cache must hold nothing, not even an empty folder"
-    assert _tree(tmp) == [], "no temporary files or folders may be left"
+    assert tree(home) == [], "the cache must hold nothing, not even an empty folder"
+    assert tree(tmp) == [], "no temporary files or folders may be left"
 
 
 def _public_origin(monkeypatch, server: LoopbackServer) -> None:
@@ -60,7 +52,7 @@ def _public_origin(monkeypatch, server: LoopbackServer) -> None:
 
 
 @pytest.mark.parametrize("where", ["loopback", "link-local", "private"])
-def test_a_public_origin_cannot_redirect_into_the_local_network(sandbox, monkeypatch, bundle_archive, where):
+def test_a_public_origin_cannot_redirect_into_the_local_network(empty_cache, monkeypatch, bundle_archive, where):
     with LoopbackServer() as origin, LoopbackServer() as inside:
         _public_origin(monkeypatch, origin)
         target = {"loopback": inside.add("/tiny.tar.gz", bundle_archive),  # would install a model if followed
@@ -76,7 +68,7 @@ def test_a_public_origin_cannot_redirect_into_the_local_network(sandbox, monkeyp
 
 
 @pytest.mark.parametrize("target", ["ftp://127.0.0.1/tiny.tar.gz", "file:///etc/passwd", "gopher://127.0.0.1:70/x"])
-def test_a_redirect_to_another_scheme_is_refused(sandbox, target):
+def test_a_redirect_to_another_scheme_is_refused(empty_cache, target):
     """Refused whatever the origin (a loopback mirror here, which may otherwise redirect anywhere on the network)."""
     with LoopbackServer() as origin:
         url = origin.redirect("/tiny.tar.gz", target)
@@ -126,4 +118,4 @@ def test_the_cli_names_the_refused_redirect_and_exits_2(tmp_path, monkeypatch):
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-2000:]
     assert "redirects to ftp://127.0.0.1/tiny.tar.gz, refused" in errors[0]
-    assert _tree(home) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["home", "x.png"]
+    assert tree(home) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["home", "x.png"]
