@@ -53,44 +53,43 @@ def _ray():
 GATE_ENV = "IMGCLS_ONNX_RAY_TEST_GATE"
 
 
-def make_gate(folder: "str | os.PathLike[str]", free_calls: int) -> str:
-    """Make a :class:`Gate` folder that lets the job's first ``free_calls`` actor calls run and holds every later
-    one until :func:`open_gate`. Returns its path (set it as ``$IMGCLS_ONNX_RAY_TEST_GATE`` for the driver)."""
+def make_gate(folder: "str | os.PathLike[str]", hold: str) -> str:
+    """Make a :class:`Gate` folder that holds every actor call whose rows include the input ``hold`` until
+    :func:`open_gate`. Returns its path (set it as ``$IMGCLS_ONNX_RAY_TEST_GATE`` for the driver)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "free").write_text(str(int(free_calls)), encoding="utf-8")
+    (folder / "hold").write_text(str(hold), encoding="utf-8")
     os.mkfifo(folder / "open")
     return str(folder)
 
 
 def open_gate(folder: "str | os.PathLike[str]") -> int:
-    """Let every held and later call through: opens the gate's FIFO for writing and keeps it open (returns the
-    descriptor; closing it is not needed, the process's end closes it)."""
+    """Let the held calls (and any retried later) through: opens the gate's FIFO for writing and keeps it open
+    (returns the descriptor; the process's end closes it)."""
     return os.open(Path(folder) / "open", os.O_RDWR)  # O_RDWR: does not wait for a reader
 
 
 class Gate:
     """A test hook that makes "the job is under way and cannot finish yet" an event instead of a race with the
-    machine's speed. Each actor call takes the next ticket (``call-N`` files created exclusively in the folder);
-    the first ``free`` tickets run at once, the others block opening the folder's FIFO for reading, which returns
-    only once the test has opened it for writing (:func:`open_gate`). A retried call (a killed actor) takes a new
-    ticket. Nothing waits on a clock."""
+    machine's speed: a call whose rows include the held input blocks opening the folder's FIFO for reading, which
+    returns only once the test has opened it for writing (:func:`open_gate`); every other call runs, so the job
+    writes its other shards and cannot finish. (Holding calls by count would not do: Ray Data may bundle several
+    calls into one task, whose output appears only when all of them return.) Each held call leaves a ``held-N``
+    file, so a test can wait for it. Nothing waits on a clock."""
 
     def __init__(self, folder: str):
         self.folder = Path(folder)
-        self.free = int((self.folder / "free").read_text(encoding="utf-8"))
+        self.hold = (self.folder / "hold").read_text(encoding="utf-8")
 
-    def _ticket(self) -> int:
-        n = 0
-        while True:
-            try:
-                os.close(os.open(self.folder / f"call-{n}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-                return n
-            except FileExistsError:
-                n += 1
-
-    def wait(self) -> None:
-        if self._ticket() >= self.free:
+    def wait(self, paths: list[str]) -> None:
+        if self.hold in paths:
+            n = 0
+            while True:
+                try:
+                    os.close(os.open(self.folder / f"held-{n}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                    break
+                except FileExistsError:
+                    n += 1
             with open(self.folder / "open", "rb"):
                 pass
 
@@ -100,7 +99,7 @@ class BundlePredictor:
 
     def __init__(self, bundle_dir: str, device: str = "cpu", threads: int = 1, topk: int | None = None,
                  batch_size: int = BATCH_SIZE, gate: str | None = None, path_prefix: str = ""):
-        """``gate``: a test hook's folder (:class:`Gate`: hold calls until the test lets them through).
+        """``gate``: a test hook's folder (:class:`Gate`: hold the call with one input until the test lets it on).
         ``path_prefix``: put before each row's path (Ray Data gives ``bucket/key`` for ``s3://bucket/key``)."""
         from .runtime.classifier import Classifier
 
@@ -112,9 +111,9 @@ class BundlePredictor:
         self.batch_size = batch_size
 
     def __call__(self, batch: dict) -> dict:
-        if self.gate is not None:
-            self.gate.wait()
         paths = [self.path_prefix + str(p) for p in batch["path"]]
+        if self.gate is not None:
+            self.gate.wait(paths)
         data = [bytes(b) for b in batch["bytes"]]
         out: dict[str, list] = {c: [] for c in RESULT_COLUMNS}
         for path, res in zip(paths, self.clf.predict(data, batch_size=self.batch_size)):

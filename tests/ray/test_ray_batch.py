@@ -117,10 +117,10 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundl
                                                       monkeypatch):
     """An actor killed while the job runs: the job goes on (shards are written after the kill), and every input has
     exactly one row, each the same as `predict`'s: no row lost, none doubled, none turned into an error. A gate
-    (ray_batch.Gate) lets one call through and holds the rest until the actor is dead, so the order of events does
-    not depend on the machine's speed."""
+    (ray_batch.Gate) holds the call with the last input until the actor is dead, so the job is under way and cannot
+    have finished at the kill, whatever the machine's speed."""
     out = tmp_path / "out"
-    gate = ray_batch.make_gate(tmp_path / "gate", free_calls=1)
+    gate = ray_batch.make_gate(tmp_path / "gate", hold=corpus[-1])
     monkeypatch.setenv(ray_batch.GATE_ENV, gate)
     killed, shards_at_kill = [], []
     failures = []
@@ -140,7 +140,7 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundl
 
     t = threading.Thread(target=killer)
     t.start()
-    # small calls (4 rows each): many calls are left after the first, all held by the gate until the kill
+    # small calls (4 rows each): the other calls write shards while the held one waits for the kill
     ray_batch.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, batch_size=4, rows_per_call=4)
     t.join()
     assert not failures, failures
@@ -190,8 +190,8 @@ def test_cli_resume_after_an_interrupt_redoes_nothing(cluster, orientation_bundl
            "--ray-address", ray.get_runtime_context().gcs_address, "--ray-actors", "2",  # 2 actors: 4 shards
            "--save-path", str(out), *corpus]
     env = dict(os.environ, RAY_ADDRESS="")
-    # the gate lets the first call through and holds the others: the job cannot finish before the signal
-    gate = ray_batch.make_gate(tmp_path / "gate", free_calls=1)
+    # the gate holds the call with the last input: the job cannot finish before the signal
+    gate = ray_batch.make_gate(tmp_path / "gate", hold=corpus[-1])
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                              env=dict(env, **{ray_batch.GATE_ENV: gate}))
     try:
