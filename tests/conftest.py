@@ -266,9 +266,22 @@ def structured_image(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
+def save_test_model(graph, path: Path) -> Path:
+    """A test graph as a checked opset-17 model file at ``path``."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="imgcls-onnx-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
 def tiny_onnx_model(path: Path, num_classes: int = 5, softmax: bool = True, size: int = 32, seed: int = 0) -> Path:
     """A small real ONNX classifier (Conv -> ReLU -> GlobalAveragePool -> Flatten -> Gemm [-> Softmax])."""
-    onnx = pytest.importorskip("onnx", reason="building test models needs the onnx package (convert extra)")
+    pytest.importorskip("onnx", reason="building test models needs the onnx package (convert extra)")
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -290,12 +303,7 @@ def tiny_onnx_model(path: Path, num_classes: int = 5, softmax: bool = True, size
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", num_classes])],
         [w, fc, fcb],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="imgcls-onnx-tests")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    return save_test_model(graph, path)
 
 
 def tiny_bundle(directory: Path, num_classes: int = 5, softmax: bool = True, labels=True, size: int = 32, **kw) -> Path:

@@ -80,7 +80,6 @@ FILLER_LOGIT = -9
 
 
 def tie_model(path: Path) -> Path:
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     filler = np.full(TIE_CLASSES - len(TIE_LOGITS["black"]), FILLER_LOGIT, np.float32)
@@ -102,12 +101,9 @@ def tie_model(path: Path) -> Path:
         [numpy_helper.from_array(np.zeros((1, 3), np.float32), "zero"),
          numpy_helper.from_array(weights, "w"), numpy_helper.from_array(black, "bias")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="imgcls-onnx-tests")
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
+    from conftest import save_test_model
+
+    return save_test_model(graph, path)
 
 
 def tie_bundle(directory: Path) -> Path:
