@@ -2,7 +2,8 @@
 
 The image contract (README, "Image contract"):
 
-* Files and bytes are decoded by Pillow to the pixels PaddleX's ``ReadImage`` gets from OpenCV (``cv2.imread``,
+* Files and bytes are decoded (JPEG by simplejpeg where it applies, everything else by Pillow: ``_decode_single``)
+  to the pixels PaddleX's ``ReadImage`` gets from OpenCV (``cv2.imread``,
   ``IMREAD_COLOR``: gray becomes 3 channels, alpha is dropped without compositing, 16-bit is scaled to 8-bit, CMYK
   JPEG is converted), in RGB order; measured per format in reports/decode_agreement.md and held to ``cv2.imdecode``
   by tests/runtime/test_pillow_decode.py. Both use libjpeg-turbo with its ISLOW IDCT and fancy upsampling (Pillow's

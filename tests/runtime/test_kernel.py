@@ -342,3 +342,50 @@ def test_a_bad_setting_is_one_error_line_and_exit_2_and_serve_does_not_start(tmp
         proc = subprocess.run([sys.executable, "-m", "imgcls_onnx.cli", "--version"], capture_output=True, text=True,
                               env=dict(os.environ, IMGCLS_ONNX_KERNEL=value), timeout=120, cwd=ROOT)
         assert proc.returncode == 0 and proc.stdout.rstrip().endswith(f"({name} preprocessing kernel)"), proc
+
+
+QEMU_X86 = "qemu-x86_64-static"
+NO_AVX2_CPU = "Nehalem"  # SSE4.2, no AVX: the kernel's integer loops take their "default" clone, not the AVX2 one
+
+KERNEL_CASES = """
+import sys
+import numpy as np
+from numpy._core._multiarray_umath import __cpu_features__ as cpu
+from imgcls_onnx.runtime import kernel as kernels
+kernel = kernels.NUMPY if sys.argv[2] == "numpy" else kernels.COMPILED
+rng = np.random.default_rng(21)
+out = []
+for i in range(40):
+    h, w = (int(v) for v in rng.integers(2, 700, 2))
+    img = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)[:, :, :3]  # 4-byte pixels, as Pillow keeps RGB
+    nw, nh = (w // 2, h // 2) if i % 5 == 0 else (int(rng.integers(1, 500)), int(rng.integers(1, 500)))
+    cw, ch = min(nw, 224), min(nh, 224)
+    window = ((nw - cw) // 2, (nh - ch) // 2, cw, ch)
+    out.append(kernel.resize(img, "linear", nw, nh, window))
+    out.append(kernel.resize(img, "nearest", nw, nh, window))
+np.savez(sys.argv[1], *out)
+print("AVX2", bool(cpu.get("AVX2")), kernels.from_env().name)
+"""
+
+
+def test_the_compiled_kernel_without_avx2_gives_the_numpy_kernels_bytes(tmp_path):
+    """On x86-64 Linux the integer loops are built twice (AVX2 and baseline) and picked at load time: on this
+    machine the AVX2 clone runs, so the baseline one is run under qemu-x86_64 as a CPU without AVX2 (numpy, which
+    reads the same CPUID, confirms it), against the numpy kernel run here."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("not applicable: emulates an x86-64 CPU beside this x86-64 one")
+    if shutil.which(QEMU_X86) is None:
+        pytest.fail(f"{QEMU_X86} is missing: apt-get install -y qemu-user-static (./scripts/test does)", pytrace=False)
+    script = tmp_path / "cases.py"
+    script.write_text(KERNEL_CASES, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    emulated = subprocess.run([QEMU_X86, "-cpu", NO_AVX2_CPU, sys.executable, str(script), str(tmp_path / "e.npz"),
+                               "compiled"], capture_output=True, text=True, env=env, timeout=600, cwd=tmp_path)
+    assert emulated.returncode == 0, emulated.stderr[-2000:]
+    assert emulated.stdout.split() == ["AVX2", "False", "compiled"], emulated.stdout
+    native = subprocess.run([sys.executable, str(script), str(tmp_path / "n.npz"), "numpy"], capture_output=True,
+                            text=True, env=env, timeout=600, cwd=tmp_path)
+    assert native.returncode == 0, native.stderr[-2000:]
+    got, want = np.load(tmp_path / "e.npz"), np.load(tmp_path / "n.npz")
+    assert len(got.files) == len(want.files) == 80
+    assert all(np.array_equal(got[f], want[f]) for f in want.files)
