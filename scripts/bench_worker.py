@@ -52,11 +52,13 @@ def use_opencv_path() -> None:
     import cv2
     import numpy as np
 
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from conftest import opencv_decode_single  # the tests' OpenCV reader (cv2.imdecode as PaddleX's ReadImage)
+
     from imgcls_onnx.runtime import images
     from imgcls_onnx.runtime import kernel as kernels
 
-    flags = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
-    images._decode_single = lambda data, label, factor=1, view=None: cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    images._decode_single = opencv_decode_single
 
     class OpenCVKernel(kernels.Kernel):
         def resize(self, image, interpolation, new_w, new_h, window=None):

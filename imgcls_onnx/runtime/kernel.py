@@ -25,7 +25,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from .resize import resize_linear, resize_nearest
+from .resize import _finish, _prepare, resize_linear, resize_nearest
 
 try:
     from . import _kernel as _compiled
@@ -65,18 +65,10 @@ class Kernel:
         the result is a new C-contiguous array with the input's number of dimensions."""
         if not self.compiled:
             return _NUMPY_RESIZE[interpolation](image, new_w, new_h, window)
-        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
-            raise ValueError("resize: the image must be a uint8 array of shape (h, w) or (h, w, c)")
-        src = image if image.ndim == 3 else image[:, :, None]
-        new_w, new_h = int(new_w), int(new_h)
-        x0, y0, cw, ch = (0, 0, new_w, new_h) if window is None else (int(v) for v in window)
-        if min(src.shape) <= 0 or new_w <= 0 or new_h <= 0:
-            raise ValueError(f"resize: cannot resize {src.shape[1]}x{src.shape[0]} to {new_w}x{new_h}")
-        if x0 < 0 or y0 < 0 or cw <= 0 or ch <= 0 or x0 + cw > new_w or y0 + ch > new_h:
-            raise ValueError(f"resize: window {window} is outside the {new_w}x{new_h} output")
+        src, _, _, new_w, new_h, x0, y0, cw, ch = _prepare(image, new_w, new_h, window)  # resize.py's checks
         out = np.empty((ch, cw, src.shape[2]), np.uint8)
         _compiled.resize(src, _MODES[interpolation], new_w, new_h, x0, y0, cw, ch, out)
-        return out if image.ndim == 3 else out[:, :, 0]
+        return _finish(out, image)
 
     def lookup(self, staged: np.ndarray, lut: np.ndarray, out: np.ndarray) -> None:
         """``out[c] = lut[c][staged[:, :, c]]`` for the 3 channels (float32 CHW ``out``, e.g. a batch row)."""
