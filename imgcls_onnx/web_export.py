@@ -134,9 +134,7 @@ def model_config(bundle, io, topk: int = 5) -> dict:
         "name": bundle.name,
         "model_file": "model.onnx",
         "transform_ops": bundle.config.preprocess.to_yml_ops(),
-        "input": {"name": io.input_name, "layout": io.layout, "dtype": io.dtype, "height": io.height,
-                  "width": io.width},
-        "output": {"name": io.output_name, "probabilities": io.outputs_probabilities, "classes": io.num_classes},
+        **io.to_dict(),
         "labels": list(bundle.config.label_list or []),
         "topk": int(topk),
         "limits": {"max_bytes": DEFAULT_LIMITS.max_bytes, "max_pixels": DEFAULT_LIMITS.max_pixels},
@@ -145,6 +143,29 @@ def model_config(bundle, io, topk: int = 5) -> dict:
         # never do); `backend: pil` resizes follow the Pillow of the machine that exported, as the runtime there does
         "pillow_vertical_first": pillow_vertical_first(),
     }
+
+
+def _place_ort(out: Path, dist: Path | None) -> tuple[str, str]:
+    """onnxruntime-web's files copied into OUT/ort (or the CDN named): (the page's script tag, its wasm path)."""
+    if dist is None:
+        shutil.rmtree(out / "ort", ignore_errors=True)
+        return (f'<script src="{ORT_CDN}ort.min.js" integrity="{ORT_MIN_JS_SRI}" crossorigin="anonymous"></script>',
+                ORT_CDN)
+    (out / "ort").mkdir(exist_ok=True)
+    for name in ORT_FILES:
+        shutil.copyfile(dist / name, out / "ort" / name)
+    return '<script src="ort/ort.min.js"></script>', "ort/"
+
+
+def _place_jpeg(out: Path, jpeg_wasm: Path | None, jpeg: str) -> tuple[str, str]:
+    """The JPEG decoder copied into OUT/jpeg (or the CDN, or none): (the page's wasm source, where it comes from)."""
+    if jpeg_wasm is None:
+        shutil.rmtree(out / "jpeg", ignore_errors=True)
+        return ("", "the browser's decoder") if jpeg == "none" else (JPEG_WASM_CDN, JPEG_WASM_CDN)
+    (out / "jpeg").mkdir(exist_ok=True)
+    shutil.copyfile(jpeg_wasm, out / "jpeg" / JPEG_WASM_FILE)
+    shutil.copyfile(ASSETS / JPEG_NOTICE, out / "jpeg" / JPEG_NOTICE)
+    return f"jpeg/{JPEG_WASM_FILE}", "local copy"
 
 
 def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5, jpeg: str = "auto") -> dict:
@@ -183,25 +204,8 @@ def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5, jpeg: str = "a
     (out / "model" / "model.json").write_text(json.dumps(config, ensure_ascii=False, indent=1), encoding="utf-8")
     for name in PAGE_FILES[1:]:
         shutil.copyfile(ASSETS / name, out / name)
-    if dist is not None:
-        (out / "ort").mkdir(exist_ok=True)
-        for name in ORT_FILES:
-            shutil.copyfile(dist / name, out / "ort" / name)
-        script = '<script src="ort/ort.min.js"></script>'
-        wasm_paths = "ort/"
-    else:
-        shutil.rmtree(out / "ort", ignore_errors=True)
-        script = (f'<script src="{ORT_CDN}ort.min.js" integrity="{ORT_MIN_JS_SRI}" '
-                  'crossorigin="anonymous"></script>')
-        wasm_paths = ORT_CDN
-    if jpeg_wasm is not None:
-        (out / "jpeg").mkdir(exist_ok=True)
-        shutil.copyfile(jpeg_wasm, out / "jpeg" / JPEG_WASM_FILE)
-        shutil.copyfile(ASSETS / JPEG_NOTICE, out / "jpeg" / JPEG_NOTICE)
-        jpeg_src, jpeg_from = f"jpeg/{JPEG_WASM_FILE}", "local copy"
-    else:
-        shutil.rmtree(out / "jpeg", ignore_errors=True)
-        jpeg_src, jpeg_from = ("", "the browser's decoder") if jpeg == "none" else (JPEG_WASM_CDN, JPEG_WASM_CDN)
+    script, wasm_paths = _place_ort(out, dist)
+    jpeg_src, jpeg_from = _place_jpeg(out, jpeg_wasm, jpeg)
     page = (ASSETS / "index.html").read_text(encoding="utf-8")
     page = page.replace("<!--ORT_SCRIPT-->", script).replace("__ORT_WASM_PATHS__", wasm_paths)
     page = page.replace("__JPEG_WASM__", jpeg_src).replace("__JPEG_WASM_SRI__", JPEG_WASM_SRI if jpeg_src else "")

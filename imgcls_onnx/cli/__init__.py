@@ -10,14 +10,15 @@ Importing this package loads click and no numpy, OpenCV or onnxruntime: commands
 """
 from __future__ import annotations
 
-import json
 import sys
+from pathlib import Path
 
 import click
 
 from ..runtime.errors import ImgclsError
 from . import datasets, models, predict, serve
 from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, check_settings, fail, print_version
+from .sink import ResultSink, paddlex_res, walk_inputs
 
 __all__ = ["cli", "main", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE"]
 
@@ -58,7 +59,7 @@ def cli(ctx, config_file, overrides, pipeline, pipeline_input, pipeline_save, pi
 def _run_config(config_file, overrides) -> None:
     """-c CONFIG: PaddleX's module CLI; always exits with the run's code."""
     # start-up time: the config runner loads the runtime (numpy, Pillow)
-    from ..paddlex_config import ConfigRunError, run_config
+    from .paddlex_config import ConfigRunError, run_config
 
     try:
         code = run_config(config_file, overrides)
@@ -75,17 +76,13 @@ def _run_pipeline(pipeline, inputs, save_path, device, topk) -> None:
         pipe = create_pipeline(pipeline, device=device)
     except (ImgclsError, ValueError) as e:
         raise fail(str(e)) from None
-    failed = 0
-    for res in pipe.predict(inputs, topk=topk):
-        if not res.ok:
-            failed += 1
-            click.echo(f"error: {res.error}", err=True)
-        click.echo(json.dumps(res.json, ensure_ascii=False))
-        if save_path and res.ok:
-            res.save_to_json(save_path)
-            res.save_to_img(save_path)
-    pipe.close()
-    if failed:
+    sink = ResultSink(paddlex_res, Path(save_path) if save_path else None, save_img=True)
+    try:
+        sink.drain(pipe.predict(walk_inputs([inputs]).items, topk=topk))
+    finally:
+        sink.close()
+        pipe.close()
+    if sink.failed:
         raise click.exceptions.Exit(EXIT_SOME_FAILED)
 
 

@@ -11,6 +11,7 @@ from ..runtime.errors import ImgclsError
 from . import options
 from .common import EXIT_SOME_FAILED, fail
 from .progress import Progress
+from .sink import ResultSink, ours, walk_inputs
 
 INTERRUPTED = "interrupted; results written so far are complete (use --resume to continue)"
 
@@ -57,66 +58,23 @@ def predict(model, device, batch_size, topk, threads, save_path, save_img, resum
     except ImgclsError as e:
         raise fail(str(e)) from None
     out_dir = Path(save_path) if save_path else None
-    skipped = [0]
-    source = _not_done(inputs, out_dir, skipped) if resume and out_dir is not None and out_dir.is_dir() else list(inputs)
-    progress = Progress(total=_count_inputs(inputs) if sys.stderr.isatty() else None)
+    walked = walk_inputs(inputs, out_dir if resume else None)
+    sink = ResultSink(ours, out_dir, save_img, quiet,
+                      progress=Progress(total=len(walked.items) if sys.stderr.isatty() else None))
     try:
-        failed = _run_local(clf, source, progress, batch_size, topk, save_img, quiet, out_dir)
+        sink.drain(clf.predict(walked.items, batch_size=batch_size, topk=topk, keep_images=save_img))
     except KeyboardInterrupt:
-        progress.close()
+        sink.close()
         click.echo(INTERRUPTED, err=True)
         raise click.exceptions.Exit(130) from None
     finally:
         clf.close()
-    progress.close()
-    if skipped[0]:
-        click.echo(f"resumed: skipped {skipped[0]} inputs that already had results", err=True)
-    if failed:
-        click.echo(f"{failed} of {progress.count} inputs failed", err=True)
+    sink.close()
+    if walked.skipped:
+        click.echo(f"resumed: skipped {walked.skipped} inputs that already had results", err=True)
+    if sink.failed:
+        click.echo(f"{sink.failed} of {sink.count} inputs failed", err=True)
         raise click.exceptions.Exit(EXIT_SOME_FAILED)
-
-
-def _run_local(clf, source, progress: Progress, batch_size, topk, save_img, quiet, out_dir) -> int:
-    """Predict SOURCE, printing and saving each result; the number that failed."""
-    failed = 0
-    stdout = sys.stdout
-    for res in clf.predict(source, batch_size=batch_size, topk=topk, keep_images=save_img):
-        progress.update(res.ok)
-        if not res.ok:
-            failed += 1
-            progress.write(f"error: {res.error}")
-        if not quiet:
-            stdout.write(json.dumps(res.to_dict(), ensure_ascii=False) + "\n")
-            stdout.flush()
-        if out_dir is not None and res.ok:
-            res.save_to_json(out_dir)
-            if save_img:
-                res.save_to_img(out_dir)
-    return failed
-
-
-def _not_done(inputs, out_dir: Path, skipped: list):
-    """--resume: the inputs without a <stem>_res.json in OUT_DIR (SKIPPED[0] counts the others)."""
-    # start-up time: the input walker loads OpenCV
-    from ..runtime.inputs import iter_inputs
-    from ..runtime.results import result_stem
-
-    # a run killed mid-write leaves its temporary file (never a partial result): remove ours
-    for stale in out_dir.glob(".*_res.json.*.tmp"):
-        stale.unlink(missing_ok=True)
-    for item in iter_inputs(list(inputs)):
-        if item.input_path and (out_dir / f"{result_stem(item.input_path, item.index)}_res.json").exists():
-            skipped[0] += 1
-            continue
-        yield item.source if item.error is None else item.input_path
-
-
-def _count_inputs(inputs) -> int:
-    """The bar's total: the inputs are walked once more (names only, no decoding)."""
-    # start-up time: the input walker loads OpenCV
-    from ..runtime.inputs import iter_inputs
-
-    return sum(1 for _ in iter_inputs(list(inputs)))
 
 
 def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, actors, threads_per_actor,

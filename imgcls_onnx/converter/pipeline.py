@@ -155,8 +155,6 @@ def _variant(request, onnx_model, config, manifest, log):
         head, norm = split_preprocess(config.preprocess)
         variant = fuse_preprocess(variant, norm)
         var_batch = uint8_batch(head, images)
-        manifest["input"] = {**manifest["input"], "layout": "NHWC", "dtype": "uint8",
-                             "note": "resized and cropped RGB uint8; normalize and transpose run inside the graph"}
     measured = measure_variant(onnx_model, variant, float_batch, var_batch)
     manifest["variant"] = {"precision": request.precision, "preprocess_fused": bool(request.fuse_preprocess),
                            "vs_float32": measured, "measured_on": measured_on(variant)}
@@ -380,13 +378,10 @@ def _g(v) -> str:
 
 def _manifest(source, onnx_model, parity, repairs, names, request, started, output_kind) -> dict:
     opset = next((o.version for o in onnx_model.opset_import if o.domain in ("", "ai.onnx")), None)
-    inp = onnx_model.graph.input[0]
-    shape = [d.dim_param or d.dim_value for d in inp.type.tensor_type.shape.dim]
     return {
         "weights": "official" if source.get("kind") == "official" else (
             "random" if "random_init_seed" in source else "user"),
         "output": output_kind,
-        "input": {"name": inp.name, "layout": "NCHW", "dtype": "float32", "shape": shape},
         "opset": opset,
         "source": source,
         "producer": versions(),

@@ -50,10 +50,23 @@ def read_dataset(root: "str | os.PathLike[str]") -> Dataset:
     if not root.is_dir():
         raise DatasetError(f"dataset folder {str(root)!r} does not exist")
     label_file = root / "label.txt"
-    problems: list[Problem] = []
-    labels: dict[int, str] = {}
     if not label_file.is_file():
         raise DatasetError(f"{str(label_file)!r} is missing: a ClsDataset needs label.txt with 'index name' lines")
+    problems: list[Problem] = []
+    labels = _read_labels(label_file, problems)
+    samples: dict[str, list[Sample]] = {}
+    for split in SPLITS:
+        list_file = root / f"{split}.txt"
+        if list_file.is_file():
+            samples[split] = _read_list(split, list_file, labels, problems)
+        elif split != "test":
+            problems.append(Problem("missing_list", f"{split}.txt", None, f"{split}.txt is missing"))
+    return Dataset(root, labels, samples, problems)
+
+
+def _read_labels(label_file: Path, problems: list[Problem]) -> dict[int, str]:
+    """label.txt's 'index name' lines; indices must run from 0 without gaps."""
+    labels: dict[int, str] = {}
     for n, raw in enumerate(label_file.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
         line = raw.strip()
         if not line:
@@ -69,39 +82,35 @@ def read_dataset(root: "str | os.PathLike[str]") -> Dataset:
     if labels and sorted(labels) != list(range(len(labels))):
         problems.append(Problem("bad_label_file", "label.txt", None,
                                 f"indices must run from 0 to {len(labels) - 1} without gaps; got {sorted(labels)[:10]}..."))
-    samples: dict[str, list[Sample]] = {}
-    for split in SPLITS:
-        list_file = root / f"{split}.txt"
-        if not list_file.is_file():
-            if split != "test":
-                problems.append(Problem("missing_list", f"{split}.txt", None, f"{split}.txt is missing"))
+    return labels
+
+
+def _read_list(split: str, list_file: Path, labels: dict[int, str], problems: list[Problem]) -> list[Sample]:
+    """One split's 'relative/path.jpg index' lines; each bad line is a problem with its line number."""
+    seen: dict[str, int] = {}
+    rows = []
+    for n, raw in enumerate(list_file.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
+        if not raw.strip():
             continue
-        seen: dict[str, int] = {}
-        rows = []
-        for n, raw in enumerate(list_file.read_text(encoding="utf-8-sig", errors="replace").splitlines(), 1):
-            if not raw.strip():
-                continue
-            parts = raw.strip().rsplit(" ", 1)
-            if len(parts) != 2 or not parts[0].strip():
-                problems.append(Problem("malformed_line", list_file.name, n,
-                                        f"expected 'relative/path.jpg index', got {raw!r}"))
-                continue
-            rel, lab = parts[0].strip(), parts[1].strip()
-            try:
-                label = int(lab)
-            except ValueError:
-                problems.append(Problem("label_not_integer", list_file.name, n, f"label {lab!r} is not an integer",
-                                        rel))
-                continue
-            if label not in labels:
-                problems.append(Problem("label_out_of_range", list_file.name, n,
-                                        f"label {label} is not in label.txt (0..{len(labels) - 1})", rel))
-                continue
-            if rel in seen:
-                problems.append(Problem("duplicate_entry", list_file.name, n,
-                                        f"{rel!r} is listed again (first on line {seen[rel]})", rel))
-                continue
-            seen[rel] = n
-            rows.append(Sample(split, n, rel, label))
-        samples[split] = rows
-    return Dataset(root, labels, samples, problems)
+        parts = raw.strip().rsplit(" ", 1)
+        if len(parts) != 2 or not parts[0].strip():
+            problems.append(Problem("malformed_line", list_file.name, n,
+                                    f"expected 'relative/path.jpg index', got {raw!r}"))
+            continue
+        rel, lab = parts[0].strip(), parts[1].strip()
+        try:
+            label = int(lab)
+        except ValueError:
+            problems.append(Problem("label_not_integer", list_file.name, n, f"label {lab!r} is not an integer", rel))
+            continue
+        if label not in labels:
+            problems.append(Problem("label_out_of_range", list_file.name, n,
+                                    f"label {label} is not in label.txt (0..{len(labels) - 1})", rel))
+            continue
+        if rel in seen:
+            problems.append(Problem("duplicate_entry", list_file.name, n,
+                                    f"{rel!r} is listed again (first on line {seen[rel]})", rel))
+            continue
+        seen[rel] = n
+        rows.append(Sample(split, n, rel, label))
+    return rows

@@ -84,9 +84,14 @@ def _expand_one(obj: Any) -> Iterator[tuple[Any, str | None, str, ImgclsError | 
 
 
 def iter_inputs(inputs: Any) -> Iterator[InputItem]:
+    """The inputs as InputItems, numbered in order. Items already walked (an ``InputItem``: the CLI walks its inputs
+    once, then filters them for --resume) pass through as they are, their numbers kept."""
     index = 0
     top = [inputs] if isinstance(inputs, (str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image)) else inputs
     for element in top if isinstance(top, Iterable) else [top]:
+        if isinstance(element, InputItem):
+            yield element
+            continue
         for source, input_path, label, error in _expand_one(element):
             yield InputItem(index, source, input_path, label or describe_source(source, index), error)
             index += 1

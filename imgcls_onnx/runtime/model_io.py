@@ -25,9 +25,13 @@ class ModelIO:
     def fused_preprocess(self) -> bool:
         return self.layout == "NHWC"
 
-    @property
-    def chw(self) -> tuple[int | None, int | None, int | None]:
-        return 3, self.height, self.width
+    def to_dict(self) -> dict:
+        """The contract as JSON (model.json of export-web, imgcls_client.json of export-triton): input name, layout,
+        dtype and size; output name, class count and whether it holds probabilities."""
+        return {"input": {"name": self.input_name, "layout": self.layout, "dtype": self.dtype, "height": self.height,
+                          "width": self.width},
+                "output": {"name": self.output_name, "probabilities": self.outputs_probabilities,
+                           "classes": self.num_classes}}
 
     def triton_input(self) -> tuple[str, list]:
         """(Triton data_type, dims without the batch dimension)."""

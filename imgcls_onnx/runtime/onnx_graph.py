@@ -15,7 +15,7 @@ by a DequantizeLinear of uint8 activations and one of an int8 constant).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ModelLoadError
@@ -240,16 +240,24 @@ def _u8s8_kernels(nodes: list, tensors: dict, input_types: dict, directory: Path
 
 def inspect_onnx_bytes(data: bytes, directory: Path | None = None) -> OnnxGraphInfo:
     """``directory``: where external tensor data lives (the model's folder); without it such weights go unread."""
-    buf = memoryview(data)
-    producer = ""
-    opset = None
-    graph = None
-    for field, wire, value in _fields(buf):
-        if field == _MODEL_PRODUCER_NAME and wire == 2:
+    producer, opset, graph = _model_fields(memoryview(data))
+    if graph is None:
+        raise ValueError("no graph in the model")
+    g = _read_graph(graph)
+    output_ops = [_output_op(name, g.producer_of) for name in g.outputs]
+    found, wide = _u8s8_kernels(g.nodes, g.tensors, g.input_types, directory)
+    return OnnxGraphInfo(producer, opset, tuple(g.outputs), tuple(output_ops), found, tuple(wide))
+
+
+def _model_fields(buf: memoryview) -> tuple[str, int | None, memoryview | None]:
+    """ModelProto: (producer name, the default domain's opset, the graph's bytes)."""
+    producer, opset, graph = "", None, None
+    for fnum, wire, value in _fields(buf):
+        if fnum == _MODEL_PRODUCER_NAME and wire == 2:
             producer = bytes(value).decode("utf-8", "replace")
-        elif field == _MODEL_GRAPH and wire == 2:
+        elif fnum == _MODEL_GRAPH and wire == 2:
             graph = value
-        elif field == _MODEL_OPSET_IMPORT and wire == 2:
+        elif fnum == _MODEL_OPSET_IMPORT and wire == 2:
             domain, version = "", None
             for f, w, v in _fields(value):
                 if f == _OPSET_DOMAIN and w == 2:
@@ -258,74 +266,94 @@ def inspect_onnx_bytes(data: bytes, directory: Path | None = None) -> OnnxGraphI
                     version = v
             if domain in ("", "ai.onnx"):
                 opset = version
-    if graph is None:
-        raise ValueError("no graph in the model")
-    producer_of: dict[str, tuple[str, list[str]]] = {}
-    outputs: list[str] = []
-    nodes: list[tuple[str, list[str], list[str], str]] = []  # (op type, inputs, outputs, name)
-    tensors: dict[str, _Tensor] = {}  # initializers and Constant nodes' values
-    input_types: dict[str, int] = {}
-    for field, wire, value in _fields(graph):
-        if field == _GRAPH_NODE and wire == 2:
-            op_type, inputs, node_outputs, node_name, constant = "", [], [], "", None
-            for f, w, v in _fields(value):
-                if w != 2:
-                    continue
-                if f == _NODE_OP_TYPE:
-                    op_type = bytes(v).decode()
-                elif f == _NODE_INPUT:
-                    inputs.append(bytes(v).decode())
-                elif f == _NODE_OUTPUT:
-                    node_outputs.append(bytes(v).decode())
-                elif f == _NODE_NAME:
-                    node_name = bytes(v).decode("utf-8", "replace")
-                elif f == _NODE_ATTRIBUTE:
-                    attr_name, attr_tensor = "", None
-                    for f2, w2, v2 in _fields(v):
-                        if f2 == _ATTR_NAME and w2 == 2:
-                            attr_name = bytes(v2).decode("utf-8", "replace")
-                        elif f2 == _ATTR_TENSOR and w2 == 2:
-                            attr_tensor = v2
-                    if attr_name == "value" and attr_tensor is not None:
-                        constant = attr_tensor
+    return producer, opset, graph
+
+
+@dataclass
+class _Graph:
+    producer_of: dict = field(default_factory=dict)  # output name -> (op type, inputs)
+    outputs: list = field(default_factory=list)
+    nodes: list = field(default_factory=list)  # (op type, inputs, outputs, name)
+    tensors: dict = field(default_factory=dict)  # initializers and Constant nodes' values
+    input_types: dict = field(default_factory=dict)  # graph input -> element type
+
+
+def _read_graph(graph: memoryview) -> _Graph:
+    g = _Graph()
+    for fnum, wire, value in _fields(graph):
+        if wire != 2:
+            continue
+        if fnum == _GRAPH_NODE:
+            op_type, inputs, node_outputs, node_name, constant = _node(value)
             for name in node_outputs:
-                producer_of[name] = (op_type, inputs)
-            nodes.append((op_type, inputs, node_outputs, node_name))
+                g.producer_of[name] = (op_type, inputs)
+            g.nodes.append((op_type, inputs, node_outputs, node_name))
             if op_type == "Constant" and constant is not None and node_outputs:
-                tensors[node_outputs[0]] = _tensor(constant)[1]
-        elif field == _GRAPH_INITIALIZER and wire == 2:
+                g.tensors[node_outputs[0]] = _tensor(constant)[1]
+        elif fnum == _GRAPH_INITIALIZER:
             name, tensor = _tensor(value)
-            tensors[name] = tensor
-        elif field == _GRAPH_INPUT and wire == 2:
-            name, elem = "", None
-            for f, w, v in _fields(value):
-                if f == _VALUEINFO_NAME and w == 2:
-                    name = bytes(v).decode()
-                elif f == _VALUEINFO_TYPE and w == 2:
-                    for f2, w2, v2 in _fields(v):
-                        if f2 == _TYPE_TENSOR and w2 == 2:
-                            for f3, w3, v3 in _fields(v2):
-                                if f3 == _TENSOR_TYPE_ELEM and w3 == 0:
-                                    elem = v3
+            g.tensors[name] = tensor
+        elif fnum == _GRAPH_INPUT:
+            name, elem = _value_info(value)
             if elem is not None:
-                input_types[name] = elem
-        elif field == _GRAPH_OUTPUT and wire == 2:
-            for f, w, v in _fields(value):
-                if f == _VALUEINFO_NAME and w == 2:
-                    outputs.append(bytes(v).decode())
-    output_ops = []
-    for name in outputs:
-        op = ""
-        seen = 0
-        while name in producer_of and seen < 16:
-            op, inputs = producer_of[name]
-            if op not in _PASS_THROUGH or not inputs:
-                break
-            name = inputs[0]
-            seen += 1
-        output_ops.append(op)
-    found, wide = _u8s8_kernels(nodes, tensors, input_types, directory)
-    return OnnxGraphInfo(producer, opset, tuple(outputs), tuple(output_ops), found, tuple(wide))
+                g.input_types[name] = elem
+        elif fnum == _GRAPH_OUTPUT:
+            g.outputs.append(_value_info(value)[0])
+    return g
+
+
+def _node(value: memoryview) -> tuple[str, list[str], list[str], str, memoryview | None]:
+    """NodeProto: (op type, inputs, outputs, name, the 'value' tensor attribute of a Constant)."""
+    op_type, inputs, node_outputs, node_name, constant = "", [], [], "", None
+    for f, w, v in _fields(value):
+        if w != 2:
+            continue
+        if f == _NODE_OP_TYPE:
+            op_type = bytes(v).decode()
+        elif f == _NODE_INPUT:
+            inputs.append(bytes(v).decode())
+        elif f == _NODE_OUTPUT:
+            node_outputs.append(bytes(v).decode())
+        elif f == _NODE_NAME:
+            node_name = bytes(v).decode("utf-8", "replace")
+        elif f == _NODE_ATTRIBUTE:
+            attr_name, attr_tensor = "", None
+            for f2, w2, v2 in _fields(v):
+                if f2 == _ATTR_NAME and w2 == 2:
+                    attr_name = bytes(v2).decode("utf-8", "replace")
+                elif f2 == _ATTR_TENSOR and w2 == 2:
+                    attr_tensor = v2
+            if attr_name == "value" and attr_tensor is not None:
+                constant = attr_tensor
+    return op_type, inputs, node_outputs, node_name, constant
+
+
+def _value_info(value: memoryview) -> tuple[str, int | None]:
+    """ValueInfoProto: (name, tensor element type or None)."""
+    name, elem = "", None
+    for f, w, v in _fields(value):
+        if f == _VALUEINFO_NAME and w == 2:
+            name = bytes(v).decode()
+        elif f == _VALUEINFO_TYPE and w == 2:
+            for f2, w2, v2 in _fields(v):
+                if f2 == _TYPE_TENSOR and w2 == 2:
+                    for f3, w3, v3 in _fields(v2):
+                        if f3 == _TENSOR_TYPE_ELEM and w3 == 0:
+                            elem = v3
+    return name, elem
+
+
+def _output_op(name: str, producer_of: dict) -> str:
+    """The op behind an output, looking through pass-through ops (Identity, Reshape, ...; at most 16 deep)."""
+    op = ""
+    seen = 0
+    while name in producer_of and seen < 16:
+        op, inputs = producer_of[name]
+        if op not in _PASS_THROUGH or not inputs:
+            break
+        name = inputs[0]
+        seen += 1
+    return op
 
 
 def inspect_onnx(path: Path) -> OnnxGraphInfo:

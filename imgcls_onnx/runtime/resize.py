@@ -79,6 +79,18 @@ def _finish(out: np.ndarray, img: np.ndarray) -> np.ndarray:
     return out if img.ndim == 3 else out[:, :, 0]
 
 
+def _halve(src: np.ndarray, x0: int, y0: int, cw: int, ch: int) -> np.ndarray:
+    """hal::resize turns INTER_LINEAR into INTER_AREA's fast path for an exact halving: (a + b + c + d + 2) >> 2."""
+    block = src[2 * y0 : 2 * (y0 + ch), 2 * x0 : 2 * (x0 + cw)]
+    acc = block[0::2, 0::2].astype(np.uint16)
+    acc += block[0::2, 1::2]
+    acc += block[1::2, 0::2]
+    acc += block[1::2, 1::2]
+    acc += 2
+    acc >>= 2
+    return acc.astype(np.uint8)
+
+
 def resize_linear(img: np.ndarray, new_w: int, new_h: int, window: Optional[Window] = None) -> np.ndarray:
     """``cv2.resize(img, (new_w, new_h), interpolation=cv2.INTER_LINEAR)`` for uint8, bit-exact with x86-64 OpenCV;
     with ``window=(x0, y0, cw, ch)`` only ``result[y0:y0 + ch, x0:x0 + cw]`` is computed and returned."""
@@ -86,15 +98,7 @@ def resize_linear(img: np.ndarray, new_w: int, new_h: int, window: Optional[Wind
     if (new_w, new_h) == (w, h):
         return _finish(src[y0 : y0 + ch, x0 : x0 + cw].copy(), img)
     if new_w * 2 == w and new_h * 2 == h:
-        # hal::resize turns INTER_LINEAR into INTER_AREA's fast path for an exact halving: (a + b + c + d + 2) >> 2
-        block = src[2 * y0 : 2 * (y0 + ch), 2 * x0 : 2 * (x0 + cw)]
-        acc = block[0::2, 0::2].astype(np.uint16)
-        acc += block[0::2, 1::2]
-        acc += block[1::2, 0::2]
-        acc += block[1::2, 1::2]
-        acc += 2
-        acc >>= 2
-        return _finish(acc.astype(np.uint8), img)
+        return _finish(_halve(src, x0, y0, cw, ch), img)
     xofs, a0, a1 = linear_table(w, new_w, x0, cw, clamp=True)
     yofs, b0, b1 = linear_table(h, new_h, y0, ch, clamp=False)
     sy0 = np.clip(yofs, 0, h - 1)

@@ -172,12 +172,16 @@ class CropImage:
         return {"CropImage": {"size": int(cw) if cw == ch else [int(cw), int(ch)]}}
 
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)  # PaddleX's NormalizeImage defaults: ImageNet's RGB statistics
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
 @dataclass(frozen=True)
 class NormalizeImage:
     """``x * (scale / std) + (-mean / std)`` in float32 (PaddleX's folded form)."""
 
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
     scale: float = 1.0 / 255.0
     order: str = "hwc"
     alpha: np.ndarray = field(init=False, repr=False, compare=False)
@@ -300,8 +304,8 @@ def op_from_yml(entry: Any) -> Op:
                 raise BundleError(f"NormalizeImage: only channel_num 3 is supported, got {channel_num}")
             order = str(args.pop("order", "") or "hwc").lower()
             op = NormalizeImage(
-                mean=tuple(float(v) for v in args.pop("mean", (0.485, 0.456, 0.406))),
-                std=tuple(float(v) for v in args.pop("std", (0.229, 0.224, 0.225))),
+                mean=tuple(float(v) for v in args.pop("mean", IMAGENET_MEAN)),
+                std=tuple(float(v) for v in args.pop("std", IMAGENET_STD)),
                 scale=parse_scale(args.pop("scale", 1.0 / 255.0)),
                 order=order,
             )
@@ -400,8 +404,8 @@ class PreprocessSpec:
         crop: int = 224,
         interpolation: str = "linear",
         backend: str = "cv2",
-        mean: Sequence[float] = (0.485, 0.456, 0.406),
-        std: Sequence[float] = (0.229, 0.224, 0.225),
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
         scale: float = 1.0 / 255.0,
     ) -> "PreprocessSpec":
         return cls(

@@ -61,21 +61,21 @@ META = json.loads((HERE / "imgcls_client.json").read_text(encoding="utf-8"))
 def request_body(images):
     config = BundleConfig.from_yml_dict(META["inference_yml"])
     rgb = [load_image(p) for p in images]
-    if META.get("input_layout") == "NHWC":  # a --fuse-preprocess bundle: resized, cropped uint8, normalised in-graph
+    if META["input"]["layout"] == "NHWC":  # a --fuse-preprocess bundle: resized, cropped uint8, normalised in-graph
         batch = np.stack([config.preprocess.apply_image_ops(img) for img in rgb]).astype(np.uint8)
         datatype = "UINT8"
     else:
         batch = config.preprocess.batch(rgb)
         datatype = "FP32"
-    return {"inputs": [{"name": META["input_name"], "shape": list(batch.shape), "datatype": datatype,
+    return {"inputs": [{"name": META["input"]["name"], "shape": list(batch.shape), "datatype": datatype,
                         "data": batch.reshape(-1).tolist()}],
-            "outputs": [{"name": META["output_name"]}]}
+            "outputs": [{"name": META["output"]["name"]}]}
 
 
 def scores_from(out):
     values = np.asarray(out["data"], np.float32).reshape(out["shape"])
     # the model returns logits: the runtime's softmax
-    return values if META.get("output_is_probabilities", True) else softmax(values)
+    return values if META["output"]["probabilities"] else softmax(values)
 
 
 def main():
@@ -130,8 +130,7 @@ def export_triton(model, repo: Path, name: str | None = None, max_batch_size: in
         preferred=preferred, delay_us=max_queue_delay_us, instances=instances, kind=kind), encoding="utf-8")
     (target / "client.py").write_text(CLIENT, encoding="utf-8")
     (target / "imgcls_client.json").write_text(json.dumps({
-        "model": model_name, "input_name": io.input_name, "output_name": io.output_name,
-        "input_layout": io.layout, "inference_yml": bundle.config.to_yml_dict(),
-        "labels": list(bundle.config.label_list or []), "output_is_probabilities": io.outputs_probabilities},
+        "model": model_name, **io.to_dict(), "inference_yml": bundle.config.to_yml_dict(),
+        "labels": list(bundle.config.label_list or [])},
         indent=1), encoding="utf-8")
     return target

@@ -14,12 +14,13 @@ from typing import Any, Sequence
 
 import yaml
 
-from .api import create_model
-from .datasets import check_dataset, evaluate, iter_problem_lines, write_evaluation
-from .errors import ConfigRunError
-from .hub import converter_available, stdout_to_stderr
-from .runtime.defaults import BATCH_SIZE
-from .runtime.net import is_url
+from ..api import create_model
+from ..datasets import check_dataset, evaluate, iter_problem_lines, write_evaluation
+from ..errors import ConfigRunError
+from ..hub import converter_available, stdout_to_stderr
+from ..runtime.defaults import BATCH_SIZE
+from ..runtime.net import is_url
+from .sink import ResultSink, paddlex_print, walk_inputs
 
 
 def apply_overrides(config: dict, overrides: Sequence[str]) -> dict:
@@ -98,17 +99,14 @@ def _predict(config: dict, output: Path) -> int:
         raise ConfigRunError("Predict.input is missing (-o Predict.input=IMAGE_OR_FOLDER)")
     model = create_model(_model_ref(config, "Predict", "model_dir"), device=_device(config.get("Global") or {}),
                          batch_size=int(pred.get("batch_size") or 1))
-    failed = 0
+    sink = ResultSink(paddlex_print, output, save_img=True, print_failures=False)
     with model:
-        for res in model.predict(inputs, topk=pred.get("topk")):
-            if not res.ok:
-                failed += 1
-                sys.stderr.write(f"error: {res.error}\n")
-                continue
-            res.print(json_format=True)
-            res.save_to_json(output)
-            res.save_to_img(output)
-    return 1 if failed else 0
+        try:
+            sink.drain(model.predict(walk_inputs([inputs]).items,
+                                     topk=pred.get("topk")))
+        finally:
+            sink.close()
+    return 1 if sink.failed else 0
 
 
 def _evaluate(config: dict, output: Path) -> int:
@@ -144,7 +142,7 @@ def _export(config: dict, output: Path) -> int:
     weights = (config.get("Export") or {}).get("weight_path")
     if not converter_available():
         raise ConfigRunError("export converts Paddle weights: it needs the converter (pip install 'imgcls-onnx[convert]')")
-    from .converter.pipeline import ConvertRequest, run_convert  # optional: the convert extra (Paddle)
+    from ..converter.pipeline import ConvertRequest, run_convert  # optional: the convert extra (Paddle)
 
     name = str(glob.get("model") or "")
     request: dict[str, Any] = {"source": name, "out_dir": str(output / "inference"), "overwrite": True}
