@@ -11,6 +11,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from conftest import ROOT, structured_image, tiny_onnx_model, write_jpeg
 from imgcls_onnx.runtime.bundle import BundleConfig, load_bundle, write_bundle
 from imgcls_onnx.runtime.classifier import _warn_if_int8_may_saturate
 from imgcls_onnx.runtime.cpu import CpuFeatures, with_cpuid
+from imgcls_onnx.runtime.errors import ImgclsWarning
 from imgcls_onnx.runtime.onnx_graph import inspect_onnx
 from imgcls_onnx.runtime.transforms import PreprocessSpec
 
@@ -142,19 +144,22 @@ def _bundle(directory: Path, onnx_path: Path, manifest: dict | None = None) -> P
     return write_bundle(directory, onnx_path, config, {"output": "logits", **(manifest or {})}, overwrite=True)
 
 
-def test_an_8_bit_graph_from_elsewhere_warns_once_on_a_cpu_without_vnni(tmp_path, capsys):
+def test_an_8_bit_graph_from_elsewhere_warns_once_on_a_cpu_without_vnni(tmp_path):
     wide = load_bundle(_bundle(tmp_path / "wide", qlinear_conv(tmp_path / "w.onnx", _weights(65))))
     seven = load_bundle(_bundle(tmp_path / "seven", qlinear_conv(tmp_path / "s.onnx", _weights())))
     float_ = load_bundle(_bundle(tmp_path / "float", tiny_onnx_model(tmp_path / "f.onnx", 8, softmax=False)))
-    assert _warn_if_int8_may_saturate(wide, AVX2)
-    err = capsys.readouterr().err
-    assert err.count("warning:") == 1
+    with pytest.warns(ImgclsWarning) as said:
+        assert _warn_if_int8_may_saturate(wide, AVX2)
+        assert _warn_if_int8_may_saturate(wide, AVX2)  # still true, said once
+    assert len(said) == 1
+    err = str(said[0].message)
     assert str(wide.onnx_path) in err and "conv1" in err and "without VNNI" in err
     assert "may differ from a VNNI machine" in err and "--precision int8" in err and "imgcls-onnx convert" in err
-    assert _warn_if_int8_may_saturate(wide, AVX2)  # still true, said once
-    for bundle, cpu in ((seven, AVX2), (float_, AVX2), (wide, VNNI), (wide, ALDER_LAKE), (wide, ARM)):
-        assert not _warn_if_int8_may_saturate(bundle, cpu), (bundle.directory.name, cpu)
-    assert capsys.readouterr().err == ""
+    with warnings.catch_warnings(record=True) as more:
+        warnings.simplefilter("always")
+        for bundle, cpu in ((seven, AVX2), (float_, AVX2), (wide, VNNI), (wide, ALDER_LAKE), (wide, ARM)):
+            assert not _warn_if_int8_may_saturate(bundle, cpu), (bundle.directory.name, cpu)
+    assert more == []
 
 
 def test_numpy_cpuid_flags_replace_the_host_cpuinfo_on_x86():
