@@ -71,6 +71,20 @@ def test_pillow_decoder_gives_opencvs_pixels(kind):
             assert got.shape == ref.shape and np.array_equal(got, ref), f"{name}: {_describe(ref, got)}"
 
 
+def test_use_decoder_swaps_the_decode_hook(monkeypatch):
+    """tests/conftest.py's use_decoder("opencv") (and scripts/bench_worker.py) put cv2.imdecode in decode's hook: it
+    is what load_image then calls; outside the block the runtime's own decoder is back."""
+    calls = []
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: calls.append(1) or real(*a))
+    data = next(data for _, kind, data in CORPUS if kind == "png")
+    with use_decoder("opencv"):
+        load_image(data)
+    assert calls == [1]
+    load_image(data)
+    assert calls == [1]
+
+
 def test_load_image_is_the_same_with_either_decoder():
     """End to end: EXIF orientation, multi-frame files and Pillow fallbacks included."""
     for name, kind, data in CORPUS:

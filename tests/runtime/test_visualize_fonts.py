@@ -41,7 +41,8 @@ def test_drawn_label_differs_from_tofu(monkeypatch):
     good = np.asarray(visualize.draw_top1(image, LABEL))
     monkeypatch.setattr(visualize, "font_paths", lambda: [DEJAVU])
     visualize._font_path_for.cache_clear()
-    tofu = np.asarray(visualize.draw_top1(image, LABEL))
+    with pytest.warns(ImgclsWarning, match="drawn with boxes"):
+        tofu = np.asarray(visualize.draw_top1(image, LABEL))
     assert not np.array_equal(good[:40], tofu[:40])
 
 
