@@ -16,7 +16,7 @@ than onnxruntime) is accepted with one warning each, so PaddleX scripts run unch
 from __future__ import annotations
 
 import os
-import sys
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +25,7 @@ import yaml
 from . import datasets
 from .hub import obtain_model
 from .runtime.classifier import Classifier
+from .runtime.errors import ImgclsWarning
 from .runtime.results import Prediction
 from .store.archive import pack_bundle
 
@@ -36,7 +37,7 @@ DEFAULT_PIPELINE_MODEL = "PP-LCNet_x0_5"  # what PaddleX 3.7.2's image_classific
 def _warn_once(key: str, message: str) -> None:
     if key not in _WARNED:
         _WARNED.add(key)
-        sys.stderr.write(f"warning: {message}\n")
+        warnings.warn(message, ImgclsWarning, stacklevel=4)  # create_model's caller
 
 
 def _engine_settings(engine, engine_config, use_hpip, hpi_config, pp_option, genai_config, kwargs) -> dict:

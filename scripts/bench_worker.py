@@ -55,10 +55,10 @@ def use_opencv_path() -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
     from conftest import opencv_decode_single  # the tests' OpenCV reader (cv2.imdecode as PaddleX's ReadImage)
 
-    from imgcls_onnx.runtime import images
+    from imgcls_onnx.runtime import decode
     from imgcls_onnx.runtime import kernel as kernels
 
-    images._decode_single = opencv_decode_single
+    decode._decode_single = opencv_decode_single
 
     class OpenCVKernel(kernels.Kernel):
         def resize(self, image, interpolation, new_w, new_h, window=None):

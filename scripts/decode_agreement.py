@@ -4,8 +4,9 @@
 For every image of the generated corpus (tests/decode_corpus.py, at several sizes and seeds) and the real photos in
 ../shared/realdata, three decodes are compared with ``cv2.imdecode(IMREAD_COLOR_RGB | IMREAD_IGNORE_ORIENTATION)``
 (the runtime's OpenCV path): Pillow's plain ``convert("RGB")``, and the runtime's Pillow decoder
-(``imgcls_onnx.runtime.images``, what runs without OpenCV). Also end to end: ``load_image`` with
-IMGCLS_ONNX_DECODER=pillow against ``load_image`` with OpenCV (EXIF orientation, Pillow fallbacks included).
+(``imgcls_onnx.runtime.decode``, what runs without OpenCV). Also end to end: ``load_image`` with the runtime's
+decoder against ``load_image`` with OpenCV's (tests/conftest.py ``use_decoder``: EXIF orientation, Pillow fallbacks
+included).
 
     scripts/decode_agreement.py [--max-side 256] [--seeds 0 1] [--markdown reports/decode_agreement.md]
 """
@@ -28,8 +29,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import decode_corpus  # noqa: E402
+from conftest import use_decoder  # noqa: E402
 
-from imgcls_onnx.runtime import images  # noqa: E402
+from imgcls_onnx.runtime import decode, images  # noqa: E402
 
 FLAGS = cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
 
@@ -48,9 +50,9 @@ def _naive(data: bytes) -> np.ndarray:
 
 
 def _load(data: bytes, decoder: str) -> np.ndarray | str:
-    os.environ[images.DECODER_ENV] = decoder
     try:
-        return images.load_image(data)
+        with use_decoder(decoder):
+            return images.load_image(data)
     except images.ImageLoadError as e:
         return type(e).__name__
 
@@ -84,7 +86,7 @@ def measure(items) -> dict[str, Row]:
             row.cv2_none += 1
         row._add(row.naive, _diff(ref, _naive(data)) if ref is not None else (0, 0.0))
         try:
-            mine = images._decode_like_opencv(data, name)
+            mine = decode._decode_single(data, name)
         except images.ImageLoadError:
             mine = None
         d = _diff(ref, mine) if ref is not None else (0, 0.0)
@@ -94,7 +96,6 @@ def measure(items) -> dict[str, Row]:
         a, b = _load(data, "opencv"), _load(data, "pillow")
         same = (a == b) if isinstance(a, str) or isinstance(b, str) else (a.shape == b.shape and np.array_equal(a, b))
         row.e2e += bool(same)
-    os.environ.pop(images.DECODER_ENV, None)
     return rows
 
 

@@ -177,15 +177,15 @@ def use_decoder(name: str):
     """Decode images with the runtime's decoder (Pillow) or with OpenCV's ``imdecode`` inside the block."""
     if name == "opencv" and importlib.util.find_spec("cv2") is None:
         pytest.skip("not applicable: OpenCV is not installed")
-    from imgcls_onnx.runtime import images
+    from imgcls_onnx.runtime import decode
 
-    saved = images._decode_single
+    saved = decode._decode_single
     if name == "opencv":
-        images._decode_single = opencv_decode_single
+        decode._decode_single = opencv_decode_single
     try:
         yield name
     finally:
-        images._decode_single = saved
+        decode._decode_single = saved
 
 
 @pytest.fixture(params=DECODERS)

@@ -17,7 +17,7 @@ import click
 
 from ..runtime.errors import ImgclsError
 from . import datasets, models, predict, serve
-from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, check_settings, fail, print_version
+from .common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, check_settings, fail, print_version, show_warnings_as_lines
 from .sink import ResultSink, paddlex_res, walk_inputs
 
 __all__ = ["cli", "main", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE"]
@@ -109,4 +109,5 @@ def main() -> None:
     # JSON lines on stdout, messages on stderr: the same UTF-8 bytes on every OS (docs/platforms.md)
     utf8_stream(sys.stdout)
     utf8_stream(sys.stderr)
+    show_warnings_as_lines()
     cli(prog_name="imgcls-onnx")

@@ -1,7 +1,11 @@
 """What every command shares besides its options: the exit codes, the one-line error, the settings check."""
 from __future__ import annotations
 
+import warnings
+
 import click
+
+from ..runtime.errors import ImgclsWarning
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -9,6 +13,22 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 def fail(message: str, code: int = EXIT_USAGE) -> "click.exceptions.Exit":
     click.echo(f"error: {message}", err=True)
     return click.exceptions.Exit(code)
+
+
+def show_warnings_as_lines() -> None:
+    """Print the library's warnings (``ImgclsWarning``: random weights, int8 on this CPU, a missing font, ...) as one
+    ``warning: ...`` line each on stderr, as the errors are, whatever $PYTHONWARNINGS says (they are part of the
+    command's output; the library says each once); other warnings keep Python's format and filters."""
+    warnings.filterwarnings("default", category=ImgclsWarning)
+    python_format = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ImgclsWarning):
+            click.echo(f"warning: {message}", err=True)
+        else:
+            python_format(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
 
 
 def check_settings() -> None:

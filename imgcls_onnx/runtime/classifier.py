@@ -16,8 +16,8 @@ A bad input yields a Prediction with ``error`` set; it never stops the others.
 from __future__ import annotations
 
 import os
-import sys
 import threading
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +30,7 @@ import numpy as np
 from .bundle import Bundle, load_bundle
 from .cpu import CpuFeatures, cpu_features, int8_may_saturate
 from .defaults import BATCH_SIZE
-from .errors import ImageLoadError, ImgclsError, PreprocessError
+from .errors import ImageLoadError, ImgclsError, ImgclsWarning, PreprocessError
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
 from .inputs import InputItem, iter_inputs
 from .model import OnnxModel
@@ -61,20 +61,19 @@ _WARNED_RANDOM: set = set()  # bundles already warned about (random weights, int
 
 
 def _warn_if_random(bundle: Bundle) -> None:
-    """Once per bundle and process, on stderr (stdout stays pure results)."""
+    """Once per bundle and process, an ImgclsWarning (shown on stderr: stdout stays pure results)."""
     if bundle.weights != "random":
         return
     key = str(Path(bundle.directory).resolve())
     if key in _WARNED_RANDOM:
         return
     _WARNED_RANDOM.add(key)
-    sys.stderr.write(f"warning: model {bundle.name!r} ({bundle.directory}) has RANDOM weights (made with "
-                     "`convert --random-init` for tests and benchmarks): its predictions mean nothing\n")
-    sys.stderr.flush()
+    warnings.warn(f"model {bundle.name!r} ({bundle.directory}) has RANDOM weights (made with `convert --random-init` "
+                  "for tests and benchmarks): its predictions mean nothing", ImgclsWarning, stacklevel=3)
 
 
 def _warn_if_int8_may_saturate(bundle: Bundle, features: CpuFeatures | None = None) -> bool:
-    """Once per model file and process, on stderr: a graph whose integer kernels multiply uint8 activations by int8
+    """Once per model file and process, an ImgclsWarning: a graph whose integer kernels multiply uint8 activations by int8
     weights that use 8 bits, on an x86-64 CPU without VNNI/AMX, where onnxruntime's u8s8 kernels can saturate
     (runtime/cpu.py, runtime/onnx_graph.py). Any graph, whoever made it: an int8 bundle whose manifest says 8-bit
     weights (made by an older converter) is known without reading it; a bundle the converter made with 7-bit weights
@@ -102,21 +101,21 @@ def _warn_if_int8_may_saturate(bundle: Bundle, features: CpuFeatures | None = No
     cpu = f"{features.machine} without VNNI/AMX"
     if converted_int8:
         measured_on = (variant.get("measured_on") or {}).get("flags")
-        sys.stderr.write(
-            f"warning: model {bundle.name!r} is an int8 bundle with 8-bit weights; on this CPU ({cpu}) "
+        message = (
+            f"model {bundle.name!r} is an int8 bundle with 8-bit weights; on this CPU ({cpu}) "
             "onnxruntime's integer kernels can saturate, so its results may differ from a VNNI machine's and its "
             f"accuracy may be below the vs_float32 figure in its manifest (measured on "
             f"{', '.join(measured_on) if measured_on else 'another CPU'}). Convert it again with this imgcls-onnx "
-            "(7-bit weights give the same result on every CPU).\n")
+            "(7-bit weights give the same result on every CPU).")
     else:
         shown = ", ".join(wide[:3]) + (f" and {len(wide) - 3} more" if len(wide) > 3 else "")
-        sys.stderr.write(
-            f"warning: {bundle.onnx_path} is an int8 graph whose integer kernels take uint8 activations and int8 "
+        message = (
+            f"{bundle.onnx_path} is an int8 graph whose integer kernels take uint8 activations and int8 "
             f"weights that use 8 bits ({shown}); on this CPU ({cpu}) onnxruntime's u8s8 kernels can saturate, so "
             "its results may differ from a VNNI machine's. For int8 that gives the same results on every CPU, "
             "quantise the float model again with imgcls-onnx (7-bit weights), e.g. imgcls-onnx convert --onnx "
-            "FLOAT.onnx --yml inference.yml --precision int8 --calibration-images DIR\n")
-    sys.stderr.flush()
+            "FLOAT.onnx --yml inference.yml --precision int8 --calibration-images DIR")
+    warnings.warn(message, ImgclsWarning, stacklevel=3)
     return True
 
 

@@ -12,13 +12,20 @@ first defined it, so old imports keep working):
   (web_export), ``StorageError`` (ray_batch).
 
 Every public error derives from ``ImgclsError``; ``FetchError`` and ``QueueFull`` are internal signals (plain
-``Exception``) that their callers turn into ``ImageFetchError`` or an HTTP status.
+``Exception``) that their callers turn into ``ImageFetchError`` or an HTTP status. What the library only warns about
+goes through ``warnings.warn`` as an ``ImgclsWarning`` (defined here).
 """
 from __future__ import annotations
 
 
 class ImgclsError(Exception):
     """Base class of every error this package raises on purpose."""
+
+
+class ImgclsWarning(UserWarning):
+    """What this package warns about and goes on: random weights, an int8 graph that may saturate on this CPU, a
+    label no installed font can draw, a PaddleX option that does not apply. Each cause is warned about once per
+    process; the CLI prints each as one ``warning: ...`` line on stderr (``cli.common.show_warnings_as_lines``)."""
 
 
 class BundleError(ImgclsError):

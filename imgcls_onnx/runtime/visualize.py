@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import warnings
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from .errors import ImgclsWarning
 
 ENV_FONT = "IMGCLS_ONNX_FONT"
 # Fonts tried in order (after $IMGCLS_ONNX_FONT); the first that has a glyph for every character of the label wins,
@@ -56,10 +59,9 @@ def _font_path_for(text: str) -> str | None:
             return path
     if any(ord(ch) > 0x2E7F for ch in text) and text not in _WARNED:
         _WARNED.add(text)
-        import sys
-
-        sys.stderr.write(f"warning: no installed font has every character of {text!r}; it is drawn with boxes. "
-                         f"Install one (Debian: apt-get install fonts-noto-cjk) or set {ENV_FONT}=/path/to/font\n")
+        warnings.warn(f"no installed font has every character of {text!r}; it is drawn with boxes. Install one "
+                      f"(Debian: apt-get install fonts-noto-cjk) or set {ENV_FONT}=/path/to/font", ImgclsWarning,
+                      stacklevel=4)  # draw_top1's caller
     return paths[0] if paths else None
 
 

@@ -188,8 +188,9 @@ def test_paddlex_signatures_are_accepted_with_one_warning_each(doc_ori, doc_imag
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['90']"
-    warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("warning:")]
+    warnings = [ln for ln in proc.stderr.splitlines() if "ImgclsWarning: " in ln]  # Python's format, at the caller
     assert len(warnings) == 4, warnings  # engine, hpip (once, though asked twice), pp_option, engine_config foo
+    assert all(ln.startswith("<string>:") for ln in warnings), warnings
     assert sum("use_hpip" in w for w in warnings) == 1
 
 

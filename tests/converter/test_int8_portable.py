@@ -9,6 +9,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from conftest import ROOT, convert_ok, structured_image, tiny_onnx_model, write_
 from imgcls_onnx.runtime.bundle import Bundle, BundleConfig
 from imgcls_onnx.runtime.classifier import _warn_if_int8_may_saturate
 from imgcls_onnx.runtime.cpu import CpuFeatures, int8_may_saturate, parse_cpuinfo
+from imgcls_onnx.runtime.errors import ImgclsWarning
 from imgcls_onnx.runtime.transforms import PreprocessSpec
 
 QEMU_X86 = "qemu-x86_64-static"
@@ -105,18 +107,22 @@ def test_cpuinfo_flags_are_read_for_x86_and_arm():
     assert parse_cpuinfo("", "x86_64").flags == frozenset()
 
 
-def test_an_int8_bundle_with_8_bit_weights_warns_on_a_cpu_without_vnni(tmp_path, capsys):
+def test_an_int8_bundle_with_8_bit_weights_warns_on_a_cpu_without_vnni(tmp_path):
     config = BundleConfig("m", PreprocessSpec.imagenet(), 5, None)
     old = Bundle(tmp_path / "old", config, {"variant": {"precision": "int8", "measured_on": {"flags": ["avx512_vnni"]}}})
     new = Bundle(tmp_path / "new", config, {"variant": {"precision": "int8", "quantisation":
                                                          {"weights_reduced_range": True}}})
     fp32 = Bundle(tmp_path / "fp32", config, {})
     avx2 = _features("x86_64", "avx2")
-    assert _warn_if_int8_may_saturate(old, avx2)
-    err = capsys.readouterr().err
+    with pytest.warns(ImgclsWarning) as said:
+        assert _warn_if_int8_may_saturate(old, avx2)
+    err = str(said[0].message)
+    assert len(said) == 1
     assert "int8" in err and "without VNNI" in err and "avx512_vnni" in err and "Convert it again" in err
-    assert not _warn_if_int8_may_saturate(new, avx2)
-    assert not _warn_if_int8_may_saturate(fp32, avx2)
-    assert not _warn_if_int8_may_saturate(old, _features("x86_64", "avx2", "avx512_vnni"))
-    assert not _warn_if_int8_may_saturate(old, _features("aarch64", "asimd"))
-    assert capsys.readouterr().err == ""
+    with warnings.catch_warnings(record=True) as more:
+        warnings.simplefilter("always")
+        assert not _warn_if_int8_may_saturate(new, avx2)
+        assert not _warn_if_int8_may_saturate(fp32, avx2)
+        assert not _warn_if_int8_may_saturate(old, _features("x86_64", "avx2", "avx512_vnni"))
+        assert not _warn_if_int8_may_saturate(old, _features("aarch64", "asimd"))
+    assert more == []

@@ -186,8 +186,8 @@ REFERENCE_CLI = """
 import sys
 sys.path.insert(0, {tests!r})
 from conftest import opencv_decode_single
-from imgcls_onnx.runtime import images
-images._decode_single = opencv_decode_single  # OpenCV decodes (PaddleX's reader)
+from imgcls_onnx.runtime import decode
+decode._decode_single = opencv_decode_single  # OpenCV decodes (PaddleX's reader)
 from imgcls_onnx.cli import main
 sys.argv = ["imgcls-onnx", *sys.argv[1:]]
 main()

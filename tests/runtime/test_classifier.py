@@ -1,12 +1,14 @@
 """Streaming, order, batching equivalence, failure isolation, inputs of every kind, providers."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
-from conftest import structured_image, tiny_bundle, write_jpeg
+from conftest import run_cli, structured_image, tiny_bundle, write_jpeg
 
 from imgcls_onnx import Classifier
-from imgcls_onnx.runtime.errors import ProviderError
+from imgcls_onnx.runtime.errors import ImgclsWarning, ProviderError
 from imgcls_onnx.runtime.providers import Device, parse_device
 
 
@@ -184,3 +186,27 @@ def test_fast_decode_is_exact_when_there_is_nothing_to_skip(tmp_path):
             assert (a.class_ids, a.scores) == (b.class_ids, b.scores)
         differs = [a.scores != b.scores for a, b in zip(exact.predict(large), fast.predict(large))]
         assert any(differs)  # 300+ px short side vs 36: decoded at 1/8 scale
+
+
+def _random_weights_bundle(directory):
+    bundle = tiny_bundle(directory, num_classes=3, seed=1)
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    (bundle / "manifest.json").write_text(json.dumps({**manifest, "weights": "random"}), encoding="utf-8")
+    return bundle
+
+
+def test_random_weights_are_warned_once_in_python_and_in_the_cli(tmp_path):
+    """In Python an ImgclsWarning, once per bundle and process; the CLI prints it as one `warning:` line on stderr
+    (even under run_cli's PYTHONWARNINGS=ignore) and keeps stdout to JSON lines."""
+    bundle = _random_weights_bundle(tmp_path / "rnd")
+    with pytest.warns(ImgclsWarning, match="RANDOM weights") as said:
+        for _ in range(2):
+            with Classifier.from_dir(bundle, device="cpu", threads=1):
+                pass
+    assert len(said) == 1 and str(bundle) in str(said[0].message)
+    images = [str(write_jpeg(tmp_path / f"{i}.jpg", structured_image(50, 60, seed=i))) for i in range(2)]
+    proc = run_cli("predict", "--model", str(bundle), "--device", "cpu", *images)
+    assert proc.returncode == 0, proc.stderr
+    warned = [ln for ln in proc.stderr.splitlines() if "RANDOM weights" in ln]
+    assert len(warned) == 1 and warned[0].startswith("warning: model ") and "ImgclsWarning" not in proc.stderr
+    assert [json.loads(ln)["input_path"] for ln in proc.stdout.splitlines()] == images

@@ -11,6 +11,7 @@ import platform
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from conftest import ROOT, structured_image, tiny_onnx_model, write_jpeg
 from imgcls_onnx.runtime.bundle import BundleConfig, load_bundle, write_bundle
 from imgcls_onnx.runtime.classifier import _warn_if_int8_may_saturate
 from imgcls_onnx.runtime.cpu import CpuFeatures, with_cpuid
+from imgcls_onnx.runtime.errors import ImgclsWarning
 from imgcls_onnx.runtime.onnx_graph import inspect_onnx
 from imgcls_onnx.runtime.transforms import PreprocessSpec
 
@@ -142,19 +144,22 @@ def _bundle(directory: Path, onnx_path: Path, manifest: dict | None = None) -> P
     return write_bundle(directory, onnx_path, config, {"output": "logits", **(manifest or {})}, overwrite=True)
 
 
-def test_an_8_bit_graph_from_elsewhere_warns_once_on_a_cpu_without_vnni(tmp_path, capsys):
+def test_an_8_bit_graph_from_elsewhere_warns_once_on_a_cpu_without_vnni(tmp_path):
     wide = load_bundle(_bundle(tmp_path / "wide", qlinear_conv(tmp_path / "w.onnx", _weights(65))))
     seven = load_bundle(_bundle(tmp_path / "seven", qlinear_conv(tmp_path / "s.onnx", _weights())))
     float_ = load_bundle(_bundle(tmp_path / "float", tiny_onnx_model(tmp_path / "f.onnx", 8, softmax=False)))
-    assert _warn_if_int8_may_saturate(wide, AVX2)
-    err = capsys.readouterr().err
-    assert err.count("warning:") == 1
+    with pytest.warns(ImgclsWarning) as said:
+        assert _warn_if_int8_may_saturate(wide, AVX2)
+        assert _warn_if_int8_may_saturate(wide, AVX2)  # still true, said once
+    assert len(said) == 1
+    err = str(said[0].message)
     assert str(wide.onnx_path) in err and "conv1" in err and "without VNNI" in err
     assert "may differ from a VNNI machine" in err and "--precision int8" in err and "imgcls-onnx convert" in err
-    assert _warn_if_int8_may_saturate(wide, AVX2)  # still true, said once
-    for bundle, cpu in ((seven, AVX2), (float_, AVX2), (wide, VNNI), (wide, ALDER_LAKE), (wide, ARM)):
-        assert not _warn_if_int8_may_saturate(bundle, cpu), (bundle.directory.name, cpu)
-    assert capsys.readouterr().err == ""
+    with warnings.catch_warnings(record=True) as more:
+        warnings.simplefilter("always")
+        for bundle, cpu in ((seven, AVX2), (float_, AVX2), (wide, VNNI), (wide, ALDER_LAKE), (wide, ARM)):
+            assert not _warn_if_int8_may_saturate(bundle, cpu), (bundle.directory.name, cpu)
+    assert more == []
 
 
 def test_numpy_cpuid_flags_replace_the_host_cpuinfo_on_x86():
@@ -185,8 +190,8 @@ def _load_twice(bundle: Path, image: Path, qemu_cpu: str | None) -> tuple[str, l
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cpu = next(ln for ln in proc.stdout.splitlines() if ln.startswith("CPU")).split()[1:]
-    warnings = "\n".join(ln for ln in proc.stderr.splitlines() if ln.startswith("warning:"))
-    return warnings, [int(c) for c in cpu]
+    said = "\n".join(ln for ln in proc.stderr.splitlines() if "ImgclsWarning: " in ln)  # Python's format
+    return said, [int(c) for c in cpu]
 
 
 @pytest.mark.slow
@@ -200,7 +205,7 @@ def test_under_an_avx2_only_cpu_an_8_bit_graph_warns_once_and_a_7_bit_one_does_n
     seven = _bundle(tmp_path / "seven", quantised(tmp_path / "s.onnx", "qdq", reduce_range=True))
     said, cpu = _load_twice(wide, image, AVX2_ONLY_CPU)
     assert cpu == [1, 0, 0], f"the emulated CPU should have AVX2 and no AVX-512/VNNI: {cpu}"
-    assert said.count("warning:") == 1, said
+    assert said.count("ImgclsWarning:") == 1, said
     assert "int8 graph" in said and "without VNNI" in said and "may differ from a VNNI machine" in said
     assert "Conv#5" in said and "Gemm#14" in said
     said, _ = _load_twice(seven, image, AVX2_ONLY_CPU)
@@ -209,7 +214,7 @@ def test_under_an_avx2_only_cpu_an_8_bit_graph_warns_once_and_a_7_bit_one_does_n
     from imgcls_onnx.runtime.cpu import cpu_features, int8_may_saturate
 
     said, _ = _load_twice(wide, image, None)
-    assert said.count("warning:") == int(int8_may_saturate(cpu_features(), False)), said
+    assert said.count("ImgclsWarning:") == int(int8_may_saturate(cpu_features(), False)), said
 
 
 def test_the_converter_records_whether_its_graph_depends_on_the_cpu(tmp_path):

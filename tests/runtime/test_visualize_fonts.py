@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from imgcls_onnx.runtime import visualize
+from imgcls_onnx.runtime.errors import ImgclsWarning
 
 CJK_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"  # installed by ./scripts/test
 DEJAVU = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -40,17 +41,20 @@ def test_drawn_label_differs_from_tofu(monkeypatch):
     good = np.asarray(visualize.draw_top1(image, LABEL))
     monkeypatch.setattr(visualize, "font_paths", lambda: [DEJAVU])
     visualize._font_path_for.cache_clear()
-    tofu = np.asarray(visualize.draw_top1(image, LABEL))
+    with pytest.warns(ImgclsWarning, match="drawn with boxes"):
+        tofu = np.asarray(visualize.draw_top1(image, LABEL))
     assert not np.array_equal(good[:40], tofu[:40])
 
 
-def test_font_option_and_the_warning_when_nothing_covers(monkeypatch, capsys):
+def test_font_option_and_the_warning_when_nothing_covers(monkeypatch):
     monkeypatch.setenv(visualize.ENV_FONT, CJK_FONT)
     assert visualize.font_paths()[0] == CJK_FONT
     monkeypatch.delenv(visualize.ENV_FONT)
     monkeypatch.setattr(visualize, "font_paths", lambda: [DEJAVU])
     visualize._font_path_for.cache_clear()
-    visualize.draw_top1(np.zeros((100, 200, 3), np.uint8), LABEL)
-    visualize.draw_top1(np.zeros((100, 200, 3), np.uint8), LABEL)
-    err = capsys.readouterr().err
-    assert err.count("no installed font has every character") == 1 and "fonts-noto-cjk" in err
+    with pytest.warns(ImgclsWarning) as said:
+        visualize.draw_top1(np.zeros((100, 200, 3), np.uint8), LABEL)
+        visualize.draw_top1(np.zeros((100, 200, 3), np.uint8), LABEL)
+    assert len(said) == 1
+    err = str(said[0].message)
+    assert "no installed font has every character" in err and "fonts-noto-cjk" in err

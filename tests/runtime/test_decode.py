@@ -1,9 +1,10 @@
-"""The Pillow decoder (what decodes where OpenCV is not installed) gives OpenCV's pixels.
+"""runtime/decode.py: the runtime's decoder (simplejpeg and Pillow; what decodes where OpenCV is not installed) gives
+OpenCV's pixels.
 
 OpenCV is the independent reference: every image of the generated corpus (tests/decode_corpus.py: each format, mode,
 bit depth, subsampling, progressive, restart interval, odd sizes) decoded by ``cv2.imdecode`` and by the runtime's
-Pillow decoder, compared with np.array_equal; then end to end (``load_image`` under each decoder), on the real photos,
-for the reduced (fast) decode, and in a process where ``import cv2`` fails.
+decoder (``decode._decode_single``), compared with np.array_equal; then end to end (``load_image`` under each
+decoder), on the real photos, for the reduced (fast) decode, and in a process where ``import cv2`` fails.
 """
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ cv2 = pytest.importorskip("cv2", reason="not applicable: these comparisons need 
 import decode_corpus  # noqa: E402
 from conftest import REALDATA, ROOT, need, use_decoder  # noqa: E402
 
-from imgcls_onnx.runtime import images  # noqa: E402
+from imgcls_onnx.runtime import decode  # noqa: E402
 from imgcls_onnx.runtime.images import load_image  # noqa: E402
 
 CORPUS = decode_corpus.build(max_side=48, seed=0)
 KINDS = sorted({kind for _, kind, _ in CORPUS})
-# Measured and written down in images.py's docstring: OpenCV reads 16-bit colour TIFF through libtiff's RGBA
+# Measured and written down in pillow_as_opencv.py's docstring: OpenCV reads 16-bit colour TIFF through libtiff's RGBA
 # interface, which rounds v / 257; Pillow hands out only the high byte (v >> 8), so about half the pixels differ by 1.
 WITHIN_ONE = {"tiff_16bit_colour"}
 # OpenCV 5.1 ignores IMREAD_COLOR_RGB for AVIF with alpha (hands out BGR); compare with its BGR decode reversed.
@@ -62,12 +63,26 @@ def test_pillow_decoder_gives_opencvs_pixels(kind):
             continue
         ref = _opencv(data, kind)
         assert ref is not None, f"{name}: OpenCV cannot decode it"
-        got = images._decode_single(data, name)
+        got = decode._decode_single(data, name)
         assert got.dtype == np.uint8 and got.flags.c_contiguous and got.flags.writeable, name
         if kind in WITHIN_ONE:
             assert got.shape == ref.shape and np.abs(ref.astype(int) - got).max() <= 1, f"{name}: {_describe(ref, got)}"
         else:
             assert got.shape == ref.shape and np.array_equal(got, ref), f"{name}: {_describe(ref, got)}"
+
+
+def test_use_decoder_swaps_the_decode_hook(monkeypatch):
+    """tests/conftest.py's use_decoder("opencv") (and scripts/bench_worker.py) put cv2.imdecode in decode's hook: it
+    is what load_image then calls; outside the block the runtime's own decoder is back."""
+    calls = []
+    real = cv2.imdecode
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: calls.append(1) or real(*a))
+    data = next(data for _, kind, data in CORPUS if kind == "png")
+    with use_decoder("opencv"):
+        load_image(data)
+    assert calls == [1]
+    load_image(data)
+    assert calls == [1]
 
 
 def test_load_image_is_the_same_with_either_decoder():
@@ -180,22 +195,22 @@ def test_jpegs_take_simplejpegs_path_and_cmyk_takes_pillows(monkeypatch):
     """YCbCr, RGB and gray JPEGs are decoded by simplejpeg (a dependency: its absence is a failure here), CMYK ones by
     Pillow with OpenCV's conversion; both give OpenCV's pixels (the corpus tests above), and without simplejpeg the
     same pixels come from Pillow."""
-    if images._simplejpeg is None:
+    if decode._simplejpeg is None:
         pytest.fail("simplejpeg is not installed (a runtime dependency)", pytrace=False)
     calls = []
-    real = images._simplejpeg.decode_jpeg
-    monkeypatch.setattr(images._simplejpeg, "decode_jpeg", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = decode._simplejpeg.decode_jpeg
+    monkeypatch.setattr(decode._simplejpeg, "decode_jpeg", lambda *a, **k: calls.append(1) or real(*a, **k))
     for name, kind, data in CORPUS:
         if not data.startswith(b"\xff\xd8\xff") or kind in WITHIN_ONE:
             continue
         calls.clear()
         got = load_image(data)
-        cmyk = images._simplejpeg.decode_jpeg_header(data)[2] in ("CMYK", "YCCK")
+        cmyk = decode._simplejpeg.decode_jpeg_header(data)[2] in ("CMYK", "YCCK")
         assert calls == ([] if cmyk else [1]), name
-        monkeypatch.setattr(images, "_simplejpeg", None)
+        monkeypatch.setattr(decode, "_simplejpeg", None)
         assert np.array_equal(load_image(data), got), name  # Pillow's path: the same pixels
         monkeypatch.undo()
-        monkeypatch.setattr(images._simplejpeg, "decode_jpeg", lambda *a, **k: calls.append(1) or real(*a, **k))
+        monkeypatch.setattr(decode._simplejpeg, "decode_jpeg", lambda *a, **k: calls.append(1) or real(*a, **k))
 
 
 BLOCK_CV2 = """
@@ -238,20 +253,3 @@ def test_decoding_without_opencv(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["ok", str(len(picked))]
-
-
-@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "RGBX", "CMYK", "1", "I;16", "P"])
-def test_pil_array_matches_numpys_view(mode, monkeypatch):
-    """_pil_array encodes Pillow's pixels straight into a writable array (faster than np.asarray); the same values
-    as np.asarray, and the public np.asarray fallback."""
-    from PIL import Image
-
-    rgb = decode_corpus.content(np.random.default_rng(3), 37, 1000)  # rows wider than one 64 KiB piece / 4
-    im = Image.fromarray(rgb).convert(mode) if mode != "I;16" else Image.fromarray(rgb[..., 0].astype(np.uint16) * 99)
-    expected = np.asarray(im)
-    got = images._pil_array(im)
-    assert got.flags.writeable and got.flags.c_contiguous and got.dtype == expected.dtype
-    assert np.array_equal(got, expected)
-    monkeypatch.setattr(images, "_BYTES_PER_PIXEL", {})
-    fallback = images._pil_array(im)
-    assert fallback.flags.writeable and np.array_equal(fallback, expected)
