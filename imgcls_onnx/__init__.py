@@ -21,7 +21,7 @@ _LAZY = {
     "Prediction": "imgcls_onnx.runtime.results",
     "PreprocessSpec": "imgcls_onnx.runtime.transforms",
     "ProviderError": "imgcls_onnx.runtime.errors",
-    "UnknownModelError": "imgcls_onnx.runtime.errors",
+    "UnknownModelError": "imgcls_onnx.store.errors",
     "Pipeline": "imgcls_onnx.api",
     "create_model": "imgcls_onnx.api",
     "create_pipeline": "imgcls_onnx.api",

@@ -1,74 +1,72 @@
-"""Getting a model for every entry point (``predict``, ``evaluate``, ``serve``, ``create_model``, Ray): the store
-locates it (``store/locate.py``: a folder, a bundle archive file or URL, a cached bundle, a zoo name), and a zoo
-name without a bundle is fetched from PaddleX and converted once when the converter is installed (PaddleX's own
-behaviour: its ``create_model(name)`` downloads the official model).
+"""Getting a model, for every entry point (``predict``, ``evaluate``, ``serve``, ``create_model``, Ray):
+``obtain_model(ref)`` is the one door. The store finds it (``store/locate.py``: a folder, a bundle archive file or
+URL, a cached bundle, a zoo name); a zoo name without a bundle is converted once from PaddleX's official model when
+the converter is installed (PaddleX's own behaviour: its ``create_model(name)`` downloads the official model).
 
-This module sits above the store and the converter: it hands the converter to the store as a callback, so neither
-the runtime nor the store imports it. The converter is imported only when a model has to be converted.
+This module sits above the store and the converter: the store answers with a value (found, or needs conversion),
+and only this module runs the converter, so neither the runtime nor the store imports it. The converter is imported
+only when a model has to be converted. ``convert_quietly`` is the one way the library runs a conversion.
 """
 from __future__ import annotations
 
-import importlib.util
+import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .runtime.errors import ModelNotConvertedError, UnknownModelError
 from .store.cache import model_dir
-from .store.locate import Converter, locate_model
+from .store.converter_modules import missing_converter_modules
+from .store.errors import UnknownModelError
+from .store.locate import Found, find_model
 
-#: what converting needs, found by name without importing it (nor the converter package: a runtime-only install
-#: may lack it, and importing paddle takes seconds)
-CONVERTER_MODULES = ("paddle", "paddle2onnx", "onnx")
+if TYPE_CHECKING:
+    from .converter.pipeline import ConvertRequest
 
-
-def _missing() -> list[str]:
-    missing = []
-    for m in CONVERTER_MODULES:
-        try:
-            found = importlib.util.find_spec(m) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
-            missing.append(m)
-    return missing
+#: the converter's progress lines (``run_convert`` logs each step here); ``convert_quietly`` shows them on stderr
+CONVERTER_LOG = logging.getLogger("imgcls_onnx.converter")
 
 
-def converter_available() -> bool:
-    return not _missing()
+def obtain_model(ref: "str | os.PathLike[str]", *, convert: bool = True) -> Path:
+    """The bundle folder ``ref`` names; a zoo model without a bundle is converted from PaddleX's official model when
+    ``convert`` and the converter is installed, else ``ModelNotConvertedError`` says how to get one."""
+    found = find_model(ref)
+    if isinstance(found, Found):
+        return found.path
+    if not convert:
+        raise found.error()
+    missing = missing_converter_modules()
+    if missing:
+        raise found.error(f"the converter is not installed here: {', '.join(missing)} missing")
+    from .converter.pipeline import ConvertRequest  # noqa: PLC0415 - the converter loads only to convert
 
-
-def obtain_model(ref: "str | os.PathLike[str]", *, convert: bool = True, source: str | None = None) -> Path:
-    """The bundle folder ``ref`` names; a zoo model without a bundle is fetched and converted when possible."""
-    return locate_model(ref, convert=converter_callback(source) if convert else None)
-
-
-def converter_callback(source: str | None = None) -> Converter:
-    """The ``convert`` callback of ``locate_model``: the official model fetched (from ``source``, a mirror, when
-    given) and converted; where the converter is not installed, the error says so."""
-
-    def convert(e: ModelNotConvertedError) -> Path:
-        missing = _missing()
-        if missing:
-            raise ModelNotConvertedError(e.name, f"{e} (the converter is not installed here: {', '.join(missing)} "
-                                                 "missing)") from None
-        return fetch_and_convert(e.name, source=source)
-
-    return convert
-
-
-def fetch_and_convert(name: str, source: str | None = None) -> Path:
-    from .converter.pipeline import ConvertRequest, run_convert
-
-    def log(msg: str) -> None:
-        sys.stderr.write(f"{msg}\n")
-        sys.stderr.flush()
-
-    log(f"{name} is not in the model cache: fetching PaddleX's official model and converting it (once; later runs "
-        f"use {model_dir(name)})")
-    with stdout_to_stderr():  # paddle and ppcls print on stdout, which carries only results
-        report = run_convert(ConvertRequest(source=name, official_source=source), log=log)
+    notice = (f"{found.name} is not in the model cache: fetching PaddleX's official model and converting it (once; "
+              f"later runs use {model_dir(found.name)})")
+    report = convert_quietly(ConvertRequest(source=found.name), notice=notice)
     return Path(report["bundle"])
+
+
+def convert_quietly(request: "ConvertRequest", *, notice: str | None = None) -> dict:
+    """``run_convert(request)`` with stdout kept for results: Paddle and ppcls print on stdout (file descriptor 1
+    points at stderr meanwhile), and the converter's progress lines (``CONVERTER_LOG``, ``notice`` first) go to
+    stderr one plain line each. Returns the conversion report."""
+    from .converter.pipeline import run_convert  # noqa: PLC0415 - the converter loads only to convert
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    saved = CONVERTER_LOG.level, CONVERTER_LOG.propagate
+    CONVERTER_LOG.addHandler(handler)
+    CONVERTER_LOG.setLevel(logging.INFO)
+    CONVERTER_LOG.propagate = False  # shown once, here, whatever the application's own logging does
+    try:
+        if notice:
+            CONVERTER_LOG.info(notice)
+        with stdout_to_stderr():
+            return run_convert(request)
+    finally:
+        CONVERTER_LOG.removeHandler(handler)
+        CONVERTER_LOG.setLevel(saved[0])
+        CONVERTER_LOG.propagate = saved[1]
 
 
 class stdout_to_stderr:
@@ -87,5 +85,4 @@ class stdout_to_stderr:
         return False
 
 
-__all__ = ["UnknownModelError", "converter_available", "converter_callback", "fetch_and_convert", "obtain_model",
-           "stdout_to_stderr"]
+__all__ = ["UnknownModelError", "convert_quietly", "obtain_model", "stdout_to_stderr"]

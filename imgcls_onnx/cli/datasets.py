@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..runtime.errors import ImgclsError
+from ..store.converter_modules import missing_converter_modules
 from . import options
 from .common import EXIT_SOME_FAILED, fail
 from .progress import callback
@@ -109,12 +110,13 @@ def evaluate(model, dataset, split, batch_size, device, threads, output, force, 
 
 def _compare_paddle(paddle_dir, clf, ds, split, evaluation, batch_size) -> dict:
     """--compare-paddle: per-image agreement of the evaluation's predictions with Paddle's."""
-    try:
-        # optional dependency: the convert extra
-        from ..converter.compare import compare_with_paddle
-    except ImportError as e:
-        raise fail(f"--compare-paddle needs the convert extra ({e})") from None
-    from ..hub import stdout_to_stderr  # start-up time: the hub loads numpy
+    missing = missing_converter_modules()
+    if missing:
+        raise fail(f"--compare-paddle runs Paddle: it needs the convert extra ({', '.join(missing)} missing; "
+                   f"pip install 'imgcls-onnx[convert]')")
+    # start-up time: the comparison and the hub load numpy
+    from ..converter.compare import compare_with_paddle
+    from ..hub import stdout_to_stderr
 
     paths = [str(ds.image_path(s)) for s in ds.samples[split]]
     with stdout_to_stderr():

@@ -52,13 +52,10 @@ def convert(source, onnx_file, preset, yml_file, weights, random_init, official_
       convert PADDLE_DIR             a Paddle inference folder (e.g. PaddleX's output/best_model/inference)
       convert --onnx FILE (--yml FILE | --preset ZOO_MODEL)
     """
-    try:
-        # optional dependency: the convert extra
-        from ..converter.pipeline import ConvertRequest, run_convert
-    except ImportError as e:
-        raise fail(f"the converter is not available ({e}); install it with: pip install 'imgcls-onnx[convert]'") from None
-    # start-up time: the hub loads numpy
-    from ..hub import stdout_to_stderr
+    # start-up time: the converter's request and the hub load numpy (the converter imports paddle only when a step
+    # needs it, and says then what to install)
+    from ..converter.pipeline import ConvertRequest
+    from ..hub import convert_quietly
 
     request = ConvertRequest(
         source=source, onnx_file=onnx_file, preset=preset, yml_file=yml_file, weights=weights,
@@ -68,8 +65,7 @@ def convert(source, onnx_file, preset, yml_file, weights, random_init, official_
         official_source=official_source,
     )
     try:
-        with stdout_to_stderr():  # paddle / ppcls log to stdout; stdout carries only the JSON report
-            report = run_convert(request, log=lambda msg: click.echo(msg, err=True))
+        report = convert_quietly(request)  # stdout carries only the JSON report; the steps go to stderr
     except ImgclsError as e:
         raise fail(str(e), code=EXIT_SOME_FAILED) from None
     click.echo(json.dumps(report, indent=1))
@@ -85,7 +81,7 @@ def pack(model: str, out_file: str) -> None:
     The same bundle always gives the same bytes; the sha256 printed goes after '#sha256=' in --model FILE_OR_URL."""
     # start-up time: the hub and the bundle reader load numpy
     from ..hub import obtain_model
-    from ..runtime.bundle import sha256_file
+    from ..runtime.fsutil import sha256_file
     from ..store.archive import pack_bundle
 
     try:

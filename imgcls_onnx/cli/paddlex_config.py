@@ -17,9 +17,10 @@ import yaml
 from ..api import create_model
 from ..datasets import check_dataset, evaluate, iter_problem_lines, write_evaluation
 from ..errors import ConfigRunError
-from ..hub import converter_available, stdout_to_stderr
+from ..hub import convert_quietly
 from ..runtime.defaults import BATCH_SIZE
 from ..runtime.net import is_url
+from ..store.converter_modules import converter_available
 from .sink import ResultSink, paddlex_print, walk_inputs
 
 
@@ -142,7 +143,7 @@ def _export(config: dict, output: Path) -> int:
     weights = (config.get("Export") or {}).get("weight_path")
     if not converter_available():
         raise ConfigRunError("export converts Paddle weights: it needs the converter (pip install 'imgcls-onnx[convert]')")
-    from ..converter.pipeline import ConvertRequest, run_convert  # optional: the convert extra (Paddle)
+    from ..converter.pipeline import ConvertRequest  # noqa: PLC0415 - start-up time: the converter loads only to convert
 
     name = str(glob.get("model") or "")
     request: dict[str, Any] = {"source": name, "out_dir": str(output / "inference"), "overwrite": True}
@@ -151,7 +152,6 @@ def _export(config: dict, output: Path) -> int:
                              f"to use PaddleX's official inference model")
     if weights:
         request["weights"] = str(weights)
-    with stdout_to_stderr():
-        report = run_convert(ConvertRequest(**request), log=lambda m: sys.stderr.write(m + "\n"))
+    report = convert_quietly(ConvertRequest(**request))
     print(json.dumps(report, indent=1))
     return 0

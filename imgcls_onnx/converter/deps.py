@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import warnings
+from importlib.metadata import version
 
+from .. import __version__
 from ..runtime.errors import MissingExtraError
+from ..store.converter_modules import CONVERTER_MODULES
 
 PADDLECLAS_FIX = "pip install --no-deps 'paddleclas==2.6.0'"
 
@@ -36,8 +40,6 @@ def import_backbones():
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import logging
-
             logging.getLogger("faiss.loader").setLevel(logging.WARNING)
             return importlib.import_module("paddleclas.ppcls.arch.backbone")
     except ImportError as e:
@@ -49,25 +51,20 @@ def import_backbones():
 
 
 def versions() -> dict[str, str]:
+    """The version of each package a conversion used (the converter's list, onnxruntime, paddleclas when present),
+    by distribution name, for the bundle's manifest."""
     out = {}
-    for mod, dist in (("paddle", "paddlepaddle"), ("paddle2onnx", "paddle2onnx"), ("onnx", "onnx"),
-                      ("onnxruntime", "onnxruntime")):
+    for mod, dist in (*CONVERTER_MODULES.items(), ("onnxruntime", "onnxruntime")):
         try:
-            from importlib.metadata import version
-
-            out[dist] = version(dist if dist != "onnxruntime" else "onnxruntime")
+            out[dist] = version(dist)
         except Exception:
             try:
                 out[dist] = importlib.import_module(mod).__version__
             except Exception:
                 out[dist] = "unknown"
     try:
-        from importlib.metadata import version
-
         out["paddleclas"] = version("paddleclas")
     except Exception:
         pass
-    from .. import __version__
-
     out["imgcls-onnx"] = __version__
     return out

@@ -1,4 +1,5 @@
-"""PaddleX's official inference models: where they are, fetched once, verified, extracted safely.
+"""PaddleX's official inference models: where they are, opened from a folder, an archive or a download, verified,
+extracted safely.
 
 PaddleX 3.x downloads ``<BASE>/<NAME>_infer.tar`` (BASE below), extracts it and uses its single top folder as the
 model dir: Paddle 3 ``inference.json`` + ``inference.pdiparams`` + ``inference.yml`` (preprocessing and labels).
@@ -10,13 +11,15 @@ the environment variable ``IMGCLS_ONNX_MODEL_SOURCE`` (same forms, for a whole s
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
-from ..runtime.bundle import sha256_file
+from ..runtime.fsutil import sha256_file
 from ..runtime.net import is_url
 from ..store.archive import is_archive_name, safe_extract, single_top_folder
 from ..store.catalogue import OFFICIAL_BASE
@@ -25,6 +28,7 @@ from ..store.download import download
 from .errors import ConversionError
 
 ENV_SOURCE = "IMGCLS_ONNX_MODEL_SOURCE"
+LOG = logging.getLogger(__name__)
 
 
 def manual_route(name: str, url: str) -> str:
@@ -33,8 +37,9 @@ def manual_route(name: str, url: str) -> str:
 
 
 @dataclass
-class FetchedModel:
-    """An official Paddle inference folder, ready to convert; ``close()`` removes the temporary files."""
+class OfficialModel:
+    """An official Paddle inference folder, ready to convert; ``close()`` removes the temporary files (an archive's
+    extraction; a folder given as the source is left alone)."""
 
     folder: Path
     provenance: dict
@@ -45,7 +50,7 @@ class FetchedModel:
             self._tmp.cleanup()
             self._tmp = None
 
-    def __enter__(self) -> "FetchedModel":
+    def __enter__(self) -> "OfficialModel":
         return self
 
     def __exit__(self, *exc) -> None:
@@ -57,15 +62,18 @@ def _has_paddle_model(folder: Path) -> bool:
         (folder / n).is_file() for n in ("inference.json", "inference.pdmodel"))
 
 
-def fetch_official(name: str, source: str | None = None, log=print) -> FetchedModel:
-    """Get ``name``'s official Paddle inference folder from ``source`` / $IMGCLS_ONNX_MODEL_SOURCE / PaddleX."""
+def open_official(name: str, source: str | None = None, log: Callable[[str], None] | None = None) -> OfficialModel:
+    """``name``'s official Paddle inference folder from ``source`` / $IMGCLS_ONNX_MODEL_SOURCE / PaddleX: a folder is
+    used as is, an archive extracted, a URL downloaded then extracted. Each step is told to ``log`` (default: this
+    module's logger at INFO)."""
+    log = log or LOG.info
     source = source or os.environ.get(ENV_SOURCE) or OFFICIAL_BASE
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if not is_url(source):
         path = Path(source).expanduser()
         if path.is_dir() and _has_paddle_model(path):
             log(f"using the Paddle inference folder {path}")
-            return FetchedModel(path, {"kind": "official", "folder": str(path.resolve()), "date": now})
+            return OfficialModel(path, {"kind": "official", "folder": str(path.resolve()), "date": now})
         if path.is_dir():
             path = path / archive_name(name)
         if not path.is_file():
@@ -81,7 +89,7 @@ def fetch_official(name: str, source: str | None = None, log=print) -> FetchedMo
 
 
 def _extract(name: str, archive: Path, provenance: dict, log, sha256: str | None = None,
-             size: int | None = None) -> FetchedModel:
+             size: int | None = None) -> OfficialModel:
     provenance = {**provenance, "archive_sha256": sha256 or sha256_file(archive),
                   "archive_bytes": size if size is not None else archive.stat().st_size}
     tmp = tempfile.TemporaryDirectory(prefix="imgcls-official-")
@@ -94,7 +102,7 @@ def _extract(name: str, archive: Path, provenance: dict, log, sha256: str | None
                 f"inference.pdmodel) and inference.pdiparams in one top folder, found {sorted(files)[:8]}")
         log(f"extracted {len(files)} files ({provenance['archive_bytes']} bytes, sha256 "
             f"{provenance['archive_sha256'][:12]}...)")
-        return FetchedModel(folder, provenance, tmp)
+        return OfficialModel(folder, provenance, tmp)
     except BaseException:
         tmp.cleanup()
         raise

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 import time
@@ -108,7 +109,14 @@ def _finish_onnx(onnx_path: Path, log: Callable[[str], None]):
     return model, repairs
 
 
-def run_convert(request: ConvertRequest, log: Callable[[str], None] = print) -> dict:
+#: each step of a conversion, one line (``hub.convert_quietly`` shows them on stderr)
+LOG = logging.getLogger(__name__)
+
+
+def run_convert(request: ConvertRequest, log: Callable[[str], None] | None = None) -> dict:
+    """Convert ``request`` into a verified bundle; returns the report (the bundle folder and its manifest). Each step
+    is told to ``log``, by default the ``imgcls_onnx.converter.pipeline`` logger at INFO."""
+    log = log or LOG.info
     started = time.perf_counter()
     if request.onnx_file:
         return _convert_onnx(request, log, started)
@@ -186,7 +194,7 @@ def _convert_official(request: ConvertRequest, spec, log, started: float) -> dic
     archive's own inference.yml decides preprocessing and labels, as in PaddleX."""
     from dataclasses import replace
 
-    from .official import fetch_official
+    from .official import open_official
 
     if request.class_num or request.labels_file:
         raise ConversionError("--class-num and --labels apply to --weights or --random-init; an official model "
@@ -204,11 +212,11 @@ def _convert_official(request: ConvertRequest, spec, log, started: float) -> dic
             log(f"{name}: the official model is already converted in {target} (no download; --overwrite redoes it)")
             return {"bundle": str(target), "cached": True, **dict(existing.manifest or {})}
     _target(request, name)  # refuse an existing bundle before downloading anything
-    with fetch_official(spec.name, request.official_source, log) as fetched:
-        inner = replace(request, source=str(fetched.folder), model_name=name)
+    with open_official(spec.name, request.official_source, log) as official:
+        inner = replace(request, source=str(official.folder), model_name=name)
         if inner.out_dir is None:
             inner = replace(inner, out_dir=str(model_dir(name)))
-        return _convert_paddle_dir(inner, log, started, provenance={**fetched.provenance, "zoo_name": spec.name})
+        return _convert_paddle_dir(inner, log, started, provenance={**official.provenance, "zoo_name": spec.name})
 
 
 def _convert_zoo(request: ConvertRequest, log, started: float) -> dict:

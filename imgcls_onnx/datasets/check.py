@@ -9,9 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..runtime.bundle import sha256_file
 from ..runtime.errors import ImgclsError
-from ..runtime.fsutil import atomic_write_text
+from ..runtime.fsutil import atomic_write_text, sha256_file
 from ..runtime.images import load_image
 from .read import Dataset, Problem, Sample, read_dataset
 from .report import plot_histogram, save_labelled_sample

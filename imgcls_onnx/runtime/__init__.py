@@ -1,12 +1,11 @@
 """The runtime: numpy, OpenCV, Pillow, PyYAML, onnxruntime (and requests + tqdm for downloads) only. Never imports
-paddle, click, the converter or anything above it (docs/architecture.md; tests/runtime/test_layering.py)."""
+paddle, click, the converter or anything above it (docs/architecture.md; tests/runtime/test_layering.py). The store's
+errors (unknown model, downloads, archives) are in ``imgcls_onnx.store.errors``."""
 from __future__ import annotations
 
 from .errors import (
-    ArchiveError,
     BundleError,
     ChecksumError,
-    DownloadError,
     ImageDecodeError,
     ImageLoadError,
     ImageNotFoundError,
@@ -14,17 +13,13 @@ from .errors import (
     ImgclsError,
     MissingExtraError,
     ModelLoadError,
-    ModelNotConvertedError,
     PreprocessError,
     ProviderError,
-    UnknownModelError,
 )
 
 __all__ = [
-    "ArchiveError",
     "BundleError",
     "ChecksumError",
-    "DownloadError",
     "ImageDecodeError",
     "ImageLoadError",
     "ImageNotFoundError",
@@ -32,8 +27,6 @@ __all__ = [
     "ImgclsError",
     "MissingExtraError",
     "ModelLoadError",
-    "ModelNotConvertedError",
     "PreprocessError",
     "ProviderError",
-    "UnknownModelError",
 ]

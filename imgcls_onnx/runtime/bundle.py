@@ -9,7 +9,6 @@ The runtime reads any folder of this form, including PaddlePaddle's own ``*_onnx
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -22,6 +21,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import BundleError, ChecksumError
+from .fsutil import sha256_file
 from .transforms import PreprocessSpec
 
 ONNX_FILE = "inference.onnx"
@@ -166,16 +166,6 @@ def read_yml(path: Path) -> BundleConfig:
     except yaml.YAMLError as e:
         raise BundleError(f"{str(path)!r} is not valid YAML: {e}") from e
     return BundleConfig.from_yml_dict(data, source=str(path))
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            block = f.read(chunk)
-            if not block:
-                return h.hexdigest()
-            h.update(block)
 
 
 def load_bundle(directory: "str | os.PathLike[str]", verify_checksum: bool = True) -> Bundle:

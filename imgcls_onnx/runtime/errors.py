@@ -3,8 +3,10 @@
 Every error class lives in an ``errors`` module of the package that raises it (each re-exported from the module that
 first defined it, so old imports keep working):
 
-- here, ``imgcls_onnx.runtime.errors``: the runtime's errors (bundle, model load, zoo, images, preprocessing,
-  providers, optional extras, downloads, archives) and ``FetchError``, the URL fetcher's internal failure;
+- here, ``imgcls_onnx.runtime.errors``: the runtime's errors (bundle, model load, checksum, images, preprocessing,
+  providers, optional extras) and ``FetchError``, the URL fetcher's internal failure;
+- ``imgcls_onnx.store.errors``: getting a model (``UnknownModelError``, ``ModelNotConvertedError``,
+  ``DownloadError``, ``ArchiveError``);
 - ``imgcls_onnx.converter.errors``: ``ConversionError``;
 - ``imgcls_onnx.datasets.errors``: ``DatasetError``;
 - ``imgcls_onnx.serving.errors``: ``QueueFull`` (the batcher's back-pressure signal);
@@ -39,10 +41,6 @@ ManifestError = BundleError
 
 class ModelLoadError(BundleError):
     """onnxruntime (or the ONNX reader) cannot load the model file: truncated, not ONNX, an unsupported op."""
-
-
-class UnknownModelError(ImgclsError):
-    """A model name is not in the zoo, or the zoo model has not been converted locally."""
 
 
 class ChecksumError(ImgclsError):
@@ -92,23 +90,6 @@ class MissingExtraError(ImgclsError):
             f"{purpose} needs the Python package '{package}', which is not installed. "
             f"Install it with: pip install 'imgcls-onnx[{extra}]'"
         )
-
-
-class ModelNotConvertedError(UnknownModelError):
-    """A zoo model has no bundle in the cache yet. ``name`` is the zoo name (something above the runtime may fetch
-    and convert it)."""
-
-    def __init__(self, name: str, message: str):
-        self.name = name
-        super().__init__(message)
-
-
-class DownloadError(ImgclsError):
-    """A download failed (after its retries); the message names the URL, the reason and the manual route."""
-
-
-class ArchiveError(ImgclsError):
-    """An archive is broken, unsafe (absolute paths, '..', links, devices, too large) or not what it should be."""
 
 
 class FetchError(Exception):

@@ -7,15 +7,29 @@ temporary folder instead and do not use this.
 
 Also Windows' rules for a file name (``windows_name_problem``, ``windows_safe_name``), applied on every OS: an archive
 member or a file name made from a URL must mean the same file on Windows as here (docs/platforms.md).
+
+And ``sha256_file``, the one file hash (bundle checksums, archives, downloads, dataset checks).
 """
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import IO, Iterator
+
+
+def sha256_file(path: "str | os.PathLike[str]", chunk: int = 1 << 20) -> str:
+    """The hex sha256 of a file's bytes, read in chunks (a model or an archive may be larger than memory allows)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                return h.hexdigest()
+            h.update(block)
 
 
 @contextlib.contextmanager

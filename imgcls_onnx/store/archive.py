@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path, PureWindowsPath
 
-from ..runtime.bundle import load_bundle, sha256_file
-from ..runtime.errors import ArchiveError, ImgclsError
-from ..runtime.fsutil import atomic_open, windows_name_problem
+from ..runtime.bundle import load_bundle
+from ..runtime.errors import ImgclsError
+from ..runtime.fsutil import atomic_open, sha256_file, windows_name_problem
 from .cache import models_home
+from .errors import ArchiveError
 
 ENV_MAX_MB = "IMGCLS_ONNX_MAX_ARCHIVE_MB"
 #: uncompressed bytes an archive may expand to (a member may use all of it); $IMGCLS_ONNX_MAX_ARCHIVE_MB overrides

@@ -10,8 +10,9 @@ from importlib import resources
 from typing import Any
 
 from ..runtime.bundle import read_label_file
-from ..runtime.errors import BundleError, UnknownModelError
+from ..runtime.errors import BundleError
 from ..runtime.transforms import PreprocessSpec
+from .errors import UnknownModelError
 
 #: where PaddleX 3.x downloads ``<NAME>_infer.tar`` from (a mirror replaces it: converter/official.py)
 OFFICIAL_BASE = "https://paddle-model-ecology.bj.bcebos.com/paddlex/official_inference_model/paddle3.0.0"

@@ -10,15 +10,16 @@ redirects are followed one hop at a time, each hop checked by ``net.check_redire
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin
 
-from ..runtime.bundle import sha256_file
-from ..runtime.errors import DownloadError, MissingExtraError
+from ..runtime.fsutil import sha256_file
 from ..runtime.net import MODEL_DOWNLOAD, FetchError, NetPolicy, check_redirect, is_url
+from .errors import DownloadError
 
 #: the largest download we accept unless told otherwise (PaddleX's largest classification archive is ~1.2 GB)
 DEFAULT_MAX_BYTES = MODEL_DOWNLOAD.max_bytes
@@ -45,20 +46,8 @@ def split_sha256(ref: str) -> tuple[str, str | None]:
     return base, value
 
 
-def _requests():
-    try:
-        import requests
-    except ImportError as e:  # pragma: no cover - requests is a runtime dependency
-        raise MissingExtraError("requests", "cpu", "downloading") from e
-    return requests
-
-
 def _progress(total: int | None, desc: str, enabled: bool):
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a runtime dependency
-        return None
-    import sys
+    from tqdm import tqdm  # noqa: PLC0415 - start-up time: only a download draws a bar
 
     # disable=None: tqdm draws only when stderr is a terminal
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, file=sys.stderr, leave=False,
@@ -86,7 +75,8 @@ def download(
         policy = policy.replace(max_bytes=max_bytes)
     if timeout is not None:
         policy = policy.replace(connect_timeout_s=timeout[0], read_timeout_s=timeout[1])
-    requests = _requests()
+    import requests  # noqa: PLC0415 - start-up time: requests loads only for a download
+
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=dest_dir)

@@ -1,8 +1,9 @@
-"""Locating a model: what ``--model`` / ``create_model`` / Ray's ``model`` names -> a bundle folder.
+"""Finding a model: what ``--model`` / ``create_model`` / Ray's ``model`` names -> a bundle folder, or the zoo model
+that has to be converted first.
 
-One function, ``locate_model``, for every entry point. A zoo model with no bundle yet is handed to the ``convert``
-callback the caller passes (``hub.obtain_model`` passes the converter's when it is installed), so the store never
-imports the converter.
+``find_model`` is the store's one finder, and ``hub.obtain_model`` its one caller: it answers with a value,
+``Found(path)`` or ``NeedsConversion(name, looked_in)``, and the hub decides whether to convert (the store never
+imports the converter) or to raise ``NeedsConversion.error()``, the advice a user reads.
 """
 from __future__ import annotations
 
@@ -10,53 +11,68 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Union
 
-from ..runtime.errors import ModelNotConvertedError, UnknownModelError
 from ..runtime.fsutil import atomic_write_text
 from ..runtime.net import is_url
 from .archive import archives_home, cached_archive, install_archive, is_archive_name
 from .cache import model_dir
 from .catalogue import load_zoo
 from .download import download, split_sha256
-
-#: called with the ``ModelNotConvertedError`` of a zoo model that has no bundle; returns the bundle folder it made
-#: (or raises)
-Converter = Callable[[ModelNotConvertedError], Path]
+from .errors import ModelNotConvertedError, UnknownModelError
 
 
-def locate_model(ref: "str | os.PathLike[str]", *, convert: Optional[Converter] = None) -> Path:
-    """The bundle folder ``ref`` names (see ``resolve_model``); a zoo model without a bundle goes to ``convert``,
-    or raises ``ModelNotConvertedError`` without one."""
-    try:
-        return resolve_model(ref)
-    except ModelNotConvertedError as e:
-        if convert is None:
-            raise
-        return Path(convert(e))
+@dataclass(frozen=True)
+class Found:
+    """A bundle folder, ready to load."""
+
+    path: Path
 
 
-def resolve_model(name_or_dir: "str | os.PathLike[str]") -> Path:
+@dataclass(frozen=True)
+class NeedsConversion:
+    """A zoo model with no bundle on this machine: ``name`` (the zoo's spelling) is what to convert, and its bundle
+    would be ``looked_in``."""
+
+    name: str
+    looked_in: Path
+
+    def error(self, reason: str | None = None) -> ModelNotConvertedError:
+        """The error to raise when it is not converted here, with the two ways out (and ``reason``, when given)."""
+        message = (
+            f"zoo model {self.name!r} has no bundle on this machine (looked in {str(self.looked_in)!r}). Either:\n"
+            f"  pip install 'imgcls-onnx[convert]'   then `imgcls-onnx convert {self.name}` (or just use it: "
+            f"PaddleX's official weights are fetched and converted once), or\n"
+            f"  --model {self.name}.tar.gz           a bundle archive made with `imgcls-onnx pack {self.name}` on a "
+            f"machine that has the converter (a local file or an http(s) URL, optionally with #sha256=...)")
+        return ModelNotConvertedError(self.name, f"{message} ({reason})" if reason else message)
+
+
+Finding = Union[Found, NeedsConversion]
+
+
+def find_model(ref: "str | os.PathLike[str]") -> Finding:
     """Where a ``--model`` value points, in this order:
 
     * ``http(s)://.../FILE.tar.gz[#sha256=HEX]``: a bundle archive, downloaded once, verified, installed in the cache;
     * ``FILE.tar.gz`` / ``.tgz`` / ``.tar`` [``#sha256=HEX``]: a local bundle archive, verified and installed;
     * a folder: used as is;
-    * a name: ``$IMGCLS_ONNX_HOME/models/NAME``, which must exist (``ModelNotConvertedError`` for a zoo model that
-      has no bundle yet: ``locate_model`` then hands it to its converter callback).
-    """
-    text = os.fspath(name_or_dir)
+    * a name: ``$IMGCLS_ONNX_HOME/models/NAME`` when it exists, else ``NeedsConversion`` for a zoo model.
+
+    Anything else (no such folder or archive, a name outside the zoo) raises ``UnknownModelError``."""
+    text = os.fspath(ref)
     base, sha = split_sha256(text) if "#" in text else (text, None)
     if is_url(base):
-        return _model_from_url(base, sha)
+        return Found(_model_from_url(base, sha))
     p = Path(base).expanduser()
     if p.is_file() and is_archive_name(p.name):
-        return install_archive(p, expected_sha256=sha).bundle_dir
+        return Found(install_archive(p, expected_sha256=sha).bundle_dir)
     if sha is not None:
         raise UnknownModelError(f"{text!r}: '#sha256=' applies to a bundle archive (.tar.gz, .tgz, .tar) only")
     if p.is_dir():
-        return p
+        return Found(p)
     if is_archive_name(base):
         raise UnknownModelError(f"bundle archive {base!r} does not exist")
     if os.sep in text or (os.altsep and os.altsep in text) or text.startswith("."):
@@ -64,25 +80,16 @@ def resolve_model(name_or_dir: "str | os.PathLike[str]") -> Path:
     return _zoo_bundle(text)
 
 
-def _zoo_bundle(text: str) -> Path:
+def _zoo_bundle(text: str) -> Finding:
     local = model_dir(text)
     if local.is_dir():
-        return local
+        return Found(local)
     try:
         spec = load_zoo().get(text)
     except UnknownModelError:
         raise UnknownModelError(f"{text!r} is neither a model folder nor a model of the zoo; `imgcls-onnx models` lists them") from None
     local = model_dir(spec.name)
-    if local.is_dir():
-        return local
-    raise ModelNotConvertedError(
-        spec.name,
-        f"zoo model {spec.name!r} has no bundle on this machine (looked in {str(local)!r}). Either:\n"
-        f"  pip install 'imgcls-onnx[convert]'   then `imgcls-onnx convert {spec.name}` (or just use it: PaddleX's "
-        f"official weights are fetched and converted once), or\n"
-        f"  --model {spec.name}.tar.gz           a bundle archive made with `imgcls-onnx pack {spec.name}` on a machine "
-        f"that has the converter (a local file or an http(s) URL, optionally with #sha256=...)",
-    )
+    return Found(local) if local.is_dir() else NeedsConversion(spec.name, local)
 
 
 def _model_from_url(url: str, sha: str | None) -> Path:
@@ -108,4 +115,4 @@ def _model_from_url(url: str, sha: str | None) -> Path:
     return installed.bundle_dir
 
 
-__all__ = ["Converter", "locate_model", "resolve_model"]
+__all__ = ["Found", "Finding", "NeedsConversion", "find_model"]

@@ -64,8 +64,8 @@ def test_download_resumes_with_range_and_restarts_without(tmp_path):
 
 
 def test_download_gives_up_with_one_clear_error(tmp_path):
-    from imgcls_onnx.runtime.errors import DownloadError
     from imgcls_onnx.store.download import download
+    from imgcls_onnx.store.errors import DownloadError
 
     with LoopbackServer() as server:
         url = server.add("/f.bin", b"x" * 50_000)

@@ -1,5 +1,6 @@
-"""Every entry point gets a model one way (store.locate_model with the converter as a callback), Ray included; and
-the network policy's redirect rule for model downloads. No Ray, no converter and no network are needed."""
+"""Every entry point gets a model one way (hub.obtain_model: the store's finder, then the converter for a missing zoo
+model), Ray included; and the network policy's redirect rule for model downloads. No Ray, no converter and no network
+are needed."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -8,9 +9,8 @@ import pytest
 from conftest import tiny_bundle
 
 from imgcls_onnx import hub, ray_batch
-from imgcls_onnx.runtime.errors import ModelNotConvertedError
 from imgcls_onnx.runtime.net import ENV_ALLOW_PRIVATE, MODEL_DOWNLOAD, FetchError, check_redirect, is_url
-from imgcls_onnx.store.locate import locate_model
+from imgcls_onnx.store.errors import ModelNotConvertedError
 
 ZOO_NAME = "PP-LCNet_x1_0"
 
@@ -22,22 +22,32 @@ def fake_converter(tmp_path, monkeypatch):
     monkeypatch.setenv("IMGCLS_ONNX_HOME", str(home))
     made: list[str] = []
 
-    def fetch_and_convert(name, source=None):
-        made.append(name)
-        return tiny_bundle(home / "models" / name)
+    def convert_quietly(request, notice=None):
+        made.append(request.source)
+        assert notice and ZOO_NAME in notice  # says why a `predict` is converting
+        return {"bundle": str(tiny_bundle(home / "models" / request.source))}
 
-    monkeypatch.setattr(hub, "fetch_and_convert", fetch_and_convert)
-    monkeypatch.setattr(hub, "_missing", lambda: [])
+    monkeypatch.setattr(hub, "convert_quietly", convert_quietly)
+    monkeypatch.setattr(hub, "missing_converter_modules", lambda: [])
     return made
 
 
-def test_locate_hands_a_missing_zoo_model_to_the_callback(fake_converter, tmp_path):
-    with pytest.raises(ModelNotConvertedError):
-        locate_model(ZOO_NAME)  # no callback: the store never converts by itself
-    seen = []
-    bundle = tmp_path / "made"
-    got = locate_model(ZOO_NAME, convert=lambda e: seen.append(e.name) or tiny_bundle(bundle))
-    assert seen == [ZOO_NAME] and got == bundle
+def test_obtain_converts_a_missing_zoo_model_once(fake_converter):
+    with pytest.raises(ModelNotConvertedError, match=f"imgcls-onnx convert {ZOO_NAME}"):
+        hub.obtain_model(ZOO_NAME, convert=False)  # not asked to: the advice, and nothing converted
+    assert fake_converter == []
+    got = hub.obtain_model(ZOO_NAME)
+    assert fake_converter == [ZOO_NAME] and (got / "inference.onnx").is_file()
+    assert hub.obtain_model(ZOO_NAME) == got and fake_converter == [ZOO_NAME]  # cached: not converted again
+
+
+def test_without_the_converter_the_advice_says_what_is_missing(fake_converter, monkeypatch):
+    monkeypatch.setattr(hub, "missing_converter_modules", lambda: ["paddle", "paddle2onnx"])
+    with pytest.raises(ModelNotConvertedError) as e:
+        hub.obtain_model(ZOO_NAME)
+    assert e.value.name == ZOO_NAME
+    assert str(e.value).endswith("(the converter is not installed here: paddle, paddle2onnx missing)")
+    assert "pip install 'imgcls-onnx[convert]'" in str(e.value) and fake_converter == []
 
 
 def test_ray_auto_converts_a_missing_zoo_model_as_predict_does(fake_converter, monkeypatch):

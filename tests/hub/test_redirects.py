@@ -16,11 +16,11 @@ from cachecheck import tree
 from conftest import run_cli, tiny_bundle
 from loopback import LoopbackServer
 
+from imgcls_onnx.hub import obtain_model
 from imgcls_onnx.runtime import net
-from imgcls_onnx.runtime.errors import DownloadError
 from imgcls_onnx.runtime.net import ENV_ALLOW_PRIVATE, MODEL_DOWNLOAD
 from imgcls_onnx.store.download import download
-from imgcls_onnx.store.locate import resolve_model
+from imgcls_onnx.store.errors import DownloadError
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_a_public_origin_cannot_redirect_into_the_local_network(empty_cache, mon
                   "private": "http://10.0.0.1/tiny.tar.gz"}[where]
         url = origin.redirect("/tiny.tar.gz", target)
         with pytest.raises(DownloadError) as e:
-            resolve_model(url)  # predict --model URL
+            obtain_model(url)  # predict --model URL
         assert f"cannot download {url}: it redirects to {target}, refused" in str(e.value)
         assert "non-public address" in str(e.value) and ENV_ALLOW_PRIVATE in str(e.value)
         assert len(origin.gets("/tiny.tar.gz")) == 1, "a refused hop is final: no retry"
@@ -73,7 +73,7 @@ def test_a_redirect_to_another_scheme_is_refused(empty_cache, target):
     with LoopbackServer() as origin:
         url = origin.redirect("/tiny.tar.gz", target)
         with pytest.raises(DownloadError) as e:
-            resolve_model(url)
+            obtain_model(url)
         assert f"it redirects to {target}, refused: only http(s) URLs" in str(e.value)
         assert "--model FILE.tar.gz" in str(e.value)  # the manual route
         assert len(origin.gets("/tiny.tar.gz")) == 1, "a refused hop is final: no retry"

@@ -11,9 +11,9 @@ from pathlib import PurePosixPath, PureWindowsPath
 import pytest
 from official_archive import tar_bytes
 
-from imgcls_onnx.runtime.errors import ArchiveError
 from imgcls_onnx.runtime.fsutil import WINDOWS_RESERVED, windows_safe_name
 from imgcls_onnx.store.archive import install_archive, safe_extract
+from imgcls_onnx.store.errors import ArchiveError
 
 BASE = "E:\\me\\.imgcls_onnx\\models\\archives\\.extract-1"  # a cache on drive E:
 

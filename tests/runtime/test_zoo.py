@@ -7,10 +7,10 @@ import json
 import pytest
 from conftest import REFERENCE, ROOT
 
-from imgcls_onnx.runtime.errors import UnknownModelError
+from imgcls_onnx.hub import obtain_model
 from imgcls_onnx.runtime.transforms import CropImage, PreprocessSpec, ResizeImage
 from imgcls_onnx.store.catalogue import load_zoo
-from imgcls_onnx.store.locate import resolve_model
+from imgcls_onnx.store.errors import UnknownModelError
 
 FAMILIES = {"PP-LCNet", "PP-LCNetV2", "PP-HGNet", "PP-HGNetV2", "ResNet", "ResNet_vd", "MobileNetV1", "MobileNetV2",
             "MobileNetV3", "MobileNetV4_conv", "MobileNetV4_hybrid", "ConvNeXt", "SwinTransformer", "CLIP",
@@ -76,6 +76,6 @@ def test_name_resolution_messages(tmp_path):
         load_zoo().get("PP-LCNet_x1_O")
     assert load_zoo().get("pp_lcnet_x1_0").name == "PP-LCNet_x1_0"
     with pytest.raises(UnknownModelError, match="imgcls-onnx convert ResNet50"):
-        resolve_model("ResNet50")
+        obtain_model("ResNet50", convert=False)
     with pytest.raises(UnknownModelError, match="does not exist"):
-        resolve_model(str(tmp_path / "nope" / "model"))
+        obtain_model(str(tmp_path / "nope" / "model"))
