@@ -114,71 +114,100 @@ def _get(session, url: str, policy: NetPolicy, headers: dict, hint: str):
 
 
 def _transfer(requests, url, tmp: Path, policy: NetPolicy, retries, backoff_s, progress, hint) -> None:
-    max_bytes = policy.max_bytes
-    done = 0
-    ranges_ok = False  # the server said Accept-Ranges: bytes
-    total: int | None = None
-    bar = None
+    """Fetch URL into TMP: up to RETRIES more attempts with exponential back-off after a retryable failure (a
+    connection error, 408, 429, 5xx, a body cut short), resuming with Range where the server allows it."""
+    state = _Transfer(url, tmp, policy.max_bytes, hint, progress)
     last_error = "no attempt made"
     try:
         with requests.Session() as session:
             for attempt in range(retries + 1):
                 if attempt:
                     time.sleep(backoff_s * (2 ** (attempt - 1)))
-                headers = {"Accept-Encoding": "identity"}
-                if done and not ranges_ok:
-                    done = 0  # no resume without ranges: start again
-                    if bar is not None:
-                        bar.reset()
-                if done:
-                    headers["Range"] = f"bytes={done}-"
                 try:
-                    with _get(session, url, policy, headers, hint) as r:
-                        if r.status_code in (408, 429) or r.status_code >= 500:
-                            last_error = f"HTTP {r.status_code} {r.reason}"
-                            continue
-                        if r.status_code >= 400:
-                            raise DownloadError(f"cannot download {url}: HTTP {r.status_code} {r.reason}.{hint}")
-                        ranges_ok = ranges_ok or r.headers.get("Accept-Ranges", "").lower() == "bytes"
-                        if done and r.status_code != 206:
-                            done = 0  # the server ignored the Range header: start again
-                            if bar is not None:
-                                bar.reset()
-                        length = r.headers.get("Content-Length")
-                        if length is not None and length.isdigit():
-                            expected_total = done + int(length)
-                            if expected_total > max_bytes:
-                                raise DownloadError(f"cannot download {url}: it is {expected_total} bytes, over the "
-                                                    f"limit of {max_bytes} bytes.{hint}")
-                            total = expected_total
-                        if bar is None:
-                            bar = _progress(total, Path(url.split("?")[0]).name or url, progress)
-                        elif total is not None and bar.total != total:
-                            bar.total = total
-                        with open(tmp, "r+b" if done else "wb") as f:
-                            f.seek(done)
-                            f.truncate()
-                            for block in r.iter_content(CHUNK):
-                                done += len(block)
-                                if done > max_bytes:
-                                    raise DownloadError(f"cannot download {url}: more than {max_bytes} bytes "
-                                                        f"(the limit).{hint}")
-                                f.write(block)
-                                if bar is not None:
-                                    bar.update(len(block))
-                        if total is not None and done < total:
-                            last_error = f"the connection ended after {done} of {total} bytes"
-                            continue
+                    with _get(session, url, policy, state.headers(), hint) as r:
+                        last_error = state.take(r)
+                    if last_error is None:
                         return
                 except DownloadError:
                     raise
                 except requests.RequestException as e:
                     last_error = _reason(e)
-                    continue
     finally:
-        if bar is not None:
-            bar.close()
+        state.close()
     raise DownloadError(f"cannot download {url} after {retries + 1} attempts: {last_error}.{hint}")
+
+
+@dataclass
+class _Transfer:
+    """One download's state across its attempts: the bytes kept in the file (they survive an error mid-stream),
+    whether the server resumes (Accept-Ranges), the expected total and the progress bar."""
+
+    url: str
+    tmp: Path
+    max_bytes: int
+    hint: str
+    progress: bool
+    done: int = 0
+    ranges_ok: bool = False
+    total: int | None = None
+    bar: object = None
+
+    def restart(self) -> None:
+        self.done = 0
+        if self.bar is not None:
+            self.bar.reset()
+
+    def headers(self) -> dict:
+        if self.done and not self.ranges_ok:
+            self.restart()  # no resume without ranges: start again
+        headers = {"Accept-Encoding": "identity"}
+        if self.done:
+            headers["Range"] = f"bytes={self.done}-"
+        return headers
+
+    def take(self, r) -> str | None:
+        """Write one response's body: None when the file is whole, else why to try again."""
+        if r.status_code in (408, 429) or r.status_code >= 500:
+            return f"HTTP {r.status_code} {r.reason}"
+        if r.status_code >= 400:
+            raise DownloadError(f"cannot download {self.url}: HTTP {r.status_code} {r.reason}.{self.hint}")
+        self.ranges_ok = self.ranges_ok or r.headers.get("Accept-Ranges", "").lower() == "bytes"
+        if self.done and r.status_code != 206:
+            self.restart()  # the server ignored the Range header: start again
+        self._expect(r.headers.get("Content-Length"))
+        self._write(r)
+        if self.total is not None and self.done < self.total:
+            return f"the connection ended after {self.done} of {self.total} bytes"
+        return None
+
+    def _expect(self, length: str | None) -> None:
+        if length is not None and length.isdigit():
+            expected_total = self.done + int(length)
+            if expected_total > self.max_bytes:
+                raise DownloadError(f"cannot download {self.url}: it is {expected_total} bytes, over the limit of "
+                                    f"{self.max_bytes} bytes.{self.hint}")
+            self.total = expected_total
+        if self.bar is None:
+            self.bar = _progress(self.total, Path(self.url.split("?")[0]).name or self.url, self.progress)
+        elif self.total is not None and self.bar.total != self.total:
+            self.bar.total = self.total
+
+    def _write(self, r) -> None:
+        with open(self.tmp, "r+b" if self.done else "wb") as f:
+            f.seek(self.done)
+            f.truncate()
+            for block in r.iter_content(CHUNK):
+                self.done += len(block)
+                if self.done > self.max_bytes:
+                    raise DownloadError(f"cannot download {self.url}: more than {self.max_bytes} bytes (the "
+                                        f"limit).{self.hint}")
+                f.write(block)
+                if self.bar is not None:
+                    self.bar.update(len(block))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _reason(e: Exception) -> str:
