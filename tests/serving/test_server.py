@@ -64,9 +64,9 @@ def test_run_server_applies_the_serve_policy_for_a_library_user(orientation_bund
                                        "loop": "asyncio", "latency_session": True,  # asyncio: this test's loop
                                        "preprocessing_kernel": "compiled"}  # built by ./scripts/test
     assert ran["health"]["batching"] == {"max_batch_size": 4, "max_wait_ms": 0.0}
-    classifier = config.app.state.serving.classifier
-    assert classifier.model.latency_session is not None and classifier.parallel_batches == 1
-    classifier.close()
+    model = config.app.state.serving.model  # an OnnxModel: every thread to its one session, arena shrinking on
+    assert model.latency_session is not None and model.options.intra_op_num_threads == 2
+    assert model._run_options is not None and model._latency_run_options is not None
 
 
 def test_serve_limits_the_arenas_before_numpy_loads():
