@@ -54,7 +54,7 @@ def speed(bundle: Path, images: list[Path], threads: int = 2) -> float:
     from imgcls_onnx import Classifier, load_image
 
     clf = Classifier.from_dir(bundle, device="cpu", threads=threads)
-    batch = np.stack([clf.model_input(load_image(p)) for p in (images * 8)[:8]])
+    batch = np.stack([clf.model.model_input(load_image(p)) for p in (images * 8)[:8]])
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     sess = ort.InferenceSession(str(bundle / "inference.onnx"), so, providers=["CPUExecutionProvider"])

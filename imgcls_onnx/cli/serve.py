@@ -7,38 +7,48 @@ from pathlib import Path
 import click
 
 from ..runtime.errors import ImgclsError
-from ..serving.server import run_server  # imports nothing heavy: the arena limit must precede numpy
-from ..serving.state import ServeSettings
+from ..serving.server import LATENCY_SESSION_AUTO_MAX_MB, run_server  # nothing heavy: arenas precede numpy
+from ..serving.state import DEFAULT_SETTINGS, PROCESS_DEFAULTS, ServeSettings, default_batching
 from . import options
 from .common import fail
+
+_CPU_BATCHING, _GPU_BATCHING = default_batching("cpu"), default_batching("gpu")
 
 
 @click.command()
 @options.model
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="TCP port.")
+@click.option("--host", default=PROCESS_DEFAULTS.host, show_default=True,
+              help="Address to bind (loopback by default).")
+@click.option("--port", default=PROCESS_DEFAULTS.port, show_default=True, type=click.IntRange(1, 65535),
+              help="TCP port.")
 @options.device
 @options.threads
-@click.option("--max-batch-size", default=None, type=click.IntRange(min=1),
-              help="Most requests one model run may serve [default: 4 on CPU, 16 on GPU].")
-@click.option("--max-wait-ms", default=None, type=click.FloatRange(min=0),
+@click.option("--max-batch-size", default=DEFAULT_SETTINGS.max_batch_size, type=click.IntRange(min=1),
+              help=f"Most requests one model run may serve [default: {_CPU_BATCHING[0]} on CPU, "
+                   f"{_GPU_BATCHING[0]} on GPU].")
+@click.option("--max-wait-ms", default=DEFAULT_SETTINGS.max_wait_ms, type=click.FloatRange(min=0),
               help="Cap on how long a batch may wait to fill, used only under heavy load (half a batch already "
-                   "queued); a request that finds the model free runs at once [default: 0 on CPU, 5 on GPU].")
-@click.option("--max-queue", default=256, show_default=True, type=click.IntRange(min=1),
+                   "queued); a request that finds the model free runs at once "
+                   f"[default: {_CPU_BATCHING[1]:g} on CPU, {_GPU_BATCHING[1]:g} on GPU].")
+@click.option("--max-queue", default=DEFAULT_SETTINGS.max_queue, show_default=True, type=click.IntRange(min=1),
               help="Requests that may wait; more are answered 503 with Retry-After.")
-@click.option("--max-body-mb", default=20.0, show_default=True, type=click.FloatRange(min=0.001),
-              help="Largest request body (413 above it, chunked bodies included).")
-@click.option("--allow-url-fetch", is_flag=True, help="Accept http(s) URLs in 'image' (never private addresses).")
-@click.option("--decode-workers", default=None, type=click.IntRange(min=1),
-              help="Threads that decode and preprocess requests [default: 4].")
-@click.option("--malloc-arenas", default=2, show_default=True, type=click.IntRange(min=0),
+@click.option("--max-body-mb", default=DEFAULT_SETTINGS.max_body_mb, show_default=True,
+              type=click.FloatRange(min=0.001), help="Largest request body (413 above it, chunked bodies included).")
+@click.option("--allow-url-fetch", is_flag=True, default=DEFAULT_SETTINGS.allow_url_fetch,
+              help="Accept http(s) URLs in 'image' (never private addresses).")
+@click.option("--decode-workers", default=DEFAULT_SETTINGS.decode_workers, show_default=True,
+              type=click.IntRange(min=1), help="Threads that decode and preprocess requests.")
+@click.option("--malloc-arenas", default=PROCESS_DEFAULTS.malloc_arenas, show_default=True,
+              type=click.IntRange(min=0),
               help="glibc malloc arenas for the server's threads (as MALLOC_ARENA_MAX): 2 keeps RSS flat after load "
                    "(at a few percent of throughput under load); 0 leaves glibc's default.")
-@click.option("--latency-session", default="auto", show_default=True, type=click.Choice(["auto", "on", "off"]),
+@click.option("--latency-session", default=PROCESS_DEFAULTS.latency_session, show_default=True,
+              type=click.Choice(["auto", "on", "off"]),
               help="On CPU, a second session whose threads spin within a run, for requests that find the model idle "
                    "(+10 % req/s for a lone client). It holds another copy of the weights (about 1.8x the model "
-                   "file), so auto adds it for models up to 64 MB.")
-@click.option("--log-level", default="info", show_default=True, help="debug, info, warning or error.")
+                   f"file), so auto adds it for models up to {LATENCY_SESSION_AUTO_MAX_MB} MB.")
+@click.option("--log-level", default=PROCESS_DEFAULTS.log_level, show_default=True,
+              help="debug, info, warning or error.")
 def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_queue, max_body_mb, allow_url_fetch,
           decode_workers, malloc_arenas, latency_session, log_level) -> None:
     """Serve MODEL over HTTP with PaddleX's image-classification API and dynamic batching (serve extra)."""
@@ -49,8 +59,7 @@ def serve(model, host, port, device, threads, max_batch_size, max_wait_ms, max_q
         return obtain_model(model)
 
     settings = ServeSettings(max_batch_size=max_batch_size, max_wait_ms=max_wait_ms, max_queue=max_queue,
-                             max_body_mb=max_body_mb, allow_url_fetch=allow_url_fetch,
-                             decode_workers=decode_workers or 4)
+                             max_body_mb=max_body_mb, allow_url_fetch=allow_url_fetch, decode_workers=decode_workers)
     try:
         run_server(bundle_dir, settings, host=host, port=port, device=device, threads=threads,
                    malloc_arenas=malloc_arenas, latency_session=latency_session, log_level=log_level)

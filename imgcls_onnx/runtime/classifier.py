@@ -28,7 +28,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .bundle import Bundle, load_bundle
-from .cpu import CpuFeatures, cpu_features, int8_may_saturate
+from .cpu import CpuFeatures, cpu_features, int8_may_saturate, usable_cores
 from .defaults import BATCH_SIZE
 from .errors import ImageLoadError, ImgclsError, ImgclsWarning, PreprocessError
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
@@ -42,13 +42,6 @@ from .session import SessionOptions
 MAX_DEFAULT_PARALLEL_BATCHES = 4
 
 
-def _cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))  # the cores this process may use (containers, taskset)
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
 @dataclass
 class _Prepared:
     item: InputItem
@@ -58,6 +51,13 @@ class _Prepared:
 
 
 _WARNED_RANDOM: set = set()  # bundles already warned about (random weights, int8 graphs on this CPU)
+
+
+def warn_about_bundle(bundle: Bundle) -> None:
+    """What a bundle's user is told when it is loaded to run (Classifier, ``serve``): random weights, an int8 graph
+    that may saturate on this CPU. Each once per bundle and process."""
+    _warn_if_random(bundle)
+    _warn_if_int8_may_saturate(bundle)
 
 
 def _warn_if_random(bundle: Bundle) -> None:
@@ -131,7 +131,7 @@ def _thread_plan(threads: int | None, parallel_batches: int | None,
         raise ValueError(f"threads must be >= 1, got {threads}")
     if parallel_batches is not None and int(parallel_batches) < 1:
         raise ValueError(f"parallel_batches must be >= 1, got {parallel_batches}")
-    total = int(threads) if threads else _cpu_count()
+    total = int(threads) if threads else usable_cores()
     if parallel_batches is None:
         # every batch in flight holds its own activations: past a few streams, give the cores to intra-op threads
         parallel_batches = min(total, MAX_DEFAULT_PARALLEL_BATCHES) if session_options is None else 1
@@ -166,8 +166,7 @@ class Classifier:
         ``model``: an OnnxModel already built over ``bundle`` (e.g. with a fake session); ``device`` and the thread
         split then do not make one."""
         self.bundle = bundle
-        _warn_if_random(bundle)
-        _warn_if_int8_may_saturate(bundle)
+        warn_about_bundle(bundle)
         self.limits = limits
         self.fast_decode = bool(fast_decode)
         self._min_side = bundle.config.preprocess.decode_min_side if fast_decode else None
@@ -177,7 +176,7 @@ class Classifier:
         self.topk = int(topk) if topk else self.model.topk
         # a GPU session runs one batch at a time; the decode pool keeps it fed
         self.parallel_batches = parallel_batches if self.model.device == "cpu" else 1
-        self.workers = int(workers) if workers else max(1, min(4, _cpu_count()))
+        self.workers = int(workers) if workers else max(1, min(4, usable_cores()))
         self._pool: ThreadPoolExecutor | None = None
         self._batch_pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -253,22 +252,6 @@ class Classifier:
             model.fill(s, row)
         return buf
 
-    def model_input(self, image_hwc: np.ndarray) -> np.ndarray:
-        """See OnnxModel.model_input."""
-        return self.model.model_input(image_hwc)
-
-    def release_memory_after_runs(self) -> None:
-        """See OnnxModel.release_memory_after_runs."""
-        self.model.release_memory_after_runs()
-
-    def add_latency_session(self) -> bool:
-        """See OnnxModel.add_latency_session."""
-        return self.model.add_latency_session()
-
-    def run_batch(self, batch: np.ndarray, alone: bool = False) -> np.ndarray:
-        """See OnnxModel.run: class probabilities (N, C) for one model input batch."""
-        return self.model.run(batch, alone)
-
     def _finish(self, prepared: Sequence[_Prepared], k: int) -> list[Prediction]:
         good = [p for p in prepared if p.staged is not None]
         probs_by_index: dict[int, np.ndarray] = {}
@@ -277,7 +260,7 @@ class Classifier:
         for p in good:
             groups.setdefault(self.model.input_shape(p.staged), []).append(p)
         for group in groups.values():
-            probs = self.run_batch(self._assemble([p.staged for p in group]))
+            probs = self.model.run(self._assemble([p.staged for p in group]))
             for p, row in zip(group, probs):
                 probs_by_index[p.item.index] = row
         results = []

@@ -10,6 +10,7 @@ other tool (runtime/onnx_graph.py finds them), are what ``int8_may_saturate`` wa
 """
 from __future__ import annotations
 
+import os
 import platform
 from dataclasses import dataclass
 from functools import lru_cache
@@ -89,3 +90,11 @@ def int8_may_saturate(features: CpuFeatures, weights_reduced_range: bool) -> boo
     if weights_reduced_range or not features.is_x86:
         return False
     return not any(f in features.flags for f in EXACT_INT8_DOT)
+
+
+def usable_cores() -> int:
+    """The cores this process may use (its affinity: containers, taskset), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)

@@ -5,8 +5,9 @@ POST /image-classification  {"image": "<base64>" | "<URL>", "topk": int|null, "v
   4xx/5xx {"logId", "errorCode": <HTTP status>, "errorMsg"}
 GET /health, GET /metrics (Prometheus text), GET /openapi.json, /docs
 
-``create_app`` builds the app's ``ServingState`` and wires the handlers (``serving.handlers``), the middleware
-(``serving.guard``) and the lifespan; ``serving.server.run_server`` runs it as ``imgcls-onnx serve`` does.
+``create_app(model)`` builds the app's ``ServingState`` over an ``OnnxModel`` and wires the handlers
+(``serving.handlers``), the middleware (``serving.guard``) and the lifespan; ``serving.server.run_server`` loads the
+model and runs the app as ``imgcls-onnx serve`` does.
 """
 
 import gc
@@ -20,6 +21,7 @@ from fastapi.responses import PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..runtime.images import ImageLimits
+from ..runtime.model import OnnxModel
 from ..runtime.session import trim_heap
 from . import handlers
 from .batcher import DynamicBatcher
@@ -28,8 +30,9 @@ from .metrics import Metrics
 from .state import DEFAULT_SETTINGS, ServeSettings, ServingState, default_batching
 
 
-def create_app(classifier, settings: ServeSettings = DEFAULT_SETTINGS) -> FastAPI:
-    state = build_state(classifier, settings)
+def create_app(model: OnnxModel, settings: ServeSettings = DEFAULT_SETTINGS) -> FastAPI:
+    """The app serving ``model`` (an OnnxModel; ``serving.server.load_for_serving`` loads one as ``serve`` does)."""
+    state = build_state(model, settings)
     app = FastAPI(title="imgcls-onnx", version="1", lifespan=lifespan,
                   description="PaddleX-compatible image classification on onnxruntime")
     app.state.serving = state
@@ -43,18 +46,18 @@ def create_app(classifier, settings: ServeSettings = DEFAULT_SETTINGS) -> FastAP
     return app
 
 
-def build_state(classifier, settings: ServeSettings) -> ServingState:
+def build_state(model: OnnxModel, settings: ServeSettings) -> ServingState:
     """The state one app serves from: ``settings`` with the device's batching defaults filled in, a fresh metrics
     registry, the batcher (started by the lifespan) and the decode pool."""
-    batch_default, wait_default = default_batching(classifier.device)
+    batch_default, wait_default = default_batching(model.device)
     settings = replace(settings, max_batch_size=settings.max_batch_size or batch_default,
                        max_wait_ms=wait_default if settings.max_wait_ms is None else settings.max_wait_ms)
     metrics = Metrics()
-    batcher = DynamicBatcher(classifier.model.run, settings.max_batch_size, settings.max_wait_ms,
+    batcher = DynamicBatcher(model.run, settings.max_batch_size, settings.max_wait_ms,
                              settings.max_queue, metrics, on_idle=trim_heap)
     decode_pool = ThreadPoolExecutor(max_workers=settings.decode_workers, thread_name_prefix="imgcls-decode")
-    return ServingState(classifier=classifier, settings=settings, metrics=metrics, batcher=batcher,
-                        decode_pool=decode_pool, limits=ImageLimits(max_bytes=int(settings.max_body_mb * 1024 * 1024)))
+    return ServingState(model=model, settings=settings, metrics=metrics, batcher=batcher, decode_pool=decode_pool,
+                        limits=ImageLimits(max_bytes=settings.max_body_bytes))
 
 
 @asynccontextmanager

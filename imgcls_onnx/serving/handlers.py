@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..runtime.errors import ImageLoadError, PreprocessError
 from ..runtime.images import load_image
 from ..runtime.net import IMAGE_FETCH, FetchError, fetch_url, is_url
-from .batcher import QueueFull
+from .errors import QueueFull, error_body
 from .metrics import CONTENT_TYPE
 from .state import ServingState
 
@@ -71,10 +71,6 @@ def request_log_id(request: Request) -> str:
 
 State = Annotated[ServingState, Depends(serving_state)]
 LogId = Annotated[str, Depends(request_log_id)]
-
-
-def error_body(log_id: str, status: int, message: str) -> dict:
-    return {"logId": log_id, "errorCode": status, "errorMsg": message}
 
 
 # --- POST /image-classification ---
@@ -142,7 +138,7 @@ def _prepare_and_run(state: ServingState, data: bytes, keep: bool):
 
 def _categories(state: ServingState, probs, topk: int | None) -> list[dict]:
     """The answer's categories: the model's Prediction for these probabilities (the runtime's top-k and labels)."""
-    return state.model.prediction(probs, topk or state.classifier.topk).categories()
+    return state.model.prediction(probs, topk or state.model.topk).categories()
 
 
 def _b64decode(text: str) -> bytes:
@@ -176,14 +172,14 @@ def _draw(image_rgb: np.ndarray, top: dict) -> str:
 # --- GET /health, GET /metrics ---
 
 async def health(state: State, log_id: LogId):  # unannotated: the schema's free-form object, as always
-    settings, classifier = state.settings, state.classifier
+    settings, model = state.settings, state.model
     return {"logId": log_id, "errorCode": 0, "errorMsg": "Healthy",
-            "result": {"model": classifier.bundle.name, "device": classifier.device, "queue": state.batcher.depth,
+            "result": {"model": model.bundle.name, "device": model.device, "queue": state.batcher.depth,
                        "batching": {"max_batch_size": settings.max_batch_size, "max_wait_ms": settings.max_wait_ms},
                        "server": {**state.server_stack,  # http, malloc_arenas: from run_server
                                   "loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
-                                  "latency_session": state.model.latency_session is not None,
-                                  "preprocessing_kernel": state.model.kernel.name}}}
+                                  "latency_session": model.latency_session is not None,
+                                  "preprocessing_kernel": model.kernel.name}}}
 
 
 async def prometheus(state: State) -> PlainTextResponse:

@@ -6,6 +6,8 @@ import asyncio
 
 import uvicorn
 
+from .state import PROCESS_DEFAULTS
+
 
 class DrainingServer(uvicorn.Server):
     """uvicorn's Server with a cleaner SIGTERM. uvicorn alone closes the listening socket at once (connections in the
@@ -29,8 +31,8 @@ class DrainingServer(uvicorn.Server):
         await super().shutdown(sockets=None)
 
 
-def serve_app(app, host: str = "127.0.0.1", port: int = 8080, log_level: str = "info",
-              malloc_arenas: int | None = None) -> None:
+def serve_app(app, host: str = PROCESS_DEFAULTS.host, port: int = PROCESS_DEFAULTS.port,
+              log_level: str = PROCESS_DEFAULTS.log_level, malloc_arenas: int | None = None) -> None:
     """Run an app from ``create_app`` until SIGINT / SIGTERM. ``malloc_arenas``: the glibc arena limit in force
     (None: glibc's default), reported by /health beside the HTTP parser."""
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,

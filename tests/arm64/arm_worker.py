@@ -227,7 +227,7 @@ def runtime_work(job: dict) -> dict[str, np.ndarray]:
             preds = list(clf.predict(paths, batch_size=len(paths)))
             t_predict = time.perf_counter()
             # the unrounded probabilities of the same inputs (Predictions print 5 decimals, as PaddleX)
-            probs = clf.run_batch(clf.preprocess.batch([load_image(p) for p in paths]))
+            probs = clf.model.run(clf.preprocess.batch([load_image(p) for p in paths]))
             t_probs = time.perf_counter()
         bad = [p.error for p in preds if not p.ok]
         if bad:

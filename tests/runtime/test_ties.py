@@ -73,7 +73,7 @@ def test_predictions_categories_rows_and_serving_give_the_written_order(tie_mode
         assert [p.class_ids for p in preds] == expected
         assert [[c["id"] for c in p.categories()] for p in preds] == expected
         assert [p.to_row()["class_ids"] for p in preds] == expected
-        probs = clf.run_batch(clf.preprocess.batch([load_image(p) for p in paths]))
+        probs = clf.model.run(clf.preprocess.batch([load_image(p) for p in paths]))
         state = SimpleNamespace(model=clf.model, classifier=clf)
         assert [[c["id"] for c in _categories(state, row, 5)] for row in probs] == expected
     rows = BundlePredictor(str(bundle), topk=5)({"path": paths, "bytes": [images[n].read_bytes() for n in names]})

@@ -1,5 +1,5 @@
 """The app's parts without a server: a handler called directly with a hand-made state, and /metrics of two apps in
-one process (a fake classifier; neither needs a model)."""
+one process (a fake model; neither needs a real one)."""
 from __future__ import annotations
 
 import asyncio
@@ -15,24 +15,21 @@ pytest.importorskip("prometheus_client", reason="serving needs the serve extra")
 NOT_BASE64 = "%%% not base64 %%%"
 
 
-class FakeClassifier:
-    """What create_app reads of a Classifier; a model run answers uniform probabilities."""
+class FakeModel:
+    """What create_app, the handlers and the batcher read of an OnnxModel; a run answers uniform probabilities."""
 
-    device, labels, topk = "cpu", ["a", "b"], 1
+    device, labels, topk, latency_session = "cpu", ["a", "b"], 1, None
 
-    class bundle:  # an attribute holder, as Classifier.bundle
+    class bundle:  # an attribute holder, as OnnxModel.bundle
         name = "fake"
 
-    class model:  # what the handlers and the batcher run (an OnnxModel's members)
-        latency_session = None
+    @staticmethod
+    def model_input(image):
+        return np.zeros((3, 4, 4), np.float32)
 
-        @staticmethod
-        def model_input(image):
-            return np.zeros((3, 4, 4), np.float32)
-
-        @staticmethod
-        def run(batch, alone=False):
-            return np.full((len(batch), 2), 0.5, np.float32)
+    @staticmethod
+    def run(batch, alone=False):
+        return np.full((len(batch), 2), 0.5, np.float32)
 
 
 async def _post(app, payload):
@@ -49,7 +46,7 @@ def test_classify_called_directly_refuses_bad_base64_as_http_does():
     from imgcls_onnx.serving.handlers import ClientError, InferRequest, classify, client_error
     from imgcls_onnx.serving.state import ServeSettings, ServingState
 
-    state = ServingState(classifier=None, settings=ServeSettings(), metrics=None, batcher=None, decode_pool=None,
+    state = ServingState(model=None, settings=ServeSettings(), metrics=None, batcher=None, decode_pool=None,
                          limits=ImageLimits())
     with pytest.raises(ClientError) as refused:
         asyncio.run(classify(InferRequest(image=NOT_BASE64), state, "log-1"))
@@ -62,7 +59,7 @@ def test_classify_called_directly_refuses_bad_base64_as_http_does():
 
     answer = asyncio.run(client_error(Request(), refused.value))
     direct = (answer.status_code, json.loads(answer.body))
-    app = create_app(FakeClassifier())
+    app = create_app(FakeModel())
     try:
         r = asyncio.run(_post(app, {"image": NOT_BASE64}))
     finally:
@@ -88,7 +85,7 @@ def test_two_apps_in_one_process_count_apart_with_the_same_series():
     label names), in the content type it had."""
     from imgcls_onnx.serving.app import create_app
 
-    one, two = create_app(FakeClassifier()), create_app(FakeClassifier())
+    one, two = create_app(FakeModel()), create_app(FakeModel())
 
     async def scenario():
         await _post(one, {"image": NOT_BASE64})

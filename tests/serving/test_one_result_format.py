@@ -29,13 +29,15 @@ def test_serving_categories_come_from_the_models_prediction():
 
     from imgcls_onnx.serving.handlers import _categories
 
-    class Model:  # the OnnxModel's prediction, as the server calls it
+    class Model:  # the OnnxModel's top-k and prediction, as the server calls them
+        topk = 2
+
         @staticmethod
         def prediction(probs, k):
             assert k == 2 and list(probs) == [0.1, 0.6, 0.0, 0.3]
             return RES
 
-    state = SimpleNamespace(model=Model(), classifier=SimpleNamespace(topk=2))
+    state = SimpleNamespace(model=Model())
     assert _categories(state, np.array([0.1, 0.6, 0.0, 0.3]), None) == RES.categories()
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, tiny_onnx_model
 
 httpx = pytest.importorskip("httpx", reason="serving tests need httpx (test extra)")
 pytest.importorskip("fastapi", reason="serving needs the serve extra")
@@ -64,9 +64,9 @@ def test_run_server_applies_the_serve_policy_for_a_library_user(orientation_bund
                                        "loop": "asyncio", "latency_session": True,  # asyncio: this test's loop
                                        "preprocessing_kernel": "compiled"}  # built by ./scripts/test
     assert ran["health"]["batching"] == {"max_batch_size": 4, "max_wait_ms": 0.0}
-    classifier = config.app.state.serving.classifier
-    assert classifier.model.latency_session is not None and classifier.parallel_batches == 1
-    classifier.close()
+    model = config.app.state.serving.model  # an OnnxModel: every thread to its one session, arena shrinking on
+    assert model.latency_session is not None and model.options.intra_op_num_threads == 2
+    assert model._run_options is not None and model._latency_run_options is not None
 
 
 def test_serve_limits_the_arenas_before_numpy_loads():
@@ -88,3 +88,25 @@ cli.main()
 """
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "3 []\n"), done.stderr
+
+
+def test_load_for_serving_warns_as_a_classifier_does_and_gives_every_core(tmp_path, capsys, monkeypatch):
+    """The server's OnnxModel is loaded without a Classifier, but with its load-time warnings (here: random weights,
+    once, on stderr), every usable core on its one session, arena shrinking, and (a tiny model) the latency
+    session."""
+    from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
+    from imgcls_onnx.runtime.model import OnnxModel
+    from imgcls_onnx.runtime.transforms import PreprocessSpec
+    from imgcls_onnx.serving import server
+
+    onnx = tiny_onnx_model(tmp_path / "src.onnx", 5, True, 32)
+    config = BundleConfig("tiny", PreprocessSpec.imagenet(resize_short=36, crop=32), 5, None)
+    bundle = write_bundle(tmp_path / "tiny_random", onnx, config, manifest={"weights": "random"})
+    monkeypatch.setattr(server, "usable_cores", lambda: 3)
+    model = server.load_for_serving(bundle, device="cpu")
+    assert capsys.readouterr().err.count("RANDOM weights") == 1
+    assert isinstance(model, OnnxModel) and model.options.intra_op_num_threads == 3
+    assert model._run_options is not None and model.latency_session is not None
+    assert server.load_for_serving(bundle, device="cpu", threads=1).latency_session is None  # nothing would spin
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        server.load_for_serving(bundle, device="cpu", threads=0)

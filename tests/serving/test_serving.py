@@ -235,7 +235,7 @@ def test_create_app_takes_the_same_batching_defaults(orientation_classifier):
     from imgcls_onnx.serving.app import ServeSettings, create_app
 
     async def batching(settings=None):
-        app = create_app(orientation_classifier, *([settings] if settings else []))
+        app = create_app(orientation_classifier.model, *([settings] if settings else []))
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
@@ -268,14 +268,14 @@ def test_a_lone_request_runs_on_the_spinning_latency_session(orientation_bundle,
     at 2-4 clients; docs/serving.md). Both give every image its true label and the same scores."""
     import asyncio
 
-    from imgcls_onnx import Classifier
-    from imgcls_onnx.serving.app import create_app
-
-    with Classifier.from_dir(orientation_bundle, device="cpu", threads=1) as one_thread:
-        assert one_thread.add_latency_session() is False and one_thread.model.latency_session is None
     from imgcls_onnx.runtime.bundle import load_bundle
     from imgcls_onnx.runtime.model import OnnxModel
     from imgcls_onnx.runtime.session import SessionOptions, create_session
+    from imgcls_onnx.serving.app import create_app
+
+    bundle = load_bundle(orientation_bundle)
+    one_thread = OnnxModel(bundle, "cpu", SessionOptions(intra_op_num_threads=1))
+    assert one_thread.add_latency_session() is False and one_thread.latency_session is None
 
     spies = []  # every session the model makes, in order: the main one, then the latency one
 
@@ -283,31 +283,30 @@ def test_a_lone_request_runs_on_the_spinning_latency_session(orientation_bundle,
         spies.append(_SessionSpy(create_session(path, device, options)))
         return spies[-1]
 
-    bundle = load_bundle(orientation_bundle)  # as threads=2, parallel_batches=1 would make it, through the factory
+    # as load_for_serving makes it for threads=2 (every thread to the one session), with spying sessions
     model = OnnxModel(bundle, "cpu", SessionOptions(intra_op_num_threads=2), session_factory=spying)
-    with Classifier(bundle, model=model, parallel_batches=1) as clf:
-        assert clf.add_latency_session() is True
-        # the options the session was made with, as onnxruntime holds them (its C++ copy does not list config entries)
-        entry = lambda session, key: session._sess_options_initial.get_session_config_entry(key)  # noqa: E731
-        assert entry(clf.model.session, "session.intra_op.allow_spinning") == "0"
-        assert entry(clf.model.latency_session, "session.intra_op.allow_spinning") == "1"
-        assert entry(clf.model.latency_session, "session.force_spinning_stop") == "1"
-        main, lone = spies
-        assert (clf.model.session, clf.model.latency_session) == (main, lone)
+    assert model.add_latency_session() is True
+    # the options the session was made with, as onnxruntime holds them (its C++ copy does not list config entries)
+    entry = lambda session, key: session._sess_options_initial.get_session_config_entry(key)  # noqa: E731
+    assert entry(model.session, "session.intra_op.allow_spinning") == "0"
+    assert entry(model.latency_session, "session.intra_op.allow_spinning") == "1"
+    assert entry(model.latency_session, "session.force_spinning_stop") == "1"
+    main, lone = spies
+    assert (model.session, model.latency_session) == (main, lone)
 
-        async def scenario():
-            app = create_app(clf)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://app", timeout=60) as client:
-                    post = lambda image: client.post("/image-classification", json={"image": image})  # noqa: E731
-                    first = [await post(image) for image, _ in docs]  # one at a time: each finds the model idle
-                    runs_alone = list(lone.runs)
-                    together = await asyncio.gather(*[post(image) for image, _ in docs * 6])
-                    health = (await client.get("/health")).json()["result"]["server"]
-                    return first, runs_alone, together, health
+    async def scenario():
+        app = create_app(model)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app", timeout=60) as client:
+                post = lambda image: client.post("/image-classification", json={"image": image})  # noqa: E731
+                first = [await post(image) for image, _ in docs]  # one at a time: each finds the model idle
+                runs_alone = list(lone.runs)
+                together = await asyncio.gather(*[post(image) for image, _ in docs * 6])
+                health = (await client.get("/health")).json()["result"]["server"]
+                return first, runs_alone, together, health
 
-        first, runs_alone, together, health = asyncio.run(scenario())
+    first, runs_alone, together, health = asyncio.run(scenario())
     assert runs_alone == [1] * len(docs)  # and the main session ran none of them: all of its runs came after
     assert main.runs and sum(main.runs) + len(lone.runs) - len(docs) == len(docs) * 6 and max(main.runs) > 1
     assert health["latency_session"] is True
@@ -481,7 +480,9 @@ def test_lingering_after_a_413_stops_at_its_byte_bound():
     assert over_cap_at + 2**20 <= pulled <= over_cap_at + 2**20 + 65536, pulled
     start, *bodies = sent
     assert start["status"] == 413 and (b"connection", b"close") in start["headers"]
-    assert json.loads(b"".join(m["body"] for m in bodies))["errorCode"] == 413
+    answer = json.loads(b"".join(m["body"] for m in bodies))  # PaddleX's error shape, as the handlers answer
+    assert set(answer) == {"logId", "errorCode", "errorMsg"} and answer["errorCode"] == 413
+    assert answer["errorMsg"] == "request body exceeds 262144 bytes (received 327680 so far); the limit is --max-body-mb 0.25"
     assert bodies[-1].get("more_body", False) is False  # the response ended, so the server closes
 
 
@@ -550,7 +551,7 @@ def test_startup_moves_loaded_objects_out_of_the_collector(orientation_classifie
     from imgcls_onnx.serving.app import create_app
 
     async def started_count():
-        app = create_app(orientation_classifier)
+        app = create_app(orientation_classifier.model)
         async with app.router.lifespan_context(app):  # what uvicorn runs at startup and shutdown
             return gc.get_freeze_count()
 

@@ -98,7 +98,7 @@ def test_page_classifies_real_photos_like_the_python_runtime(site, photos, orien
     # for bit: JPEGs decoded by libjpeg-turbo (WebAssembly), PNGs by the browser
     differ = []
     for i, ((path, _), row) in enumerate(zip(cases, out["tensors"][0])):
-        expected = orientation_classifier.model_input(load_image(str(path)))
+        expected = orientation_classifier.model.model_input(load_image(str(path)))
         assert row.get("dims") == [1, *expected.shape] and row["type"] == "float32", (path.name, row)
         got = np.fromfile(tensors / f"{i}.f32", "<f4").reshape(expected.shape)
         if not np.array_equal(got, expected):
