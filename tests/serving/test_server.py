@@ -92,7 +92,7 @@ cli.main()
 
 def test_load_for_serving_warns_as_a_classifier_does_and_gives_every_core(tmp_path, capsys, monkeypatch):
     """The server's OnnxModel is loaded without a Classifier, but with its load-time warnings (here: random weights,
-    once, on stderr), every usable core on its one session, arena shrinking, and (a tiny model) the latency
+    once, as an ImgclsWarning), every usable core on its one session, arena shrinking, and (a tiny model) the latency
     session."""
     from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
     from imgcls_onnx.runtime.model import OnnxModel
@@ -103,8 +103,9 @@ def test_load_for_serving_warns_as_a_classifier_does_and_gives_every_core(tmp_pa
     config = BundleConfig("tiny", PreprocessSpec.imagenet(resize_short=36, crop=32), 5, None)
     bundle = write_bundle(tmp_path / "tiny_random", onnx, config, manifest={"weights": "random"})
     monkeypatch.setattr(server, "usable_cores", lambda: 3)
-    model = server.load_for_serving(bundle, device="cpu")
-    assert capsys.readouterr().err.count("RANDOM weights") == 1
+    with pytest.warns(UserWarning, match="RANDOM weights") as caught:
+        model = server.load_for_serving(bundle, device="cpu")
+    assert sum("RANDOM weights" in str(w.message) for w in caught) == 1
     assert isinstance(model, OnnxModel) and model.options.intra_op_num_threads == 3
     assert model._run_options is not None and model.latency_session is not None
     assert server.load_for_serving(bundle, device="cpu", threads=1).latency_session is None  # nothing would spin
