@@ -77,6 +77,6 @@ def test_a_test_gate_changes_the_actor_class_not_a_signature(fake_ray, tmp_path,
     classify_dataset(dataset, bundle)
     monkeypatch.delenv(GATE_ENV)
     classify_dataset(dataset, bundle)
-    assert calls[0]["fn"] is GatedPredictor and calls[0]["fn_constructor_kwargs"] == {"job": RayJob(bundle),
-                                                                                       "gate": gate}
-    assert calls[1]["fn"] is BundlePredictor and calls[1]["fn_constructor_kwargs"] == {"job": RayJob(bundle)}
+    job = RayJob(bundle, actors=1, threads_per_actor=1)  # classify_dataset's defaults
+    assert calls[0]["fn"] is GatedPredictor and calls[0]["fn_constructor_kwargs"] == {"job": job, "gate": gate}
+    assert calls[1]["fn"] is BundlePredictor and calls[1]["fn_constructor_kwargs"] == {"job": job}
