@@ -1,4 +1,4 @@
-"""Errors of the top-level modules (paddlex_config, web_export, ray_batch). The runtime's errors, and where every
+"""Errors of the top-level modules (paddlex_config, web_export, the ray package). The runtime's errors, and where every
 other family lives, are in ``imgcls_onnx.runtime.errors``."""
 from __future__ import annotations
 

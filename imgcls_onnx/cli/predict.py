@@ -83,30 +83,30 @@ def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, 
         raise click.UsageError("--resume needs --save-path")
     try:
         # optional dependency: the ray extra
-        from .. import ray_batch
+        from .. import ray as ray_jobs
 
-        ray_batch._ray()
+        ray_jobs.ray_module()
     except ImgclsError as e:
         raise fail(f"{e}; or pip install 'imgcls-onnx[ray]'") from None
-    ray_batch.quiet_ray_data()
+    ray_jobs.quiet_ray_data()
     try:
-        rows = ray_batch.run(list(inputs), model, save_path=save_path, address=address, actors=actors,
-                             threads_per_actor=threads_per_actor, batch_size=batch_size, topk=topk, resume=resume)
+        rows = ray_jobs.run(list(inputs), model, save_path=save_path, address=address, actors=actors,
+                            threads_per_actor=threads_per_actor, batch_size=batch_size, topk=topk, resume=resume)
     except ImgclsError as e:
         raise fail(str(e)) from None
     except KeyboardInterrupt:
         # run() has shut its Ray down; every shard in --save-path is whole (written under a temporary name)
         click.echo(INTERRUPTED, err=True)
         raise click.exceptions.Exit(130) from None
-    failed = _report_ray_shards(ray_batch, save_path) if save_path else _print_ray_rows(ray_batch, rows, quiet)
+    failed = _report_ray_shards(ray_jobs, save_path) if save_path else _print_ray_rows(ray_jobs, rows, quiet)
     if failed:
         raise click.exceptions.Exit(EXIT_SOME_FAILED)
 
 
-def _report_ray_shards(ray_batch, save_path) -> int:
+def _report_ray_shards(ray_jobs, save_path) -> int:
     """Each failure in the Parquet shards at SAVE_PATH (a folder or a URI) on stderr, as the local engine does."""
     try:
-        rows = ray_batch.read_results(save_path, columns=["input_path", "error"])
+        rows = ray_jobs.read_results(save_path, columns=["input_path", "error"])
     except ImgclsError as e:
         raise fail(str(e)) from None
     failed = 0
@@ -118,10 +118,10 @@ def _report_ray_shards(ray_batch, save_path) -> int:
     return failed
 
 
-def _print_ray_rows(ray_batch, rows, quiet) -> int:
+def _print_ray_rows(ray_jobs, rows, quiet) -> int:
     failed = 0
     for row in rows:
-        res = ray_batch.row_to_json(row)
+        res = ray_jobs.row_to_json(row)
         if "error" in res:
             failed += 1
             click.echo(f"error: {res['error']['message']}", err=True)

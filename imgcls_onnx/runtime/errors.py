@@ -11,7 +11,7 @@ first defined it, so old imports keep working):
 - ``imgcls_onnx.datasets.errors``: ``DatasetError``;
 - ``imgcls_onnx.serving.errors``: ``QueueFull`` (the batcher's back-pressure signal);
 - ``imgcls_onnx.errors``: the top-level modules' errors: ``ConfigRunError`` (paddlex_config), ``WebExportError``
-  (web_export), ``StorageError`` (ray_batch).
+  (web_export), ``StorageError`` (the ray package).
 
 Every public error derives from ``ImgclsError``; ``FetchError`` and ``QueueFull`` are internal signals (plain
 ``Exception``) that their callers turn into ``ImageFetchError`` or an HTTP status. What the library only warns about

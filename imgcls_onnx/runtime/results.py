@@ -52,7 +52,11 @@ def result_stem(input_path: str | None, index: int) -> str:
 
 _MEMORY_SEQ = itertools.count()
 
-ROW_COLUMNS = ("input_path", "class_ids", "scores", "label_names", "error")  # a result row (Ray, Parquet)
+#: a result row (Ray, Parquet; ``Prediction.to_row``): each column and the Python type of its value (``error``: a
+#: message, or None where the input was classified)
+ROW_TYPES: dict[str, Any] = {"input_path": str, "class_ids": list[int], "scores": list[float],
+                             "label_names": list[str], "error": str}
+ROW_COLUMNS = tuple(ROW_TYPES)
 
 
 class Prediction(dict):
@@ -209,6 +213,11 @@ class Prediction(dict):
         image.save(buf, format=fmt)
         atomic_write_bytes(target, buf.getvalue())
         return target
+
+
+def error_row(input_path: str, reason: str) -> dict[str, Any]:
+    """The row of an input that could not be loaded: no class fields, ``error`` as ImageLoadError's message."""
+    return Prediction.failed(input_path, ImageLoadError(input_path, reason)).to_row()
 
 
 def _rebuild(index, data, error, input_img):

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 from conftest import tiny_bundle
 
-from imgcls_onnx import hub, ray_batch
+from imgcls_onnx import hub
+from imgcls_onnx import ray as ray_jobs
 from imgcls_onnx.runtime.net import ENV_ALLOW_PRIVATE, MODEL_DOWNLOAD, FetchError, check_redirect, is_url
 from imgcls_onnx.store.errors import ModelNotConvertedError
 
@@ -62,12 +63,12 @@ def test_ray_auto_converts_a_missing_zoo_model_as_predict_does(fake_converter, m
 
     fake_ray = SimpleNamespace(data=SimpleNamespace(
         ActorPoolStrategy=lambda size, max_concurrent_calls_per_actor=None: ("pool", size)))
-    monkeypatch.setattr(ray_batch, "_ray", lambda: fake_ray)
-    ray_batch.classify_dataset(Dataset(), ZOO_NAME)
-    ray_batch.classify_dataset(Dataset(), ZOO_NAME)  # now in the cache: not converted again
+    monkeypatch.setattr(ray_jobs.compat, "ray_module", lambda: fake_ray)
+    ray_jobs.classify_dataset(Dataset(), ZOO_NAME)
+    ray_jobs.classify_dataset(Dataset(), ZOO_NAME)  # now in the cache: not converted again
     expected = str(hub.obtain_model(ZOO_NAME, convert=False))
     assert fake_converter == [ZOO_NAME]
-    assert [c["fn_constructor_kwargs"]["bundle_dir"] for c in calls] == [expected, expected]
+    assert [c["fn_constructor_kwargs"]["job"].model for c in calls] == [expected, expected]
 
 
 def test_model_download_redirects_are_checked_hop_by_hop(monkeypatch):

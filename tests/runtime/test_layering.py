@@ -12,12 +12,14 @@ ABOVE_RUNTIME = ("imgcls_onnx.converter", "imgcls_onnx.serving", "imgcls_onnx.da
                  "imgcls_onnx.hub", "imgcls_onnx.api", "click", "paddle", "paddle2onnx", "ppcls", "paddleclas",
                  "onnx", "fastapi", "uvicorn", "matplotlib")
 RULES = {
-    "runtime": (*ABOVE_RUNTIME, "imgcls_onnx.store", "imgcls_onnx.ray_batch"),
+    "runtime": (*ABOVE_RUNTIME, "imgcls_onnx.store", "imgcls_onnx.ray"),
     # the store (getting a model) stands on the runtime; the converter reaches it only as a callback
     "store": ABOVE_RUNTIME,
     "converter": ("imgcls_onnx.serving", "imgcls_onnx.cli", "imgcls_onnx.api", "imgcls_onnx.hub", "click",
                   "fastapi"),
     "serving": ("imgcls_onnx.converter", "imgcls_onnx.cli", "imgcls_onnx.datasets", "paddle", "click"),
+    # the Ray engine stands on the hub and the runtime; the CLI calls it, never the other way
+    "ray": ("imgcls_onnx.cli", "imgcls_onnx.serving", "imgcls_onnx.converter", "click", "fastapi", "paddle"),
     "datasets": ("imgcls_onnx.converter", "imgcls_onnx.serving", "imgcls_onnx.cli", "imgcls_onnx.hub",
                  "imgcls_onnx.api", "click", "paddle", "fastapi"),
 }

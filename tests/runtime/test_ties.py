@@ -59,7 +59,7 @@ def tie_model(tmp_path_factory):
 def test_predictions_categories_rows_and_serving_give_the_written_order(tie_model):
     """The tie model (integer logits, exact ties after the softmax) through the Classifier; its Predictions as the
     server (categories, and the handler's own function) and Ray (rows, and the actor) give them."""
-    from imgcls_onnx.ray_batch import BundlePredictor
+    from imgcls_onnx.ray import BundlePredictor, RayJob
     from imgcls_onnx.runtime.classifier import Classifier
     from imgcls_onnx.runtime.images import load_image
     from imgcls_onnx.serving.handlers import _categories
@@ -76,5 +76,5 @@ def test_predictions_categories_rows_and_serving_give_the_written_order(tie_mode
         probs = clf.model.run(clf.preprocess.batch([load_image(p) for p in paths]))
         state = SimpleNamespace(model=clf.model, classifier=clf)
         assert [[c["id"] for c in _categories(state, row, 5)] for row in probs] == expected
-    rows = BundlePredictor(str(bundle), topk=5)({"path": paths, "bytes": [images[n].read_bytes() for n in names]})
+    rows = BundlePredictor(RayJob(str(bundle), topk=5))({"path": paths, "bytes": [images[n].read_bytes() for n in names]})
     assert rows["class_ids"] == expected

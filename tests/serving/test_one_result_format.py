@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("fastapi", reason="serving needs the serve extra")
 
-from imgcls_onnx import ray_batch  # noqa: E402
+from imgcls_onnx import ray as ray_jobs  # noqa: E402
 from imgcls_onnx.runtime.errors import ImageLoadError  # noqa: E402
-from imgcls_onnx.runtime.results import Prediction  # noqa: E402
+from imgcls_onnx.runtime.results import Prediction, error_row  # noqa: E402
 
 RES = Prediction(index=0, input_path="a.jpg", class_ids=[1, 3], scores=[0.64391, 0.23688], label_names=["dog", "fox"])
 
@@ -21,7 +21,7 @@ def test_row_categories_and_json_agree():
                             "label_names": ["dog", "fox"], "error": None}
     assert RES.categories() == [{"id": 1, "name": "dog", "score": 0.64391}, {"id": 3, "name": "fox", "score": 0.23688}]
     assert RES.categories(1) == [{"id": 1, "name": "dog", "score": 0.64391}]
-    assert ray_batch.row_to_json(RES.to_row()) == RES.json["res"]  # the Ray CLI prints what predict prints
+    assert ray_jobs.row_to_json(RES.to_row()) == RES.json["res"]  # the Ray CLI prints what predict prints
 
 
 def test_serving_categories_come_from_the_models_prediction():
@@ -47,6 +47,6 @@ def test_a_failed_input_agrees_too():
     assert failed.json == {"res": {"input_path": "b.jpg", "page_index": None,
                                    "error": {"type": "ImageLoadError", "message": message}}}
     row = {"input_path": "b.jpg", "class_ids": [], "scores": [], "label_names": [], "error": message}
-    assert failed.to_row() == row == ray_batch._error_row("b.jpg", "truncated")
-    assert ray_batch.row_to_json(row) == failed.json["res"]
+    assert failed.to_row() == row == error_row("b.jpg", "truncated")
+    assert ray_jobs.row_to_json(row) == failed.json["res"]
     assert failed.categories() == []

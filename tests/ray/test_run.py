@@ -19,7 +19,8 @@ from conftest import REALDATA, ROOT, need
 
 ray = pytest.importorskip("ray", reason="the ray extra is needed (./scripts/test installs it)")
 
-from imgcls_onnx import ray_batch  # noqa: E402
+from imgcls_onnx import ray as ray_jobs  # noqa: E402
+from imgcls_onnx.ray.gate import GATE_ENV, make_gate, open_gate  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +76,8 @@ def table(rows):
 
 
 def test_same_rows_as_one_machine(cluster, orientation_bundle, corpus, expected, tmp_path):
-    ray_batch.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"), actors=2)
-    got = table(ray_batch.read_results(tmp_path / "out"))
+    ray_jobs.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"), actors=2)
+    got = table(ray_jobs.read_results(tmp_path / "out"))
     assert set(got) == set(expected)
     for path, want in expected.items():
         row = got[path]
@@ -90,7 +91,8 @@ def test_same_rows_as_one_machine(cluster, orientation_bundle, corpus, expected,
 
 
 def model_actor_pids():
-    """Processes of the model actors (Ray titles them ray::MapWorker(MapBatches(BundlePredictor)))."""
+    """Processes of the model actors (Ray titles them ray::MapWorker(MapBatches(BundlePredictor)), or
+    GatedPredictor under a test's gate)."""
     pids = []
     for proc in os.listdir("/proc"):
         if proc.isdigit():
@@ -98,7 +100,7 @@ def model_actor_pids():
                 cmdline = Path(f"/proc/{proc}/cmdline").read_bytes().decode(errors="replace")
             except OSError:
                 continue
-            if "MapWorker" in cmdline and "BundlePredictor" in cmdline:
+            if "MapWorker" in cmdline and ("BundlePredictor" in cmdline or "GatedPredictor" in cmdline):
                 pids.append(int(proc))
     return pids
 
@@ -117,11 +119,11 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundl
                                                       monkeypatch):
     """An actor killed while the job runs: the job goes on (shards are written after the kill), and every input has
     exactly one row, each the same as `predict`'s: no row lost, none doubled, none turned into an error. A gate
-    (ray_batch.Gate) holds the call with the last input until the actor is dead, so the job is under way and cannot
-    have finished at the kill, whatever the machine's speed."""
+    (imgcls_onnx.ray.gate) holds the call with the last input until the actor is dead, so the job is under way and
+    cannot have finished at the kill, whatever the machine's speed."""
     out = tmp_path / "out"
-    gate = ray_batch.make_gate(tmp_path / "gate", hold=corpus[-1])
-    monkeypatch.setenv(ray_batch.GATE_ENV, gate)
+    gate = make_gate(tmp_path / "gate", hold=corpus[-1])
+    monkeypatch.setenv(GATE_ENV, gate)
     killed, shards_at_kill = [], []
     failures = []
 
@@ -136,12 +138,12 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundl
         except BaseException as e:  # noqa: BLE001 - reported by the test below
             failures.append(e)
         finally:
-            ray_batch.open_gate(gate)  # the rest of the job may run now
+            open_gate(gate)  # the rest of the job may run now
 
     t = threading.Thread(target=killer)
     t.start()
     # small calls (4 rows each): the other calls write shards while the held one waits for the kill
-    ray_batch.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, batch_size=4, rows_per_call=4)
+    ray_jobs.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, batch_size=4, rows_per_call=4)
     t.join()
     assert not failures, failures
     assert killed, "no model actor was found to kill"
@@ -151,7 +153,7 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundl
     assert shards_at_kill
     after = [p for p in out.glob("*.parquet") if p.name not in shards_at_kill]
     assert after, "no shard was written after the kill: the job had already finished"
-    got = table(ray_batch.read_results(out))  # table() fails on a duplicate
+    got = table(ray_jobs.read_results(out))  # table() fails on a duplicate
     assert set(got) == set(expected)
     for path, want in expected.items():  # `predict` in one process is the reference
         row = got[path]
@@ -166,13 +168,13 @@ def test_a_killed_worker_loses_and_duplicates_nothing(cluster, orientation_bundl
 
 def test_resume_writes_only_what_is_missing(cluster, orientation_bundle, corpus, expected, tmp_path):
     out = tmp_path / "out"
-    ray_batch.run(corpus[:120], str(orientation_bundle), save_path=str(out), actors=2)  # the interrupted run
+    ray_jobs.run(corpus[:120], str(orientation_bundle), save_path=str(out), actors=2)  # the interrupted run
     first = {p.name for p in out.glob("*.parquet")}
-    ray_batch.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, resume=True)
+    ray_jobs.run(corpus, str(orientation_bundle), save_path=str(out), actors=2, resume=True)
     new_rows = [r for p in out.glob("*.parquet") if p.name not in first
-                for r in ray_batch.read_results_file(p)]
+                for r in ray_jobs.read_results_file(p)]
     assert sorted(r["input_path"] for r in new_rows) == corpus[120:]
-    assert set(table(ray_batch.read_results(out))) == set(expected)
+    assert set(table(ray_jobs.read_results(out))) == set(expected)
 
 
 def shard_ids(out: Path) -> dict:
@@ -191,9 +193,9 @@ def test_cli_resume_after_an_interrupt_redoes_nothing(cluster, orientation_bundl
            "--save-path", str(out), *corpus]
     env = dict(os.environ, RAY_ADDRESS="")
     # the gate holds the call with the last input: the job cannot finish before the signal
-    gate = ray_batch.make_gate(tmp_path / "gate", hold=corpus[-1])
+    gate = make_gate(tmp_path / "gate", hold=corpus[-1])
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                             env=dict(env, **{ray_batch.GATE_ENV: gate}))
+                             env=dict(env, **{GATE_ENV: gate}))
     try:
         wait_for(lambda: any(out.glob("*.parquet")), "first shard", proc=first)
         first.send_signal(signal.SIGINT)
@@ -205,7 +207,7 @@ def test_cli_resume_after_an_interrupt_redoes_nothing(cluster, orientation_bundl
     assert err.rstrip().splitlines()[-1] == "interrupted; results written so far are complete (use --resume to continue)"
     assert "Traceback" not in err and "Aborted" not in err, err[-2000:]
     before = shard_ids(out)
-    done = [r["input_path"] for r in ray_batch.read_results(out)]
+    done = [r["input_path"] for r in ray_jobs.read_results(out)]
     assert 0 < len(done) < len(corpus), f"the interrupt came after {len(done)} of {len(corpus)} rows"
 
     second = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=600, cwd=ROOT, env=env)
@@ -214,9 +216,9 @@ def test_cli_resume_after_an_interrupt_redoes_nothing(cluster, orientation_bundl
     after = shard_ids(out)
     assert {name: after.get(name) for name in before} == before  # the finished part was not redone
     new_rows = [r["input_path"] for p in out.glob("*.parquet") if p.name not in before
-                for r in ray_batch.read_results_file(p)]
+                for r in ray_jobs.read_results_file(p)]
     assert sorted(new_rows) == sorted(set(corpus) - set(done))
-    got = table(ray_batch.read_results(out))  # table() fails on a duplicate
+    got = table(ray_jobs.read_results(out))  # table() fails on a duplicate
     assert set(got) == set(expected)
     for path, want in expected.items():
         if "error" in want:
@@ -228,12 +230,12 @@ def test_cli_resume_after_an_interrupt_redoes_nothing(cluster, orientation_bundl
 
 def test_inputs_that_name_no_file_are_error_rows_not_a_failed_job(cluster, orientation_bundle, corpus, tmp_path):
     missing = str(tmp_path / "no_such.jpg")
-    ray_batch.run([*corpus[:5], missing, str(tmp_path / "*.nomatch")], str(orientation_bundle),
-                  save_path=str(tmp_path / "out"), actors=2)
-    got = table(ray_batch.read_results(tmp_path / "out"))
+    ray_jobs.run([*corpus[:5], missing, str(tmp_path / "*.nomatch")], str(orientation_bundle),
+                 save_path=str(tmp_path / "out"), actors=2)
+    got = table(ray_jobs.read_results(tmp_path / "out"))
     assert set(corpus[:5]) <= set(got) and "no such file" in got[missing]["error"]
     assert "matched no image files" in got[str(tmp_path / "*.nomatch")]["error"]
-    rows = ray_batch.run([missing, *corpus[:3]], str(orientation_bundle), actors=2)
+    rows = ray_jobs.run([missing, *corpus[:3]], str(orientation_bundle), actors=2)
     assert [r["input_path"] for r in rows] == [missing, *corpus[:3]] and rows[0]["error"]
 
 
@@ -262,87 +264,32 @@ def test_ray_is_not_imported_by_the_package():
     assert proc.stdout.strip() == "False"
 
 
-def test_actor_plan():
-    """Hand-written sizing: a 2-core machine gets one 2-thread actor, 16-core nodes 4-thread actors."""
-    assert ray_batch.actor_plan(2, [2]) == (1, 2)
-    assert ray_batch.actor_plan(2, [2], actors=2) == (2, 1)
-    assert ray_batch.actor_plan(128, [16] * 8) == (32, 4)
-    assert ray_batch.actor_plan(20, [16, 4]) == (5, 4)
-    assert ray_batch.actor_plan(3, [1, 1, 1]) == (3, 1)
-    assert ray_batch.actor_plan(8, [8], threads_per_actor=8) == (1, 8)
-
-
-def test_block_plan():
-    """Hand-written: a call is exactly one block, so 2000 files on one actor are 8 calls of 250 (not 7 of 256 and
-    7 of 30), and each actor gets at least two blocks."""
-    assert ray_batch.block_plan(2000, 1, 256) == (8, 250)
-    assert ray_batch.block_plan(20, 1, 8) == (3, 7)
-    assert ray_batch.block_plan(210, 1, 256) == (2, 105)
-    assert ray_batch.block_plan(10, 4, 256) == (8, 2)
-    assert ray_batch.block_plan(1, 1, 256) == (1, 1)  # never more blocks than files: Ray Data would split files
-    assert ray_batch.block_plan(3, 2, 256) == (3, 1)
-
-
 def test_the_files_are_read_inside_the_model_actors(cluster, orientation_bundle, corpus, tmp_path):
-    """run()'s plan has one operator, reading fused into the actors (no reader processes, no bytes through the
-    object store); the check tells a plan with separate readers apart (a read reserving no CPU is not fused)."""
-    ds = ray_batch.plan(corpus, str(orientation_bundle), actors=1, threads_per_actor=2)
-    assert ray_batch.reads_in_actors(ds)
+    """run()'s plan (results_dataset) has one operator, reading fused into the actors (no reader processes, no bytes
+    through the object store); the check tells a plan with separate readers apart (a read reserving no CPU is not
+    fused)."""
+    ds = ray_jobs.results_dataset(corpus, ray_jobs.RayJob(str(orientation_bundle), actors=1, threads_per_actor=2))
+    assert ray_jobs.reads_in_actors(ds)
     separate = ray.data.read_binary_files(corpus, include_paths=True, num_cpus=0, override_num_blocks=4)
-    assert not ray_batch.reads_in_actors(ray_batch.classify_dataset(separate, str(orientation_bundle),
-                                                                    threads_per_actor=2, whole_blocks=True))
+    assert not ray_jobs.reads_in_actors(ray_jobs.classify_dataset(separate, str(orientation_bundle),
+                                                                   threads_per_actor=2, whole_blocks=True))
     # the README's way from a user's own program
     own = ray.data.read_binary_files(corpus, include_paths=True, num_cpus=2)
-    assert ray_batch.reads_in_actors(ray_batch.classify_dataset(own, str(orientation_bundle), threads_per_actor=2,
-                                                                whole_blocks=True))
-    ray_batch.run(corpus[:20], str(orientation_bundle), save_path=str(tmp_path / "out"), actors=1)
+    assert ray_jobs.reads_in_actors(ray_jobs.classify_dataset(own, str(orientation_bundle), threads_per_actor=2,
+                                                               whole_blocks=True))
+    ray_jobs.run(corpus[:20], str(orientation_bundle), save_path=str(tmp_path / "out"), actors=1)
     shards = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert shards and all(n.startswith("part-") and n.endswith(".parquet") for n in shards)  # no temporary left
-    assert len(ray_batch.read_results(tmp_path / "out")) == 20
-
-
-def test_path_resolution_runs_a_failing_fsspec_import_once(monkeypatch):
-    """fsspec without aiohttp (what `ray[data]` installs): Ray Data imports fsspec's HTTP filesystem module once per
-    path, and a failed import is retried each time: 2000 paths cost 1.1 s of driver CPU. After
-    `_remember_failed_http_import` (which `run` calls) the module is executed at most once for 300 paths."""
-    import importlib.abc
-
-    from ray.data.datasource.path_util import _resolve_paths_and_filesystem
-
-    pytest.importorskip("fsspec")
-    attempts = []
-
-    class NoAiohttp(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "fsspec.implementations.http":
-                attempts.append(name)
-            if name == "aiohttp" or name.startswith("aiohttp."):
-                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-            return None
-
-    for name in [m for m in sys.modules if m == "aiohttp" or m.startswith(("aiohttp.", "fsspec.implementations.http"))]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setattr(sys, "meta_path", [NoAiohttp(), *sys.meta_path])
-    paths = [f"/data/img_{i}.jpg" for i in range(300)]
-    _resolve_paths_and_filesystem(paths[:20])
-    assert len(attempts) == 20  # the defect this guards against: one import per path
-    attempts.clear()
-    try:
-        ray_batch._remember_failed_http_import()
-        resolved, _ = _resolve_paths_and_filesystem(paths)
-    finally:
-        sys.modules.pop("fsspec.implementations.http", None)  # the real environment's state comes back
-    assert resolved == paths
-    assert len(attempts) <= 1
+    assert len(ray_jobs.read_results(tmp_path / "out")) == 20
 
 
 def test_default_sizing_gives_the_same_rows(cluster, orientation_bundle, corpus, expected, tmp_path):
     """The default plan here (one actor with both threads: the Classifier's decode pool and parallel batches inside
     the actor) gives exactly `predict`'s rows too."""
-    ray_batch.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"))
+    ray_jobs.run(corpus, str(orientation_bundle), save_path=str(tmp_path / "out"))
     # run() settled fsspec's HTTP module once (a module, or None where aiohttp is missing), not once per path
     assert "fsspec.implementations.http" in sys.modules
-    got = table(ray_batch.read_results(tmp_path / "out"))
+    got = table(ray_jobs.read_results(tmp_path / "out"))
     assert set(got) == set(expected)
     for path, want in expected.items():
         if "error" not in want:
@@ -394,7 +341,7 @@ def s3_cli(s3_endpoint, cwd, *args, timeout=600):
 
 
 def s3_shards(client, bucket, prefix):
-    """{key: rows} of the Parquet objects under prefix, read with boto3 and pyarrow (not with ray_batch)."""
+    """{key: rows} of the Parquet objects under prefix, read with boto3 and pyarrow (not with imgcls_onnx.ray)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
