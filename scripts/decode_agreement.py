@@ -28,8 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-import decode_corpus  # noqa: E402
-from conftest import use_decoder  # noqa: E402
+from helpers import decode_corpus, use_decoder  # noqa: E402
 
 from imgcls_onnx.runtime import decode, images  # noqa: E402
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from corpus import fuzz_seeds, mutate  # noqa: E402
+from helpers.corpus import fuzz_seeds, mutate  # noqa: E402
 
 from imgcls_onnx.runtime.errors import ImgclsError  # noqa: E402
 from imgcls_onnx.runtime.images import ImageLimits, load_image  # noqa: E402

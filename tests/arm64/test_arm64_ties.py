@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 from arm_harness import env, setup_harness
-from tie_cases import CASES, MODEL_EXPECTED, tie_bundle, tie_images
+from helpers.tie_cases import CASES, MODEL_EXPECTED, tie_bundle, tie_images
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def _predict(cmd_prefix: list[str], bundle, images, cli_env) -> list[list[int]]:
 
 def test_predict_topk_5_on_tied_logits_is_the_same_on_x86_64_aarch64_and_the_page(tmp_path):
     """The acceptance line of #30: the same class ids, descending class id among equal scores, everywhere."""
-    from webtools import NODE_MODULES, browser, need_chromium, need_npm_packages, serving
+    from helpers.webtools import NODE_MODULES, browser, need_chromium, need_npm_packages, serving
 
     from imgcls_onnx.web_export import export_web
 

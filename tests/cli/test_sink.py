@@ -12,7 +12,7 @@ import subprocess
 import sys
 import termios
 
-from conftest import ROOT, structured_image, tiny_bundle, write_jpeg
+from helpers import ROOT, structured_image, tiny_bundle, write_jpeg
 
 
 def _images(folder, n):

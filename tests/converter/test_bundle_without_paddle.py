@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import BLOCKER, ROOT, convert_ok, structured_image, write_jpeg
+from helpers import BLOCKER, ROOT, convert_ok, structured_image, write_jpeg
 
 
 @pytest.mark.convert

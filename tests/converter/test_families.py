@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import convert_ok, structured_image
+from helpers import convert_ok, structured_image
 
 from imgcls_onnx.store.catalogue import load_zoo
 
@@ -70,8 +70,8 @@ RECOMPUTE_TOLERANCE = 1e-4  # this test's own bound on max|ort - paddle| / logit
 @pytest.mark.slow
 def test_parity_figures_recomputed_from_onnx_and_paddle(tmp_path):
     import numpy as np
-    from conftest import require_convert_extra
-    from paddle_models import lcnet_x0_25_paddle_logits, lcnet_x0_25_weights, onnx_logits_and_probs
+    from helpers import require_convert_extra
+    from helpers.paddle_models import lcnet_x0_25_paddle_logits, lcnet_x0_25_weights, onnx_logits_and_probs
 
     from imgcls_onnx.converter.verify import verification_batch
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from conftest import REALDATA, convert_ok, need, run_cli
+from helpers import REALDATA, convert_ok, need, run_cli
 
 TEXTLINE_YML = """Global:
   model_name: ch_ppocr_mobile_v2.0_cls
@@ -44,7 +44,7 @@ def yml(tmp_path_factory):
 
 def test_paddle2onnx_alone_gives_a_model_onnxruntime_rejects(tmp_path):
     """The bug we repair is real: the raw paddle2onnx output does not load."""
-    from conftest import require_convert_extra
+    from helpers import require_convert_extra
 
     require_convert_extra()
     src = need(REALDATA / "ppocr_cls_paddle")

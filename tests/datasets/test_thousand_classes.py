@@ -8,8 +8,8 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT, structured_image, tiny_bundle, write_jpeg
-from material import write_dataset
+from helpers import ROOT, structured_image, tiny_bundle, write_jpeg
+from helpers.material import write_dataset
 
 CLASSES = 1000
 

@@ -8,7 +8,7 @@ import logging
 import os
 
 import pytest
-from conftest import run_cli, tiny_onnx_model
+from helpers import run_cli, tiny_onnx_model
 
 from imgcls_onnx import hub
 from imgcls_onnx.converter import pipeline

@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from conftest import tiny_bundle
+from helpers import tiny_bundle
 
 from imgcls_onnx import hub
 from imgcls_onnx import ray as ray_jobs

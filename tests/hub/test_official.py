@@ -11,9 +11,9 @@ import sys
 
 import cv2
 import pytest
-from conftest import REALDATA, ROOT, need, require_convert_extra, run_cli
-from loopback import Fault, LoopbackServer
-from official_archive import DOC_ORI, build_doc_ori_archive
+from helpers import REALDATA, ROOT, need, require_convert_extra, run_cli
+from helpers.loopback import Fault, LoopbackServer
+from helpers.official_archive import DOC_ORI, build_doc_ori_archive
 
 pytestmark = [pytest.mark.convert, pytest.mark.realdata, pytest.mark.slow]
 

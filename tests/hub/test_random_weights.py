@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import convert_ok, run_cli, structured_image, write_jpeg
+from helpers import convert_ok, run_cli, structured_image, write_jpeg
 
 pytestmark = pytest.mark.convert
 

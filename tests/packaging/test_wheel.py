@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ORIENTATION_LABELS, REALDATA, ROOT, need
+from helpers import ORIENTATION_LABELS, REALDATA, ROOT, need
 
 pytestmark = pytest.mark.slow
 
@@ -185,7 +185,7 @@ def installed_mb(venv: Path) -> tuple[float, float]:
 REFERENCE_CLI = """
 import sys
 sys.path.insert(0, {tests!r})
-from conftest import opencv_decode_single
+from helpers import opencv_decode_single
 from imgcls_onnx.runtime import decode
 decode._decode_single = opencv_decode_single  # OpenCV decodes (PaddleX's reader)
 from imgcls_onnx.cli import main
@@ -225,8 +225,8 @@ def test_default_install_has_no_opencv_and_gives_the_same_answers(dist, orientat
 
     # every input of the bad-input corpus: the same outcome, and each failure one line naming its input
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import tiny_bundle
-    from corpus import build_corpus
+    from helpers import tiny_bundle
+    from helpers.corpus import build_corpus
 
     corpus = build_corpus(tmp_path / "corpus")
     model = tiny_bundle(tmp_path / "tiny", size=32)

@@ -6,7 +6,7 @@ import dataclasses
 from types import SimpleNamespace
 
 import pytest
-from conftest import tiny_bundle
+from helpers import tiny_bundle
 
 from imgcls_onnx.ray import BundlePredictor, RayJob, actor_plan, block_plan, classify_dataset, compat
 from imgcls_onnx.ray.gate import GATE_ENV, GatedPredictor, make_gate

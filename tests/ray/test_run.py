@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import REALDATA, ROOT, need
+from helpers import REALDATA, ROOT, need
 
 ray = pytest.importorskip("ray", reason="the ray extra is needed (./scripts/test installs it)")
 

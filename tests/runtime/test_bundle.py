@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import tiny_bundle
+from helpers import tiny_bundle
 
 from imgcls_onnx import Classifier
 from imgcls_onnx.runtime.bundle import load_bundle
@@ -68,7 +68,7 @@ def test_paddle_folder_hint(tmp_path):
 
 
 def test_softmax_detected_from_graph(tmp_path):
-    from conftest import structured_image
+    from helpers import structured_image
 
     with_sm = Classifier.from_dir(tiny_bundle(tmp_path / "a", softmax=True, seed=1), device="cpu")
     without = Classifier.from_dir(tiny_bundle(tmp_path / "b", softmax=False, seed=1), device="cpu")
@@ -88,7 +88,7 @@ def test_softmax_detected_from_graph(tmp_path):
 def test_manifest_is_typed_and_its_format_checked(tmp_path, patch, needle):
     import json as _json
 
-    from conftest import tiny_bundle
+    from helpers import tiny_bundle
 
     from imgcls_onnx.runtime.bundle import load_bundle
     from imgcls_onnx.runtime.errors import BundleError

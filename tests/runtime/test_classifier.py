@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_cli, structured_image, tiny_bundle, write_jpeg
+from helpers import run_cli, structured_image, tiny_bundle, write_jpeg
 
 from imgcls_onnx import Classifier
 from imgcls_onnx.runtime.errors import ImgclsWarning, ProviderError
@@ -150,7 +150,7 @@ def test_parallel_batches_defaults_and_validation(tmp_path):
 def test_models_without_crop_batch_by_shape_in_both_schedules(tmp_path):
     """No crop: every aspect ratio gives another input size; batches are split by shape, results match singles."""
     onnx = pytest.importorskip("onnx", reason="building test models needs the onnx package (convert extra)")
-    from conftest import tiny_onnx_model
+    from helpers import tiny_onnx_model
 
     from imgcls_onnx.runtime.bundle import BundleConfig, write_bundle
     from imgcls_onnx.runtime.transforms import NormalizeImage, PreprocessSpec, ResizeImage, ToCHWImage

@@ -17,8 +17,13 @@ import pytest
 
 cv2 = pytest.importorskip("cv2", reason="not applicable: these comparisons need OpenCV as the reference")
 
-import decode_corpus  # noqa: E402
-from conftest import REALDATA, ROOT, need, use_decoder  # noqa: E402
+from helpers import (  # noqa: E402
+    REALDATA,
+    ROOT,
+    decode_corpus,  # noqa: E402
+    need,
+    use_decoder,
+)
 
 from imgcls_onnx.runtime import decode  # noqa: E402
 from imgcls_onnx.runtime.images import load_image  # noqa: E402

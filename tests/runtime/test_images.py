@@ -7,7 +7,7 @@ import os
 import cv2
 import numpy as np
 import pytest
-from conftest import structured_image
+from helpers import structured_image
 from PIL import Image
 
 from imgcls_onnx.runtime.errors import ImageDecodeError, ImageNotFoundError, ImageTooLargeError
@@ -187,7 +187,7 @@ def test_jpeg_reduction_never_goes_below_min_side():
 
 
 def test_fast_decode_reduces_large_jpegs_only(tmp_path):
-    from conftest import write_jpeg
+    from helpers import write_jpeg
 
     big = structured_image(1100, 1500, seed=2)
     jpg = write_jpeg(tmp_path / "big.jpg", big)

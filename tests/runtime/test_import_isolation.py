@@ -5,7 +5,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import BLOCKER, ROOT, structured_image, tiny_bundle, write_jpeg
+from helpers import BLOCKER, ROOT, structured_image, tiny_bundle, write_jpeg
 
 
 def test_runtime_runs_with_paddle_and_click_blocked(tmp_path):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, structured_image, tiny_onnx_model, write_jpeg
+from helpers import ROOT, structured_image, tiny_onnx_model, write_jpeg
 
 from imgcls_onnx.runtime.bundle import BundleConfig, load_bundle, write_bundle
 from imgcls_onnx.runtime.classifier import _warn_if_int8_may_saturate

@@ -17,7 +17,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from imgcls_onnx.runtime import kernel as kernels
 from imgcls_onnx.runtime.errors import PreprocessError

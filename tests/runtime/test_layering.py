@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 PKG = ROOT / "imgcls_onnx"
 ABOVE_RUNTIME = ("imgcls_onnx.converter", "imgcls_onnx.serving", "imgcls_onnx.datasets", "imgcls_onnx.cli",
@@ -67,4 +67,38 @@ def test_the_rule_catches_a_violation(tmp_path):
 def test_web_export_stands_on_the_runtime_alone():
     """export-web runs where only the runtime is installed (the wheel test does it in a runtime-only venv)."""
     bad = [m for m in imports_of(PKG / "web_export.py") if _forbidden(m, ABOVE_RUNTIME)]
+    assert bad == []
+
+
+#: every room of the house on its floor (docs/architecture.md): a module imports its own room or lower floors only
+FLOORS = {"runtime": 1, "errors": 2, "store": 2, "datasets": 2, "serving": 2, "converter": 3, "web_export": 3,
+          "hub": 4, "api": 5, "ray": 5, "cli": 6}
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "imgcls_onnx" and len(parts) > 1 else None
+
+
+def _rooms_of_the_package():
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG)
+        if rel == rel.parent / "__init__.py" and rel.parent == rel.parent.parent:  # imgcls_onnx/__init__.py: the lazy face
+            continue
+        yield path, rel.parts[0].removesuffix(".py")
+
+
+def test_every_room_has_a_floor():
+    rooms = {room for _, room in _rooms_of_the_package()} - {"data"}
+    assert rooms and rooms <= set(FLOORS), rooms - set(FLOORS)
+
+
+def test_no_import_runs_up_a_floor():
+    """Every package and top-level module (api, hub, cli/, ray/ included), lazy imports inside functions too."""
+    bad = []
+    for path, room in _rooms_of_the_package():
+        for module in imports_of(path):
+            target = _room(module)
+            if target in FLOORS and room in FLOORS and target != room and FLOORS[target] >= FLOORS[room]:
+                bad.append((str(path.relative_to(ROOT)), module))
     assert bad == []

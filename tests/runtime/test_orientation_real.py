@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import cv2
 import pytest
-from conftest import REALDATA, need
+from helpers import REALDATA, need
 
 DOCS = REALDATA / "orientation_images"
 

@@ -3,9 +3,9 @@ Pillow's private raw encoder and the public fallback, give np.asarray's values. 
 pixels is tested against cv2.imdecode in tests/runtime/test_decode.py."""
 from __future__ import annotations
 
-import decode_corpus
 import numpy as np
 import pytest
+from helpers import decode_corpus
 from PIL import Image
 
 from imgcls_onnx.runtime import pillow_as_opencv

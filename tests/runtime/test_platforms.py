@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, structured_image, tiny_onnx_model, write_jpeg
-from loopback import LoopbackServer
+from helpers import ROOT, structured_image, tiny_onnx_model, write_jpeg
+from helpers.loopback import LoopbackServer
 
 from imgcls_onnx.cli import cli, utf8_stream
 from imgcls_onnx.runtime import net

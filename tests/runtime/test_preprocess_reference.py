@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import REALDATA, REFERENCE
+from helpers import REALDATA, REFERENCE
 
 from imgcls_onnx.runtime.images import load_image
 from imgcls_onnx.runtime.transforms import PreprocessSpec
@@ -51,7 +51,7 @@ def test_reference_covers_both_backends():
 
 def test_pil_bicubic_differs_from_cv2_cubic():
     """The trap docs/preprocessing.md warns about: the two bicubics are not interchangeable."""
-    from conftest import structured_image
+    from helpers import structured_image
 
     img = structured_image(300, 400, seed=3)
     pil = PreprocessSpec.imagenet(232, 224, "bicubic", "pil")(img)

@@ -5,7 +5,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import structured_image, tiny_bundle, tiny_onnx_model, write_jpeg
+from helpers import structured_image, tiny_bundle, tiny_onnx_model, write_jpeg
 from PIL import Image
 
 from imgcls_onnx.runtime.postprocess import softmax, top_k

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from tie_cases import CASES, MODEL_EXPECTED, tie_bundle, tie_images
+from helpers.tie_cases import CASES, MODEL_EXPECTED, tie_bundle, tie_images
 
 from imgcls_onnx.runtime.postprocess import _top_k_partitioned, _top_k_sorted, top_k
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import structured_image
+from helpers import structured_image
 
 from imgcls_onnx.runtime.errors import BundleError, PreprocessError
 from imgcls_onnx.runtime.transforms import (

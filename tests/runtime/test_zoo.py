@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REFERENCE, ROOT
+from helpers import REFERENCE, ROOT
 
 from imgcls_onnx.hub import obtain_model
 from imgcls_onnx.runtime.transforms import CropImage, PreprocessSpec, ResizeImage

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, tiny_onnx_model
+from helpers import ROOT, tiny_onnx_model
 
 httpx = pytest.importorskip("httpx", reason="serving tests need httpx (test extra)")
 pytest.importorskip("fastapi", reason="serving needs the serve extra")

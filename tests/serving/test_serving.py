@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 import pytest
-from conftest import REALDATA, ROOT, need
+from helpers import REALDATA, ROOT, need
 
 httpx = pytest.importorskip("httpx", reason="serving tests need httpx (test extra)")
 pytest.importorskip("fastapi", reason="serving needs the serve extra")

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import structured_image, tiny_bundle, write_jpeg
+from helpers import structured_image, tiny_bundle, write_jpeg
 
 from imgcls_onnx.cli import cli
 

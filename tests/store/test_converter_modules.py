@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT
+from helpers import ROOT
 
 from imgcls_onnx.store.converter_modules import (
     ARCHITECTURE_MODULES,

@@ -10,8 +10,8 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from conftest import ORIENTATION_LABELS, REALDATA, need
-from webtools import NODE_MODULES, browser, need_chromium, need_npm_packages, run_node, serving
+from helpers import ORIENTATION_LABELS, REALDATA, need
+from helpers.webtools import NODE_MODULES, browser, need_chromium, need_npm_packages, run_node, serving
 
 from imgcls_onnx.runtime.images import load_image
 from imgcls_onnx.web_export import export_web
@@ -159,7 +159,7 @@ def test_js_unit_tests():
     need_npm_packages("onnxruntime-web")
     import subprocess
 
-    from webtools import WEB
+    from helpers.webtools import WEB
 
     proc = subprocess.run(["node", "--test", "test/imgcls.test.mjs"], cwd=WEB, capture_output=True, text=True,
                           timeout=120)
@@ -208,7 +208,7 @@ def test_node_on_a_thousand_class_logits_model_and_a_large_image(tmp_path):
     photo-sized input: the Python runtime's ids and scores, and Node's peak memory stays near the image's own size."""
     import json
 
-    from conftest import tiny_bundle
+    from helpers import tiny_bundle
 
     from imgcls_onnx import Classifier
 

@@ -8,8 +8,8 @@ import json
 import urllib.request
 
 import pytest
-from conftest import run_cli, tiny_bundle, tiny_onnx_model
-from webtools import NODE_MODULES, need_npm_packages, serving
+from helpers import run_cli, tiny_bundle, tiny_onnx_model
+from helpers.webtools import NODE_MODULES, need_npm_packages, serving
 
 from imgcls_onnx.web_export import (
     JPEG_WASM_CDN,

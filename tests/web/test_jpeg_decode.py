@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import REALDATA, tiny_bundle
-from webtools import NODE_MODULES, browser, need_chromium, need_npm_packages, run_node, serving
+from helpers import REALDATA, tiny_bundle
+from helpers.webtools import NODE_MODULES, browser, need_chromium, need_npm_packages, run_node, serving
 
 from imgcls_onnx.runtime.errors import ImgclsError
 from imgcls_onnx.runtime.images import load_image

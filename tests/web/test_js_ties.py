@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from conftest import ROOT
-from tie_cases import CASES
-from webtools import need_node
+from helpers import ROOT
+from helpers.tie_cases import CASES
+from helpers.webtools import need_node
 
 SCRIPT = """
 import { readFileSync } from 'node:fs';

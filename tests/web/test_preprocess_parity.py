@@ -10,7 +10,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from webtools import WEB, need_node
+from helpers.webtools import WEB, need_node
 
 from imgcls_onnx.runtime.errors import ImgclsError
 from imgcls_onnx.runtime.transforms import CropImage, PreprocessSpec, ResizeImage

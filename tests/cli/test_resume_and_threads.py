@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from conftest import ROOT, structured_image, tiny_bundle, write_jpeg
+from helpers import ROOT, structured_image, tiny_bundle, write_jpeg
 
 
 def _run(model, images_dir, out, *extra):

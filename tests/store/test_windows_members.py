@@ -9,7 +9,7 @@ import os
 from pathlib import PurePosixPath, PureWindowsPath
 
 import pytest
-from official_archive import tar_bytes
+from helpers.official_archive import tar_bytes
 
 from imgcls_onnx.runtime.fsutil import WINDOWS_RESERVED, windows_safe_name
 from imgcls_onnx.store.archive import install_archive, safe_extract

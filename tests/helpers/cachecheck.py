@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from loopback import LoopbackServer
+
+from helpers.loopback import LoopbackServer
 
 
 def tree(root):

@@ -7,10 +7,10 @@ import hashlib
 import os
 
 import pytest
-from cachecheck import refused
-from conftest import run_cli
-from loopback import Fault, LoopbackServer
-from official_archive import tar_bytes
+from helpers import run_cli
+from helpers.cachecheck import refused
+from helpers.loopback import Fault, LoopbackServer
+from helpers.official_archive import tar_bytes
 
 
 def test_wrong_sha256_on_a_bundle_url(sandbox, orientation_bundle, tmp_path):

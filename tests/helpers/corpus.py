@@ -11,8 +11,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from conftest import structured_image
 from PIL import Image
+
+from helpers import structured_image
 
 
 @dataclass(frozen=True)

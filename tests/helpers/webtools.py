@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from helpers import ROOT
 
 WEB = ROOT / "web"
 NODE_MODULES = WEB / "node_modules"

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import tiny_bundle
-from corpus import build_corpus
+from helpers import tiny_bundle
+from helpers.corpus import build_corpus
 
 from imgcls_onnx import Classifier
 from imgcls_onnx.runtime import errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from netguard import GUARD, NetworkGuard, is_loopback
+from helpers.netguard import GUARD, NetworkGuard, is_loopback
 
 
 @pytest.mark.parametrize("address, allowed", [

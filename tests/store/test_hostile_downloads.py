@@ -4,9 +4,9 @@ archives from URLs and store.download itself, which need no Paddle: test_bundle_
 from __future__ import annotations
 
 import pytest
-from cachecheck import refused
-from conftest import run_cli
-from official_archive import DOC_ORI, DOC_ORI_YML, big_member_archive, tar_bytes
+from helpers import run_cli
+from helpers.cachecheck import refused
+from helpers.official_archive import DOC_ORI, DOC_ORI_YML, big_member_archive, tar_bytes
 
 pytestmark = pytest.mark.convert
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, structured_image, tiny_bundle, write_jpeg
+from helpers import ROOT, structured_image, tiny_bundle, write_jpeg
 
 from imgcls_onnx.cli import cli
 
@@ -84,7 +84,7 @@ def test_models_lists_the_zoo():
 
 def test_hand_written_paddlex_bundle_via_console_script(tmp_path, images):
     """A bundle written by hand in PaddleX's layout (no manifest.json), run through the installed command."""
-    from conftest import tiny_onnx_model
+    from helpers import tiny_onnx_model
 
     good, _ = images
     folder = tmp_path / "PaddleX_style_model"

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
+from helpers import ROOT
 
 LCNET_X0_25_WEIGHTS = """
 import sys, warnings; warnings.simplefilter("ignore")

@@ -101,7 +101,7 @@ def tie_model(path: Path) -> Path:
         [numpy_helper.from_array(np.zeros((1, 3), np.float32), "zero"),
          numpy_helper.from_array(weights, "w"), numpy_helper.from_array(black, "bias")],
     )
-    from conftest import save_test_model
+    from helpers import save_test_model
 
     return save_test_model(graph, path)
 

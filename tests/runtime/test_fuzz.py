@@ -7,8 +7,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-from conftest import AVAILABLE_DECODERS, use_decoder
-from corpus import fuzz_seeds, mutate
+from helpers import AVAILABLE_DECODERS, use_decoder
+from helpers.corpus import fuzz_seeds, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

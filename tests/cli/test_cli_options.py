@@ -48,7 +48,7 @@ def test_help_loads_no_numpy_opencv_or_onnxruntime():
     import subprocess
     import sys
 
-    from conftest import ROOT
+    from helpers import ROOT
 
     code = ("import sys\nfrom imgcls_onnx.cli import main\nsys.argv = ['imgcls-onnx', *sys.argv[1:]]\n"
             "try:\n    main()\nexcept SystemExit:\n    pass\n"

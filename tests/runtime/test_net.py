@@ -12,9 +12,9 @@ from __future__ import annotations
 import tempfile
 
 import pytest
-from cachecheck import tree
-from conftest import run_cli, tiny_bundle
-from loopback import LoopbackServer
+from helpers import run_cli, tiny_bundle
+from helpers.cachecheck import tree
+from helpers.loopback import LoopbackServer
 
 from imgcls_onnx.hub import obtain_model
 from imgcls_onnx.runtime import net

@@ -9,8 +9,8 @@ import sys
 import tarfile
 
 import pytest
-from conftest import ROOT, structured_image, write_jpeg
-from loopback import LoopbackServer
+from helpers import ROOT, structured_image, write_jpeg
+from helpers.loopback import LoopbackServer
 
 # paddle, the converter and onnx are unimportable: what a runtime-only install has
 RUNTIME_ONLY = """
@@ -96,7 +96,7 @@ def test_predict_from_a_url_with_sha256_and_cache(orientation_bundle, images, tm
 
 @pytest.mark.parametrize("case", ["corrupt", "no-top-folder", "not-a-bundle", "wrong-sha"])
 def test_bad_bundle_archives_are_refused_and_leave_nothing(orientation_bundle, images, tmp_path, monkeypatch, case):
-    from official_archive import tar_bytes
+    from helpers.official_archive import tar_bytes
 
     home = tmp_path / "home"
     monkeypatch.setenv("IMGCLS_ONNX_HOME", str(home))

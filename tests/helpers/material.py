@@ -5,7 +5,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from conftest import ORIENTATION_LABELS, REALDATA, need
+
+from helpers import ORIENTATION_LABELS, REALDATA, need
 
 TEXTLINE_YML = """Global:
   model_name: ch_ppocr_mobile_v2.0_cls
