@@ -12,6 +12,7 @@ from helpers import (
     REFERENCE,
     need,
     require_convert_extra,
+    tiny_bundle,
     use_decoder,
     write_orientation_bundle,
 )
@@ -148,6 +149,16 @@ def decoder(request):
     """Run the test once with each image decoder (pytestmark = pytest.mark.usefixtures("decoder"))."""
     with use_decoder(request.param) as name:
         yield name
+
+
+@pytest.fixture(scope="module")
+def clf(tmp_path_factory):
+    """A Classifier over a tiny 6-class bundle (32 px) on one thread, one per test module."""
+    from imgcls_onnx import Classifier
+
+    d = tiny_bundle(tmp_path_factory.mktemp("m") / "m", num_classes=6, seed=4)
+    with Classifier.from_dir(d, device="cpu", threads=1) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")

@@ -6,12 +6,12 @@ The folder is built here with paddle directly (a tiny conv net whose last bias i
 softmax, saved with paddle.jit.save) and checked, in Paddle itself, to give the same one-hot row for random inputs."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import pytest
 from helpers import ROOT, require_convert_extra, run_cli
+from helpers.cachecheck import tree
 
 pytestmark = [pytest.mark.convert, pytest.mark.slow]
 
@@ -62,11 +62,7 @@ paddle.jit.save(net, folder + '/inference', input_spec=[paddle.static.InputSpec(
 
 
 def _tree(root):
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel = os.path.relpath(dirpath, root)
-        out += [os.path.normpath(os.path.join(rel, n)) for n in dirnames + filenames]
-    return sorted(out)
+    return [path for path, _kind in tree(root)]
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,6 @@ from imgcls_onnx.runtime.errors import ImgclsWarning, ProviderError
 from imgcls_onnx.runtime.providers import Device, parse_device
 
 
-@pytest.fixture(scope="module")
-def clf(tmp_path_factory):
-    d = tiny_bundle(tmp_path_factory.mktemp("m") / "m", num_classes=6, seed=4)
-    with Classifier.from_dir(d, device="cpu", threads=1) as c:
-        yield c
-
-
 def test_batched_equals_single_and_order_kept(clf, tmp_path):
     paths = [write_jpeg(tmp_path / f"{i:02d}.jpg", structured_image(40 + 3 * i, 60 - i, seed=i)) for i in range(11)]
     singles = [clf.predict_one(str(p)) for p in paths]

@@ -9,7 +9,6 @@ from click.testing import CliRunner
 from helpers import tiny_bundle
 from helpers.corpus import build_corpus
 
-from imgcls_onnx import Classifier
 from imgcls_onnx.runtime import errors
 from imgcls_onnx.runtime.images import load_image
 
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.usefixtures("decoder")
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return build_corpus(tmp_path_factory.mktemp("corpus") / "inputs")
-
-
-@pytest.fixture(scope="module")
-def clf(tmp_path_factory):
-    with Classifier.from_dir(tiny_bundle(tmp_path_factory.mktemp("m") / "m", size=32), device="cpu") as c:
-        yield c
 
 
 def test_library_outcomes(corpus):
