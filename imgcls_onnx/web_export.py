@@ -13,11 +13,19 @@ import functools
 import hashlib
 import html
 import json
+import os
 import shutil
+import sys
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import PIL
+
 from .errors import WebExportError
+from .runtime.bundle import load_bundle
+from .runtime.images import DEFAULT_LIMITS
+from .runtime.model import OnnxModel
+from .runtime.transforms import CropImage, NormalizeImage, ResizeImage
 
 ORT_WEB_VERSION = "1.30.0"
 # the files ort.min.js loads for the wasm backend (the jsep pair is requested even when WebGPU is not used)
@@ -66,7 +74,6 @@ def _ort_dist(folder: Path) -> Path:
 
 def _find_local(env_var: str, checkout: Path, check) -> Path | None:
     """A browser package from the folder $env_var names or this checkout's web/node_modules (checked), else None."""
-    import os
 
     env = os.environ.get(env_var)
     if env:
@@ -104,7 +111,6 @@ def find_local_jpeg_wasm() -> Path | None:
 
 def check_browser_ops(spec) -> None:
     """Refuse, with the reason, a PreprocessSpec that imgcls.js cannot run exactly (names are already canonical)."""
-    from .runtime.transforms import CropImage, NormalizeImage, ResizeImage
 
     seen_normalize = False
     for op in spec.ops:
@@ -119,14 +125,11 @@ def check_browser_ops(spec) -> None:
 
 
 def pillow_vertical_first() -> bool:
-    import PIL
-
     return int(PIL.__version__.split(".")[0]) >= 13
 
 
 def model_config(bundle, io, topk: int = 5) -> dict:
     """model.json: everything imgcls.js needs besides the graph."""
-    from .runtime.images import DEFAULT_LIMITS
 
     check_browser_ops(bundle.config.preprocess)
     return {
@@ -176,8 +179,6 @@ def export_web(bundle_dir, out, ort: str = "auto", topk: int = 5, jpeg: str = "a
     holding the onnxruntime-web package. ``jpeg``, the JPEG decoder (libjpeg-turbo WebAssembly): ``"auto"`` (a local
     copy when one is found, else the CDN), ``"cdn"``, ``"none"`` (the browser's decoder), or the @cwasm/jpeg-turbo
     package folder. Returns a summary (where each comes from, sizes)."""
-    from .runtime.bundle import load_bundle
-    from .runtime.model import OnnxModel
 
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not (out / "model" / "model.json").is_file():
@@ -237,8 +238,6 @@ class _SiteServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def handle_error(self, request, client_address):
-        import sys
-
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
             return  # the browser went away mid-file (a reload, a closed tab): nothing to report
         super().handle_error(request, client_address)

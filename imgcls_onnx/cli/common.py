@@ -1,7 +1,9 @@
 """What every command shares besides its options: the exit codes, the one-line error, the settings check."""
 from __future__ import annotations
 
+import os
 import warnings
+from importlib.metadata import version
 
 import click
 
@@ -34,8 +36,6 @@ def show_warnings_as_lines() -> None:
 def check_settings() -> None:
     """The one runtime setting ($IMGCLS_ONNX_KERNEL), checked before any command runs: a bad value is one error line
     and exit 2 (serve does not start). Unset, nothing is imported (start-up time)."""
-    import os
-
     if os.environ.get("IMGCLS_ONNX_KERNEL", "").strip():
         from ..runtime.kernel import KernelSettingError, from_env
 
@@ -49,8 +49,6 @@ def print_version(ctx: click.Context, _param, value: bool) -> None:
     """--version: the package's version and the preprocessing kernel in force (compiled or numpy)."""
     if not value or ctx.resilient_parsing:
         return
-    from importlib.metadata import version
-
     from ..runtime.kernel import KernelSettingError, from_env
 
     try:

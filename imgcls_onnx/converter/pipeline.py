@@ -1,12 +1,13 @@
 """One conversion, from any source to a verified bundle. Verification is part of conversion, not a step after it."""
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -146,8 +147,6 @@ def _variant(request, onnx_model, config, manifest, log):
 
     images = verification_images(request.verify_images, n=8, seed=request.seed)
     float_batch = config.preprocess.batch(images)
-    import copy
-
     variant = copy.deepcopy(onnx_model)
     if request.precision == "fp16":
         log("converting weights to float16 (inputs and outputs stay float32)")
@@ -192,8 +191,6 @@ def _write(request, target, onnx_model, config, manifest, log) -> dict:
 def _convert_official(request: ConvertRequest, spec, log, started: float) -> dict:
     """PaddleX's official inference model: fetched (or taken from --source), converted as a Paddle folder; the
     archive's own inference.yml decides preprocessing and labels, as in PaddleX."""
-    from dataclasses import replace
-
     from .official import open_official
 
     if request.class_num or request.labels_file:

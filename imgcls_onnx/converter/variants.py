@@ -4,6 +4,7 @@ Each variant is measured against the float32 model it came from on the same inpu
 """
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from pathlib import Path
@@ -61,8 +62,6 @@ def fuse_preprocess(model, norm: NormalizeImage):
 
 def with_logits_output(model):
     """A copy that also outputs the Softmax's input (the logits), to measure parity before the softmax."""
-    import copy
-
     from onnx import helper
 
     m = copy.deepcopy(model)

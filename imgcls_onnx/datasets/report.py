@@ -37,10 +37,10 @@ def plot_histogram(ds: Dataset, counts: dict[str, Counter], target: Path) -> boo
     """The per-class train/val image counts as a PNG; False (and nothing written) without matplotlib."""
     if not matplotlib_available():
         return False
-    import matplotlib  # optional dependency (the plots extra)
+    import matplotlib  # noqa: PLC0415 - optional dependency (the plots extra)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - after use("Agg")
 
     idx = sorted(ds.labels)
     x = np.arange(len(idx))
@@ -88,10 +88,10 @@ MAX_PLOT_CLASSES = 30
 def _plot_confusion(m: np.ndarray, labels: dict[int, str], target: Path) -> None:
     """At most MAX_PLOT_CLASSES rows and columns (the classes with the most true or predicted images) in a figure of
     at most 10 x 10 inches: memory and time stay bounded for any class count."""
-    import matplotlib  # optional dependency (the plots extra)
+    import matplotlib  # noqa: PLC0415 - optional dependency (the plots extra)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - after use("Agg")
 
     n = len(m)
     keep = np.arange(n)

@@ -52,10 +52,10 @@ _NUMPY_X86 = {"SSE41": "sse4_1", "AVX": "avx", "AVX2": "avx2", "FMA3": "fma", "A
 def _numpy_cpuid() -> dict | None:
     """What numpy read from CPUID (and XGETBV) at import: {numpy name: bool}, or None where it cannot say."""
     try:
-        from numpy._core._multiarray_umath import __cpu_features__ as features  # numpy 2
+        from numpy._core._multiarray_umath import __cpu_features__ as features  # noqa: PLC0415 - numpy 2's private name
     except ImportError:
         try:
-            from numpy.core._multiarray_umath import __cpu_features__ as features  # numpy 1.x
+            from numpy.core._multiarray_umath import __cpu_features__ as features  # noqa: PLC0415 - numpy 1.x
         except ImportError:
             return None
     return dict(features)

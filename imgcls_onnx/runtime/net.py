@@ -135,7 +135,7 @@ def tls_context() -> ssl.SSLContext:
     the system's. python.org's macOS builds have no system CA store until "Install Certificates.command" is run, so
     ``ssl.create_default_context()`` alone would refuse every https host there."""
     try:
-        import certifi
+        import certifi  # noqa: PLC0415 - optional: requests brings it, the system's store otherwise
     except ImportError:  # pragma: no cover - certifi comes with requests
         return ssl.create_default_context()
     return ssl.create_default_context(cafile=certifi.where())

@@ -170,7 +170,7 @@ def _tensor(buf: memoryview) -> tuple[str, _Tensor]:
 
 def _int8_range(t: _Tensor, directory: Path | None) -> tuple[int, int] | None:
     """(min, max) of an int8 tensor's values, or None when they cannot be read (external data without a folder)."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - start-up time: numpy loads only when int8 weights are read
 
     if t.external is not None:
         if directory is None or not t.external.get("location"):

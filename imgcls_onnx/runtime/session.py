@@ -1,13 +1,16 @@
 """The only module that imports onnxruntime (lazily, on first use)."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import MissingExtraError, ProviderError
+from .errors import MissingExtraError, ModelLoadError, ProviderError
 from .providers import CUDA, GPU_FIX, Device, DeviceRequest, providers_for
 
 log = logging.getLogger("imgcls_onnx")
@@ -15,7 +18,7 @@ log = logging.getLogger("imgcls_onnx")
 
 def import_onnxruntime():
     try:
-        import onnxruntime
+        import onnxruntime  # noqa: PLC0415 - optional until a model runs: the cpu or gpu extra brings it
     except ImportError as e:
         raise MissingExtraError("onnxruntime", "cpu", "running a model") from e
     # onnxruntime's own logger prints provider load failures (e.g. "libcublasLt.so.13: cannot open shared object")
@@ -72,8 +75,6 @@ def create_session(onnx_path: "Path | bytes", request: DeviceRequest, options: S
         session = ort.InferenceSession(onnx_path if in_memory else os.fspath(onnx_path), sess_options=so,
                                        providers=providers)
     except Exception as e:  # onnxruntime raises its own Fail/InvalidGraph/... types
-        from .errors import ModelLoadError
-
         raise ModelLoadError(
             f"onnxruntime cannot load {'a model in memory' if isinstance(onnx_path, bytes) else repr(str(onnx_path))}: {str(e).strip().splitlines()[0] if str(e).strip() else e}"
         ) from e
@@ -112,10 +113,6 @@ _LIBC = None
 
 def _libc():
     global _LIBC
-    import ctypes
-    import ctypes.util
-    import sys
-
     if not sys.platform.startswith("linux"):
         return None
     try:

@@ -44,7 +44,7 @@ _KERNEL_RESIZE = ("linear", "nearest")
 def _cv2_module():
     """The cv2 module, or None when OpenCV is not installed (or does not import)."""
     try:
-        import cv2
+        import cv2  # noqa: PLC0415 - optional: OpenCV only for the interpolations not ported to the kernel
     except ImportError:
         return None
     return cv2

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..runtime.errors import ImageLoadError, PreprocessError
 from ..runtime.images import load_image
 from ..runtime.net import IMAGE_FETCH, FetchError, fetch_url, is_url
+from ..runtime.visualize import draw_top1
 from .errors import QueueFull, error_body
 from .metrics import CONTENT_TYPE
 from .state import ServingState
@@ -162,8 +163,6 @@ except ImportError:  # pragma: no cover - the serve extra installs it
 
 
 def _draw(image_rgb: np.ndarray, top: dict) -> str:
-    from ..runtime.visualize import draw_top1
-
     buf = io.BytesIO()
     draw_top1(image_rgb, f"{top['name']} {top['score']:.2f}").save(buf, format="JPEG", quality=90)
     return base64.b64encode(buf.getvalue()).decode("ascii")

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..runtime.bundle import Bundle, load_bundle
+from ..runtime.model import OnnxModel
 
 CONFIG_TEMPLATE = """name: "{name}"
 platform: "onnxruntime_onnx"
@@ -105,8 +106,6 @@ if __name__ == "__main__":
 def export_triton(model, repo: Path, name: str | None = None, max_batch_size: int = 32, instances: int = 1,
                   kind: str = "KIND_CPU", max_queue_delay_us: int = 5000) -> Path:
     """``model``: an OnnxModel, or a bundle folder (loaded on the CPU)."""
-    from ..runtime.model import OnnxModel
-
     if not isinstance(model, OnnxModel):
         model = OnnxModel(load_bundle(model), "cpu")
     bundle: Bundle = model.bundle

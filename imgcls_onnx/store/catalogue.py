@@ -3,6 +3,7 @@
 official inference archives. A leaf of the store: it names models, it fetches and resolves nothing."""
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -91,8 +92,6 @@ class Zoo:
         key = name.lower().replace("-", "_")
         if key in lowered:
             return lowered[key]
-        import difflib
-
         close = difflib.get_close_matches(name, self.names(), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `imgcls-onnx models` lists them"
         raise UnknownModelError(f"{name!r} is not a model of the zoo{hint}")
