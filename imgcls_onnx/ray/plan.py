@@ -11,6 +11,9 @@ from .gate import actor_class
 from .io import is_remote, scheme
 from .job import RayJob
 
+#: threads (and reserved CPUs) an actor takes unless told: a node's CPUs, at most this (--ray-threads-per-actor)
+MAX_DEFAULT_THREADS_PER_ACTOR = 4
+
 
 def actor_plan(cluster_cpus: int, node_cpus: Sequence[int], actors: int | None = None,
                threads_per_actor: int | None = None) -> tuple[int, int]:
@@ -23,9 +26,9 @@ def actor_plan(cluster_cpus: int, node_cpus: Sequence[int], actors: int | None =
     if threads_per_actor:
         threads = int(threads_per_actor)
     elif actors:
-        threads = max(1, min(per_node, 4, cpus // int(actors)))
+        threads = max(1, min(per_node, MAX_DEFAULT_THREADS_PER_ACTOR, cpus // int(actors)))
     else:
-        threads = max(1, min(per_node, 4))
+        threads = max(1, min(per_node, MAX_DEFAULT_THREADS_PER_ACTOR))
     return (int(actors) if actors else max(1, cpus // threads)), threads
 
 

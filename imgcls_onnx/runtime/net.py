@@ -47,7 +47,7 @@ class NetPolicy:
 
     connect_timeout_s: float
     read_timeout_s: float
-    max_bytes: int
+    max_bytes: int | None  # None: the caller's own limit, always passed (images: ImageLimits.max_bytes)
     max_redirects: int = 0
     allow_private: bool | None = None
     trust_first_hop: bool = False
@@ -55,7 +55,7 @@ class NetPolicy:
     def __post_init__(self):
         if self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
             raise ValueError("timeouts must be positive")
-        if self.max_bytes <= 0 or self.max_redirects < 0:
+        if (self.max_bytes is not None and self.max_bytes <= 0) or self.max_redirects < 0:
             raise ValueError("max_bytes must be positive and max_redirects not negative")
 
     @property
@@ -73,8 +73,9 @@ class NetPolicy:
         return self.replace(connect_timeout_s=seconds, read_timeout_s=seconds)
 
 
-#: image inputs (CLI, API, service): 15 s, no redirects, private addresses only with $IMGCLS_ONNX_ALLOW_PRIVATE_URLS
-IMAGE_FETCH = NetPolicy(connect_timeout_s=15.0, read_timeout_s=15.0, max_bytes=50 << 20)
+#: image inputs (CLI, API, service): 15 s, no redirects, private addresses only with $IMGCLS_ONNX_ALLOW_PRIVATE_URLS;
+#: the size cap is the caller's image limit (ImageLimits.max_bytes), passed to fetch_url
+IMAGE_FETCH = NetPolicy(connect_timeout_s=15.0, read_timeout_s=15.0, max_bytes=None)
 #: bundle and official archives: 10 s to connect, 60 s between reads, up to 4 GiB (PaddleX's largest classification
 #: archive is ~1.2 GB), redirects followed and checked
 MODEL_DOWNLOAD = NetPolicy(connect_timeout_s=10.0, read_timeout_s=60.0, max_bytes=4 << 30, max_redirects=10,
@@ -162,11 +163,11 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def fetch_url(url: str, policy: NetPolicy = IMAGE_FETCH, *, max_bytes: int | None = None) -> bytes:
-    """GET a small resource (an image) into memory under ``policy``; ``max_bytes`` overrides its size cap."""
+def fetch_url(url: str, policy: NetPolicy = IMAGE_FETCH, *, max_bytes: int) -> bytes:
+    """GET a small resource (an image) into memory under ``policy``, at most ``max_bytes`` (the caller's limit)."""
     if policy.max_redirects:
         raise ValueError("fetch_url follows no redirects: use a policy with max_redirects=0")
-    cap = policy.max_bytes if max_bytes is None else max_bytes
+    cap = max_bytes
     parts = urlsplit(url)
     host, port = _host_port(url)
     ip = checked_address(host, port, policy.trust_first_hop or policy.private_allowed())

@@ -22,7 +22,6 @@ from ..runtime.net import MODEL_DOWNLOAD, FetchError, NetPolicy, check_redirect,
 from .errors import DownloadError
 
 #: the largest download we accept unless told otherwise (PaddleX's largest classification archive is ~1.2 GB)
-DEFAULT_MAX_BYTES = MODEL_DOWNLOAD.max_bytes
 CHUNK = 1 << 16
 
 
@@ -75,6 +74,8 @@ def download(
         policy = policy.replace(max_bytes=max_bytes)
     if timeout is not None:
         policy = policy.replace(connect_timeout_s=timeout[0], read_timeout_s=timeout[1])
+    if policy.max_bytes is None:
+        raise ValueError("a download needs a size cap: pass max_bytes or a policy that has one")
     import requests  # noqa: PLC0415 - start-up time: requests loads only for a download
 
     dest_dir = Path(dest_dir)
