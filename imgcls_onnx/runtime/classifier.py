@@ -6,8 +6,8 @@ threads give real parallelism. Two schedules:
 
 * parallel batches (the CPU default with 2+ threads): ``threads`` workers each take a whole batch (decode,
   preprocess into a reused buffer, run the model on one core, top-k). No core waits for another and onnxruntime's
-  intra-op threads never compete with the decoders; measured on 2 cores this beats one 2-thread session fed by a
-  decode pool by 5-41 % end to end on the small models (scripts/bench, reports/bench.md).
+  intra-op threads never compete with the decoders: on 2 cores the faster schedule end to end on the small models
+  (docs/usage.md, scripts/bench).
 * one batch at a time (GPU, ``threads=1``, or ``parallel_batches=1``): a decode pool prepares the next batches while
   the model runs the current one with all intra-op threads (lowest latency for a single batch).
 

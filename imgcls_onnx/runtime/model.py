@@ -107,10 +107,8 @@ class OnnxModel:
     # running ---------------------------------------------------------------------------------------------------
     def add_latency_session(self) -> bool:
         """A second CPU session on the same model whose intra-op threads spin between the ops of a run and stop when
-        it returns, for a run with nothing beside it (a server's lone request): scripts/loadtest, paired blocks at 1
-        client, +10 % req/s and a lower p99 than the sleeping workers of the main session. Beside decoding threads
-        the spinning costs more than it saves (2 and 4 clients: -9 % and -6 %), so batches keep the main session.
-        Costs one more copy of the weights. Returns False (and adds nothing) off the CPU or on one intra-op thread,
+        it returns, for a run with nothing beside it (a server's lone request): faster there, slower beside decoding
+        threads, so batches keep the main session (docs/serving.md, reports/serving_runs.md). Costs one more copy of the weights. Returns False (and adds nothing) off the CPU or on one intra-op thread,
         where nothing spins."""
         if self.device != "cpu" or (self.options.intra_op_num_threads or 2) < 2:
             return False

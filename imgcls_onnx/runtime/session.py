@@ -129,8 +129,8 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter number
 def limit_malloc_arenas(n: int) -> bool:
     """glibc only: at most ``n`` malloc arenas (as MALLOC_ARENA_MAX=n does), for a server's threads that start from
     now on. By default glibc gives threads up to 8 x cores arenas, and each keeps fragmented freed request memory that
-    malloc_trim does not return: after 32 clients the server stayed at 1.23-1.27x its fresh RSS, with 2 arenas at
-    0.97-0.98x (docs/serving.md). True when set."""
+    malloc_trim does not return, so a server's RSS grows under load; 2 arenas keep it flat (docs/serving.md). True
+    when set."""
     libc = _libc()
     try:
         return bool(libc is not None and n > 0 and libc.mallopt(M_ARENA_MAX, int(n)) == 1)

@@ -116,8 +116,7 @@ class DynamicBatcher:
     async def _collect(self) -> list[_Item]:
         """The next batch, formed when the model is free: the first request never waits for company, and requests
         that arrive while a lone job (``run_alone``) holds the model thread join this batch instead of leaving a
-        batch of one queued behind the job (4 clients, two sweeps of 3-4 runs: p99 28.3 and 30.1 ms against 30.4 and
-        30.7 before; other levels inside the spread)."""
+        batch of one queued behind the job (a lower p99 at 4 clients: reports/serving_runs.md)."""
         first = await self._queue.get()
         await self._model_free.wait()
         items = [first]

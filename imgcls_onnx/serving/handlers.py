@@ -144,8 +144,8 @@ def _categories(state: ServingState, probs, topk: int | None) -> list[dict]:
 
 def _b64decode(text: str) -> bytes:
     """Strict base64 (no characters outside the alphabet, right padding), as ``base64.b64decode(validate=True)``.
-    With the serve extra this is pybase64's SIMD decoder: the standard library's took 211 us for a 107 kB image
-    (about 3 % of a lone request's time at 1 client), on the event loop; pybase64 5 us. What pybase64 refuses is
+    With the serve extra this is pybase64's SIMD decoder, far cheaper on the event loop than the standard library's
+    (docs/serving.md). What pybase64 refuses is
     decided by the standard library (it accepts a few oddities, e.g. padding after a full quantum), so the verdicts
     are the same as before, and only a refused input pays for the slow decoder."""
     try:

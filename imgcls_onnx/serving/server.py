@@ -3,7 +3,7 @@
 The process policy, in the order it is applied:
 1. glibc's malloc arenas limited (``--malloc-arenas``, 2 by default), first, before numpy and onnxruntime
    load and start their threads: every thread then shares the few arenas and RSS stays flat after load (set after
-   the imports, the limit left RSS at 1.27x fresh in one of two runs). This module therefore imports nothing heavy
+   the imports, the limit did not hold RSS flat: docs/serving.md). This module therefore imports nothing heavy
    at its top; ``run_server`` imports the app, uvicorn and the runtime after the limit is set.
 2. The model loaded for a server (``load_for_serving``, an ``OnnxModel``): one batch at a time with every intra-op
    thread, the CPU arena shrunk after each run (batch sizes vary under load), and on CPU a second, spinning session
