@@ -24,6 +24,8 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import certifi
+
 from .errors import FetchError
 
 ENV_ALLOW_PRIVATE = "IMGCLS_ONNX_ALLOW_PRIVATE_URLS"
@@ -131,14 +133,10 @@ def check_redirect(origin: str, target: str, policy: NetPolicy) -> None:
 
 
 def tls_context() -> ssl.SSLContext:
-    """The TLS context for https image fetches: certificates checked against certifi's CA bundle when certifi is
-    installed (requests, a runtime dependency, brings it; model downloads go through requests and use it too), else
-    the system's. python.org's macOS builds have no system CA store until "Install Certificates.command" is run, so
-    ``ssl.create_default_context()`` alone would refuse every https host there."""
-    try:
-        import certifi  # noqa: PLC0415 - optional: requests brings it, the system's store otherwise
-    except ImportError:  # pragma: no cover - certifi comes with requests
-        return ssl.create_default_context()
+    """The TLS context for https image fetches: certificates checked against certifi's CA bundle (requests, a runtime
+    dependency, brings certifi; model downloads go through requests and use it too). python.org's macOS builds have
+    no system CA store until "Install Certificates.command" is run, so ``ssl.create_default_context()`` alone would
+    refuse every https host there."""
     return ssl.create_default_context(cafile=certifi.where())
 
 

@@ -13,6 +13,7 @@ import io
 from typing import Annotated, Optional
 
 import numpy as np
+import pybase64
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -144,22 +145,14 @@ def _categories(state: ServingState, probs, topk: int | None) -> list[dict]:
 
 def _b64decode(text: str) -> bytes:
     """Strict base64 (no characters outside the alphabet, right padding), as ``base64.b64decode(validate=True)``.
-    With the serve extra this is pybase64's SIMD decoder, far cheaper on the event loop than the standard library's
-    (docs/serving.md). What pybase64 refuses is
-    decided by the standard library (it accepts a few oddities, e.g. padding after a full quantum), so the verdicts
-    are the same as before, and only a refused input pays for the slow decoder."""
+    This is pybase64's SIMD decoder (the serve extra), far cheaper on the event loop than the standard library's
+    (docs/serving.md). What pybase64 refuses is decided by the standard library (it accepts a few oddities, e.g.
+    padding after a full quantum), so the verdicts are the standard library's, and only a refused input pays for
+    the slow decoder."""
     try:
-        return _B64DECODE(text, validate=True)
+        return pybase64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        if _B64DECODE is base64.b64decode:
-            raise
         return base64.b64decode(text, validate=True)
-
-
-try:
-    from pybase64 import b64decode as _B64DECODE
-except ImportError:  # pragma: no cover - the serve extra installs it
-    _B64DECODE = base64.b64decode
 
 
 def _draw(image_rgb: np.ndarray, top: dict) -> str:

@@ -184,7 +184,7 @@ def test_serve_runs_on_uvloop_and_httptools(server):
     assert stack["latency_session"] is True  # a lone request's run spins within the run (docs/serving.md)
 
 
-def test_base64_is_decoded_strictly_by_pybase64():
+def test_base64_is_decoded_strictly_by_pybase64(monkeypatch):
     """The serve extra's SIMD decoder is the one the endpoint uses, and it accepts and refuses exactly what the
     standard library's strict decoder does (the expected values are the standard library's, on hand-written edge
     cases: no padding, too much padding, whitespace, characters outside the alphabet, URL-safe characters)."""
@@ -192,9 +192,14 @@ def test_base64_is_decoded_strictly_by_pybase64():
 
     import pybase64
 
-    from imgcls_onnx.serving.handlers import _B64DECODE, _b64decode
+    from imgcls_onnx.serving import handlers
+    from imgcls_onnx.serving.handlers import _b64decode
 
-    assert _B64DECODE is pybase64.b64decode
+    seen = []
+    real = pybase64.b64decode
+    monkeypatch.setattr(pybase64, "b64decode", lambda text, validate: seen.append(text) or real(text, validate=validate))
+    assert _b64decode("aGVsbG8=") == b"hello" and seen == ["aGVsbG8="]  # the SIMD decoder is the one in use
+    monkeypatch.setattr(pybase64, "b64decode", real)
     cases = ["aGVsbG8=", "aGVsbG8", "aGVsbG8==", "aGV sbG8=", "aGVs\nbG8=", "!!!!", "", "data", "a-_b", "a+/b",
              "QUJD", "QUJD=", "=QUJD", base64.b64encode(bytes(range(256)) * 50).decode()]
 
