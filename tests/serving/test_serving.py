@@ -192,7 +192,6 @@ def test_base64_is_decoded_strictly_by_pybase64(monkeypatch):
 
     import pybase64
 
-    from imgcls_onnx.serving import handlers
     from imgcls_onnx.serving.handlers import _b64decode
 
     seen = []
