@@ -25,7 +25,7 @@ IMAGE_EXTENSIONS = frozenset(
 _GLOB_CHARS = set("*?[")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a resumed or listed run holds one per input
 class InputItem:
     index: int
     source: Any
