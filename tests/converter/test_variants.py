@@ -11,7 +11,10 @@ def test_fused_preprocessing_matches_the_float_path(tmp_path):
     report = convert_ok("PP-LCNet_x0_25", "--random-init", "--fuse-preprocess", "--out", str(out))
     v = report["variant"]
     assert v["preprocess_fused"] and v["vs_float32"]["relative_logit_difference"] <= 1e-5
-    assert report["input"]["layout"] == "NHWC" and report["input"]["dtype"] == "uint8"
+    import onnxruntime as ort
+
+    graph_input = ort.InferenceSession(str(out / "inference.onnx"), providers=["CPUExecutionProvider"]).get_inputs()[0]
+    assert graph_input.type == "tensor(uint8)" and graph_input.shape[1:] == [224, 224, 3]  # NHWC, read from the graph
     plain = tmp_path / "plain"
     convert_ok("PP-LCNet_x0_25", "--random-init", "--out", str(plain))
     from imgcls_onnx import Classifier
