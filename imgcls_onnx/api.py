@@ -16,7 +16,6 @@ than onnxruntime) is accepted with one warning each, so PaddleX scripts run unch
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,7 +24,7 @@ import yaml
 from . import datasets
 from .hub import obtain_model
 from .runtime.classifier import Classifier
-from .runtime.errors import ImgclsWarning
+from .runtime.errors import warn
 from .runtime.results import Prediction
 from .store.archive import pack_bundle
 
@@ -37,7 +36,7 @@ DEFAULT_PIPELINE_MODEL = "PP-LCNet_x0_5"  # what PaddleX 3.7.2's image_classific
 def _warn_once(key: str, message: str) -> None:
     if key not in _WARNED:
         _WARNED.add(key)
-        warnings.warn(message, ImgclsWarning, stacklevel=4)  # create_model's caller
+        warn(message)
 
 
 def _engine_settings(engine, engine_config, use_hpip, hpi_config, pp_option, genai_config, kwargs) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import numpy as np
 from .bundle import Bundle, load_bundle
 from .cpu import CpuFeatures, cpu_features, int8_may_saturate, usable_cores
 from .defaults import BATCH_SIZE
-from .errors import ImageLoadError, ImgclsError, ImgclsWarning, PreprocessError
+from .errors import ImageLoadError, ImgclsError, PreprocessError, warn
 from .images import DEFAULT_LIMITS, ImageLimits, load_image
 from .inputs import InputItem, iter_inputs
 from .model import OnnxModel
@@ -68,8 +67,8 @@ def _warn_if_random(bundle: Bundle) -> None:
     if key in _WARNED_RANDOM:
         return
     _WARNED_RANDOM.add(key)
-    warnings.warn(f"model {bundle.name!r} ({bundle.directory}) has RANDOM weights (made with `convert --random-init` "
-                  "for tests and benchmarks): its predictions mean nothing", ImgclsWarning, stacklevel=3)
+    warn(f"model {bundle.name!r} ({bundle.directory}) has RANDOM weights (made with `convert --random-init` for tests "
+         "and benchmarks): its predictions mean nothing")
 
 
 def _warn_if_int8_may_saturate(bundle: Bundle, features: CpuFeatures | None = None) -> bool:
@@ -115,7 +114,7 @@ def _warn_if_int8_may_saturate(bundle: Bundle, features: CpuFeatures | None = No
             "its results may differ from a VNNI machine's. For int8 that gives the same results on every CPU, "
             "quantise the float model again with imgcls-onnx (7-bit weights), e.g. imgcls-onnx convert --onnx "
             "FLOAT.onnx --yml inference.yml --precision int8 --calibration-images DIR")
-    warnings.warn(message, ImgclsWarning, stacklevel=3)
+    warn(message)
     return True
 
 

@@ -15,9 +15,15 @@ first defined it, so old imports keep working):
 
 Every public error derives from ``ImgclsError``; ``FetchError`` and ``QueueFull`` are internal signals (plain
 ``Exception``) that their callers turn into ``ImageFetchError`` or an HTTP status. What the library only warns about
-goes through ``warnings.warn`` as an ``ImgclsWarning`` (defined here).
+goes through ``warn`` as an ``ImgclsWarning`` (both defined here).
 """
 from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # imgcls_onnx/
 
 
 class ImgclsError(Exception):
@@ -28,6 +34,15 @@ class ImgclsWarning(UserWarning):
     """What this package warns about and goes on: random weights, an int8 graph that may saturate on this CPU, a
     label no installed font can draw, a PaddleX option that does not apply. Each cause is warned about once per
     process; the CLI prints each as one ``warning: ...`` line on stderr (``cli.common.show_warnings_as_lines``)."""
+
+
+def warn(message: str) -> None:
+    """An ``ImgclsWarning`` reported at the first caller outside this package: the user's own line, however deep in
+    the package the cause was found (no hand-counted ``stacklevel`` to go stale when a call moves)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, ImgclsWarning, stacklevel=level)
 
 
 class BundleError(ImgclsError):

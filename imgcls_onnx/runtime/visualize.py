@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import warnings
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import ImgclsWarning
+from .errors import warn
 
 ENV_FONT = "IMGCLS_ONNX_FONT"
 # Fonts tried in order (after $IMGCLS_ONNX_FONT); the first that has a glyph for every character of the label wins,
@@ -59,9 +58,8 @@ def _font_path_for(text: str) -> str | None:
             return path
     if any(ord(ch) > 0x2E7F for ch in text) and text not in _WARNED:
         _WARNED.add(text)
-        warnings.warn(f"no installed font has every character of {text!r}; it is drawn with boxes. Install one "
-                      f"(Debian: apt-get install fonts-noto-cjk) or set {ENV_FONT}=/path/to/font", ImgclsWarning,
-                      stacklevel=4)  # draw_top1's caller
+        warn(f"no installed font has every character of {text!r}; it is drawn with boxes. Install one (Debian: "
+             f"apt-get install fonts-noto-cjk) or set {ENV_FONT}=/path/to/font")
     return paths[0] if paths else None
 
 

@@ -197,6 +197,7 @@ def test_random_weights_are_warned_once_in_python_and_in_the_cli(tmp_path):
             with Classifier.from_dir(bundle, device="cpu", threads=1):
                 pass
     assert len(said) == 1 and str(bundle) in str(said[0].message)
+    assert said[0].filename == __file__  # reported at the caller's line, not inside the package
     images = [str(write_jpeg(tmp_path / f"{i}.jpg", structured_image(50, 60, seed=i))) for i in range(2)]
     proc = run_cli("predict", "--model", str(bundle), "--device", "cpu", *images)
     assert proc.returncode == 0, proc.stderr
