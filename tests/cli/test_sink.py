@@ -2,15 +2,12 @@
 resumed run's progress bar counts only what is left, so it reaches its total."""
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import re
 import struct
 import subprocess
 import sys
-import termios
 
 from helpers import ROOT, structured_image, tiny_bundle, write_jpeg
 
@@ -22,7 +19,12 @@ def _images(folder, n):
 
 def _predict_on_a_terminal(*args):
     """`imgcls-onnx predict ARGS` with stderr on a pseudo-terminal (the bar is drawn) and stdout on a pipe: (stdout,
-    everything the terminal showed)."""
+    everything the terminal showed). POSIX only (the test command runs on Linux), imported here so the file's other
+    tests import anywhere."""
+    import fcntl
+    import pty
+    import termios
+
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))  # a 0-column terminal gets no bar
     proc = subprocess.Popen([sys.executable, "-m", "imgcls_onnx.cli", "predict", *args], cwd=ROOT, stdout=subprocess.PIPE,
