@@ -19,10 +19,9 @@ import os
 from pathlib import Path
 from typing import Any, Iterator
 
-import yaml
-
 from . import datasets
 from .hub import obtain_model
+from .runtime.bundle import load_yaml
 from .runtime.classifier import Classifier
 from .runtime.errors import warn
 from .runtime.results import Prediction
@@ -173,7 +172,7 @@ def load_pipeline_config(pipeline: "str | os.PathLike[str] | None", config: dict
         if not path.is_file():
             raise ValueError(f"unknown pipeline {str(pipeline)!r}: imgcls-onnx runs {PIPELINE_NAME!r} (or a PaddleX "
                              "pipeline YAML file for it)")
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8-sig")) or {}
     else:
         data = {"pipeline_name": PIPELINE_NAME, "SubModules": {"ImageClassification": {
             "module_name": "image_classification", "model_name": DEFAULT_PIPELINE_MODEL, "model_dir": None,

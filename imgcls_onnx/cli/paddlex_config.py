@@ -18,6 +18,7 @@ from ..api import create_model
 from ..datasets import check_dataset, evaluate, iter_problem_lines, write_evaluation
 from ..errors import ConfigRunError
 from ..hub import convert_quietly
+from ..runtime.bundle import load_yaml
 from ..runtime.defaults import BATCH_SIZE
 from ..runtime.net import is_url
 from ..store.converter_modules import converter_available
@@ -69,7 +70,7 @@ def _model_ref(config: dict, section: str, key: str) -> str:
 
 def run_config(path: "str | Path", overrides: Sequence[str] = ()) -> int:
     try:
-        config = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig")) or {}
+        config = load_yaml(Path(path).read_text(encoding="utf-8-sig")) or {}
     except (OSError, yaml.YAMLError) as e:
         raise ConfigRunError(f"cannot read {path}: {e}") from None
     if not isinstance(config, dict):
