@@ -11,20 +11,17 @@ A policy is a frozen ``NetPolicy`` (timeouts, redirects, private addresses, a si
   (archive hosts answer with a redirect to their CDN), at most ``max_redirects``, each hop checked: http(s) only,
   and a hop from a public host to a non-public address is refused unless the variable allows private addresses.
 
-``is_url`` is the one test for "an http(s) URL" in the package.
+``is_url`` is the one test for "an http(s) URL" in the package. The HTTP client behind ``fetch_url`` is
+``runtime/fetch.py``, loaded at the first fetch.
 """
 from __future__ import annotations
 
 import dataclasses
-import http.client
 import ipaddress
 import os
 import socket
-import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-import certifi
 
 from .errors import FetchError
 
@@ -106,7 +103,7 @@ def checked_address(host: str, port: int, allow_private: bool = False) -> str:
     return addresses[0]
 
 
-def _host_port(url: str) -> tuple[str, int]:
+def host_port(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise FetchError("only http(s) URLs with a host are fetched")
@@ -124,72 +121,22 @@ def _is_public_host(host: str, port: int) -> bool:
 def check_redirect(origin: str, target: str, policy: NetPolicy) -> None:
     """A redirect hop from ``origin`` (the URL as given) to ``target``: http(s) only; a non-public address only when
     the policy allows private addresses, or the given URL was itself on a non-public address (an intranet mirror)."""
-    host, port = _host_port(target)
+    host, port = host_port(target)
     if policy.private_allowed():
         return
-    if policy.trust_first_hop and not _is_public_host(*_host_port(origin)):
+    if policy.trust_first_hop and not _is_public_host(*host_port(origin)):
         return
     checked_address(host, port)
 
 
-def tls_context() -> ssl.SSLContext:
-    """The TLS context for https image fetches: certificates checked against certifi's CA bundle (requests, a runtime
-    dependency, brings certifi; model downloads go through requests and use it too). python.org's macOS builds have
-    no system CA store until "Install Certificates.command" is run, so ``ssl.create_default_context()`` alone would
-    refuse every https host there."""
-    return ssl.create_default_context(cafile=certifi.where())
-
-
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host, ip, connect_timeout, **kw):
-        super().__init__(host, **kw)
-        self._ip, self._connect_timeout = ip, connect_timeout
-
-    def connect(self):
-        self.sock = socket.create_connection((self._ip, self.port), self._connect_timeout)
-        self.sock.settimeout(self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host, ip, connect_timeout, **kw):
-        super().__init__(host, context=tls_context(), **kw)
-        self._ip, self._connect_timeout = ip, connect_timeout
-
-    def connect(self):
-        sock = socket.create_connection((self._ip, self.port), self._connect_timeout)
-        sock.settimeout(self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
 def fetch_url(url: str, policy: NetPolicy = IMAGE_FETCH, *, max_bytes: int) -> bytes:
-    """GET a small resource (an image) into memory under ``policy``, at most ``max_bytes`` (the caller's limit)."""
-    if policy.max_redirects:
-        raise ValueError("fetch_url follows no redirects: use a policy with max_redirects=0")
-    cap = max_bytes
-    parts = urlsplit(url)
-    host, port = _host_port(url)
-    ip = checked_address(host, port, policy.trust_first_hop or policy.private_allowed())
-    cls = _PinnedHTTPSConnection if parts.scheme.lower() == "https" else _PinnedHTTPConnection
-    conn = cls(host, ip, policy.connect_timeout_s, port=port, timeout=policy.read_timeout_s)
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    try:
-        conn.request("GET", path, headers={"User-Agent": "imgcls-onnx", "Accept": "image/*"})
-        resp = conn.getresponse()
-        if 300 <= resp.status < 400:
-            raise FetchError(f"{url} answered a redirect ({resp.status}); redirects are not followed")
-        if resp.status != 200:
-            raise FetchError(f"{url} answered HTTP {resp.status}")
-        data = resp.read(cap + 1)
-    except (OSError, http.client.HTTPException) as e:
-        raise FetchError(f"cannot fetch {url}: {e} (offline, or the host is down?)") from e
-    finally:
-        conn.close()
-    if len(data) > cap:
-        raise FetchError(f"{url} is larger than {cap} bytes")
-    return data
+    """GET a small resource (an image) into memory under ``policy``, at most ``max_bytes`` (the caller's limit).
+    The HTTP client (runtime/fetch.py: http.client, ssl, certifi) is loaded at the first fetch: 24 ms of start-up
+    that a run over local files never needs."""
+    from .fetch import fetch_url as fetch  # noqa: PLC0415 - start-up: see the docstring
+
+    return fetch(url, policy, max_bytes=max_bytes)
 
 
 __all__ = ["ENV_ALLOW_PRIVATE", "FetchError", "IMAGE_FETCH", "MODEL_DOWNLOAD", "NetPolicy", "check_redirect",
-           "checked_address", "fetch_url", "is_url", "private_urls_allowed", "tls_context"]
+           "checked_address", "fetch_url", "is_url", "private_urls_allowed"]

@@ -59,3 +59,24 @@ def test_help_loads_no_numpy_opencv_or_onnxruntime():
                               timeout=60)
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines()[-1] == "[]", (args, done.stdout[-300:])
+
+
+def test_predict_on_local_files_loads_no_http_client(tmp_path):
+    """Start-up: a run over local files never loads the HTTP client behind image URLs (http.client, ssl, certifi:
+    runtime/fetch.py, 24 ms) nor importlib.metadata; it still classifies."""
+    import subprocess
+    import sys
+
+    from helpers import ROOT, structured_image, tiny_bundle, write_jpeg
+
+    model = tiny_bundle(tmp_path / "m")
+    photo = write_jpeg(tmp_path / "a.jpg", structured_image(64, 48))
+    code = ("import sys\nfrom imgcls_onnx.cli import main\nsys.argv = ['imgcls-onnx', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print([m for m in ('http.client', 'ssl', 'certifi', 'importlib.metadata') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code, "predict", str(photo), "-m", str(model)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert '"class_ids"' in lines[0], lines
+    assert lines[-1] == "[]", lines[-1]

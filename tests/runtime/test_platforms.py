@@ -19,7 +19,7 @@ from helpers import ROOT, structured_image, tiny_onnx_model, write_jpeg
 from helpers.loopback import LoopbackServer
 
 from imgcls_onnx.cli import cli, utf8_stream
-from imgcls_onnx.runtime import net
+from imgcls_onnx.runtime import fetch, net
 from imgcls_onnx.runtime.bundle import BundleConfig, load_bundle, read_label_file, write_bundle
 from imgcls_onnx.runtime.transforms import PreprocessSpec
 
@@ -120,10 +120,10 @@ def _bare_default_context(purpose=ssl.Purpose.SERVER_AUTH, *, cafile=None, capat
 def test_https_image_fetches_trust_certifi_where_the_system_has_no_ca_store(monkeypatch):
     import certifi  # requests, a runtime dependency, brings it
     monkeypatch.setattr(ssl, "create_default_context", _bare_default_context)
-    ctx = net.tls_context()
+    ctx = fetch.tls_context()
     assert ctx.cert_store_stats()["x509_ca"] > 50, "certifi's roots must be loaded"
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
-    conn = net._PinnedHTTPSConnection("example.org", "127.0.0.1", 1.0, port=443, timeout=1.0)  # never connected
+    conn = fetch._PinnedHTTPSConnection("example.org", "127.0.0.1", 1.0, port=443, timeout=1.0)  # never connected
     assert conn._context.cert_store_stats()["x509_ca"] == ctx.cert_store_stats()["x509_ca"]
     assert os.path.isfile(certifi.where())
 
