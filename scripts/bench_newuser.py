@@ -211,9 +211,8 @@ def main() -> int:
     for label, per in agree.items():
         for v, a in per.items():
             gaps = [c["edge_score_gap"] for c in a["cases"] if not c["exact_tie"]]
-            lines.append(f"| {label} | {v} | {a['photos']} | {a['differ']} | {a['not_exact_ties']} | "
-                         f"{max(gaps):.2e} |" if gaps else f"| {label} | {v} | {a['photos']} | {a['differ']} | "
-                         f"{a['not_exact_ties']} | - |")
+            gap = f"{max(gaps):.2e}" if gaps else "-"
+            lines.append(f"| {label} | {v} | {a['photos']} | {a['differ']} | {a['not_exact_ties']} | {gap} |")
     (ROOT / "reports" / "newuser.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     return 0
