@@ -10,6 +10,7 @@ import click
 from ..runtime.errors import ImgclsError
 from . import options
 from .common import EXIT_SOME_FAILED, fail
+from .interrupt import bounded_interrupt
 from .progress import Progress
 from .sink import ResultSink, ours, walk_inputs
 
@@ -90,8 +91,10 @@ def _predict_on_ray(model, batch_size, topk, save_path, resume, quiet, address, 
         raise fail(f"{e}; or pip install 'imgcls-onnx[ray]'") from None
     ray_jobs.quiet_ray_data()
     try:
-        rows = ray_jobs.run(list(inputs), model, save_path=save_path, address=address, actors=actors,
-                            threads_per_actor=threads_per_actor, batch_size=batch_size, topk=topk, resume=resume)
+        with bounded_interrupt(INTERRUPTED):  # Ctrl-C stops the command within a bounded time (cli/interrupt.py)
+            rows = ray_jobs.run(list(inputs), model, save_path=save_path, address=address, actors=actors,
+                                threads_per_actor=threads_per_actor, batch_size=batch_size, topk=topk,
+                                resume=resume)
     except ImgclsError as e:
         raise fail(str(e)) from None
     except KeyboardInterrupt:

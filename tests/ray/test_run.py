@@ -199,10 +199,14 @@ def test_cli_resume_after_an_interrupt_redoes_nothing(cluster, orientation_bundl
     try:
         wait_for(lambda: any(out.glob("*.parquet")), "first shard", proc=first)
         first.send_signal(signal.SIGINT)
-        _, err = first.communicate(timeout=120)
+        _, err = first.communicate(timeout=120)  # a guard: the CLI's own watchdog ends it 20 s after the signal
+    except subprocess.TimeoutExpired:
+        first.kill()
+        pytest.fail(f"predict did not exit within 120 s of the interrupt; stderr: {first.communicate()[1][-3000:]}")
     finally:
         if first.poll() is None:
             first.kill()
+            first.communicate()  # its pipes closed here, not by the garbage collector in a later test
     assert first.returncode == 130, err[-2000:]
     assert err.rstrip().splitlines()[-1] == "interrupted; results written so far are complete (use --resume to continue)"
     assert "Traceback" not in err and "Aborted" not in err, err[-2000:]
