@@ -108,5 +108,5 @@ class MissingExtraError(ImgclsError):
 
 
 class FetchError(Exception):
-    """Internal: ``runtime.net.fetch_url`` could not fetch a URL (refused address, not 200, too large, timed out);
+    """Internal: ``runtime.fetch.fetch_url`` could not fetch a URL (refused address, not 200, too large, timed out);
     callers turn it into ``ImageFetchError`` or an HTTP 400."""

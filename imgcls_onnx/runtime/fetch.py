@@ -1,7 +1,7 @@
-"""The HTTP GET behind ``net.fetch_url`` (image URLs): the host checked and the connection pinned to the checked
-address, certificates checked against certifi's roots, no redirects, a size cap. Loaded at the first fetch, not at
-start-up (http.client, ssl and certifi cost 24 ms that a run over local files never needs); the policy itself lives in
-``net``."""
+"""``fetch_url``: the HTTP GET for image URLs under a ``net.NetPolicy``: the host checked and the connection pinned to
+the checked address, certificates checked against certifi's roots, no redirects, a size cap. Imported where an image
+URL is fetched (runtime/images.py at the first URL; the server), not at start-up: http.client, ssl and certifi cost
+24 ms that a run over local files never needs. The rules themselves live in ``net``."""
 from __future__ import annotations
 
 import http.client

@@ -34,7 +34,7 @@ from .errors import (
     ImageNotFoundError,
     ImageTooLargeError,
 )
-from .net import IMAGE_FETCH, FetchError, fetch_url, is_url
+from .net import IMAGE_FETCH, FetchError, is_url
 
 __all__ = [
     "DEFAULT_LIMITS", "ImageLimits", "ImageSource", "SUPPORTED_FORMATS", "apply_exif_orientation",
@@ -103,6 +103,9 @@ def load_image(
 def fetch_image(url: str, limits: ImageLimits, label: str) -> bytes:
     """An http(s) image input (as in PaddleX's examples) under the service's policy (``net.IMAGE_FETCH``): size and
     time limits, no redirects, no private or loopback addresses unless $IMGCLS_ONNX_ALLOW_PRIVATE_URLS=1."""
+    # the HTTP client (http.client, ssl, certifi: 24 ms) loads at the first URL, not at every start-up
+    from .fetch import fetch_url  # noqa: PLC0415 - see the comment above
+
     try:
         return fetch_url(url, IMAGE_FETCH, max_bytes=limits.max_bytes)
     except FetchError as e:

@@ -11,8 +11,8 @@ A policy is a frozen ``NetPolicy`` (timeouts, redirects, private addresses, a si
   (archive hosts answer with a redirect to their CDN), at most ``max_redirects``, each hop checked: http(s) only,
   and a hop from a public host to a non-public address is refused unless the variable allows private addresses.
 
-``is_url`` is the one test for "an http(s) URL" in the package. The HTTP client behind ``fetch_url`` is
-``runtime/fetch.py``, loaded at the first fetch.
+``is_url`` is the one test for "an http(s) URL" in the package. The HTTP client that fetches images under these
+rules is ``runtime/fetch.py`` (``fetch_url``), imported where an image URL is fetched, not at start-up.
 """
 from __future__ import annotations
 
@@ -129,14 +129,5 @@ def check_redirect(origin: str, target: str, policy: NetPolicy) -> None:
     checked_address(host, port)
 
 
-def fetch_url(url: str, policy: NetPolicy = IMAGE_FETCH, *, max_bytes: int) -> bytes:
-    """GET a small resource (an image) into memory under ``policy``, at most ``max_bytes`` (the caller's limit).
-    The HTTP client (runtime/fetch.py: http.client, ssl, certifi) is loaded at the first fetch: 24 ms of start-up
-    that a run over local files never needs."""
-    from .fetch import fetch_url as fetch  # noqa: PLC0415 - start-up: see the docstring
-
-    return fetch(url, policy, max_bytes=max_bytes)
-
-
 __all__ = ["ENV_ALLOW_PRIVATE", "FetchError", "IMAGE_FETCH", "MODEL_DOWNLOAD", "NetPolicy", "check_redirect",
-           "checked_address", "fetch_url", "is_url", "private_urls_allowed"]
+           "checked_address", "host_port", "is_url", "private_urls_allowed"]

@@ -21,8 +21,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..runtime.errors import ImageLoadError, PreprocessError
+from ..runtime.fetch import fetch_url
 from ..runtime.images import load_image
-from ..runtime.net import IMAGE_FETCH, FetchError, fetch_url, is_url
+from ..runtime.net import IMAGE_FETCH, FetchError, is_url
 from ..runtime.visualize import draw_top1
 from .errors import QueueFull, error_body
 from .metrics import CONTENT_TYPE
