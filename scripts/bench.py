@@ -53,17 +53,20 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def make_images(n: int) -> Path:
+def make_images(n: int, sides: tuple[int, int] = (200, 1600), suffixes=(".jpg", ".jpeg", ".png")) -> Path:
+    """n JPEGs (quality 90) of ``sides`` px on the long side: random crops of ../shared's images with those
+    ``suffixes``. Returns the listing (one path a line) in the cache folder that holds them."""
     import cv2
     import numpy as np
 
-    folder = CACHE / f"images_{n}"
+    default = sides == (200, 1600) and suffixes == (".jpg", ".jpeg", ".png")
+    folder = CACHE / (f"images_{n}" if default else f"images_{n}_{sides[0]}-{sides[1]}_{'-'.join(suffixes)}")
     listing = folder / "list.txt"
     if listing.exists():
         return listing
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    sources = sorted(p for p in SHARED.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    sources = sorted(p for p in SHARED.rglob("*") if p.suffix.lower() in suffixes)
     photos = [cv2.imread(str(p)) for p in sources] if sources else []
     paths = []
     for i in range(n):
@@ -75,14 +78,14 @@ def make_images(n: int) -> Path:
             crop = img[y:y + ch, x:x + cw]
         else:
             crop = rng.integers(0, 256, (400, 500, 3), dtype=np.uint8)
-        side = float(rng.uniform(200, 1600))
+        side = float(rng.uniform(*sides))
         scale = side / max(crop.shape[:2])
         out = cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), max(1, int(crop.shape[0] * scale))),
                          interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
         p = folder / f"bench_{i:04d}.jpg"
         cv2.imwrite(str(p), out, [cv2.IMWRITE_JPEG_QUALITY, 90])
         paths.append(str(p))
-    listing.write_text("\n".join(paths) + "\n")
+    listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
     return listing
 
 

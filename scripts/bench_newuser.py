@@ -14,11 +14,11 @@ JSON lines written to a file):
   onnxruntime): the issue's peer, "decode and preprocess in 2 threads while the model runs", the next batch prepared
   while the model runs the current one; `hand-written, run ahead`: the same loop with `pool.map` running as far ahead
   as the pool can (the stronger form, scripts/bench_worker.py's).
-The photos: IMAGES JPEGs of 300-1400 px a side (random crops of ../shared/realdata's photos, Pillow quality 90),
-the issue's set-up. Models: MobileNetV2_x1_0 (the issue's model: ImageNet, 1000 classes; random weights, converted
-offline by scripts/bench_portable) and the real PULC orientation model (PP-LCNet_x1_0, 4 classes). The variants are
-interleaved within each repeat; medians. Each variant also runs over the first 8 photos: start-up (imports, session,
-first batch), so the steady rate is (IMAGES - 8) / (t_all - t_8).
+The photos: IMAGES JPEGs of 300-1400 px a side (bench.make_images: random crops of ../shared/realdata's photos,
+quality 90), the issue's set-up. Models: MobileNetV2_x1_0 (the issue's model: ImageNet, 1000 classes; random
+weights, converted offline by scripts/bench_portable) and the real PULC orientation model (PP-LCNet_x1_0, 4
+classes). The variants are interleaved within each repeat; medians. Each variant also runs over the first 8 photos:
+start-up (imports, session, first batch), so the steady rate is (IMAGES - 8) / (t_all - t_8).
 
 Answers: the same top-1 per photo in every variant, up to exact ties (a differing top-1 whose score equals the other
 one's, in that variant's own output); differing top-1s are listed with their score gaps (the hand-written loop
@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench import ROOT, SHARED, log  # noqa: E402
+from bench import ROOT, log, make_images  # noqa: E402
 from bench_portable import bundle, bundle_mnv2  # noqa: E402
 
 CACHE = ROOT / ".cache" / "newuser"
@@ -81,39 +81,13 @@ def environments() -> dict:
 
 
 def photos(n: int) -> Path:
-    """n JPEGs of 300-1400 px a side: random crops of the real photos, saved at Pillow's quality 90 (4:2:0)."""
-    import numpy as np
-    from PIL import Image
-
-    folder = CACHE / f"photos_{n}"
-    if (folder / "done").exists():
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    (folder / "all").mkdir(parents=True)
-    (folder / "first8").mkdir()
-    sources = sorted(p for p in SHARED.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg"))
-    if not sources:
-        raise SystemExit(f"no JPEG photos under {SHARED}: ../shared is the test material")
-    images = [np.asarray(Image.open(p).convert("RGB")) for p in sources]
-    rng = np.random.default_rng(29)
-    for i in range(n):
-        img = images[i % len(images)]
-        h, w = img.shape[:2]
-        ch, cw = int(h * rng.uniform(0.6, 1.0)), int(w * rng.uniform(0.6, 1.0))
-        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        crop = Image.fromarray(img[y:y + ch, x:x + cw])
-        scale = rng.uniform(300, 1400) / max(crop.size)
-        crop = crop.resize((max(1, round(crop.size[0] * scale)), max(1, round(crop.size[1] * scale))),
-                           Image.Resampling.BICUBIC)
-        path = folder / "all" / f"photo_{i:04d}.jpg"
-        crop.save(path, quality=90)
-        if i < 8:
-            shutil.copy(path, folder / "first8" / path.name)
-    for sub in ("all", "first8"):
-        names = sorted(str(p) for p in (folder / sub).glob("*.jpg"))
-        (folder / f"{sub}.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
-    (folder / "done").write_text("", encoding="utf-8")
-    return folder
+    """n JPEGs of 300-1400 px a side (bench.make_images: random crops of the real photos, quality 90) and the first 8
+    of them, as `all.txt` / `first8.txt` listings in one folder."""
+    listing = make_images(n, sides=(300, 1400), suffixes=(".jpg", ".jpeg"))
+    paths = listing.read_text(encoding="utf-8").split()
+    (listing.parent / "all.txt").write_text("\n".join(paths) + "\n", encoding="utf-8")
+    (listing.parent / "first8.txt").write_text("\n".join(paths[:8]) + "\n", encoding="utf-8")
+    return listing.parent
 
 
 def command(variant: str, envs: dict, model: Path, folder: Path, subset: str, args) -> list:
@@ -122,8 +96,8 @@ def command(variant: str, envs: dict, model: Path, folder: Path, subset: str, ar
         return [envs["hand"] / "python", ROOT / "scripts" / "handwritten_loop.py", model / "inference.onnx",
                 folder / f"{subset}.txt", "--batch", args.batch, "--threads", args.threads, "--ahead", ahead]
     env = envs["edge" if variant == "edge" else "before"]
-    return [env / "imgcls-onnx", "predict", folder / subset, "-m", model, "-b", args.batch, "--threads",
-            args.threads]
+    inputs = [folder] if subset == "all" else (folder / f"{subset}.txt").read_text(encoding="utf-8").split()
+    return [env / "imgcls-onnx", "predict", *inputs, "-m", model, "-b", args.batch, "--threads", args.threads]
 
 
 def timed(cmd: list, out: Path) -> float:

@@ -78,31 +78,20 @@ def use_opencv_path() -> None:
 
 
 def handwritten(model_dir: str, batch: int, threads: int, paths: list) -> int:
-    """What a skilled user writes by hand around OpenCV and onnxruntime: decode, resize-short, centre crop, normalise
-    and CHW in a pool of ``threads`` while the model runs the previous batch (one batch ahead)."""
+    """What a skilled user writes by hand around OpenCV and onnxruntime (scripts/handwritten_loop.py's ``prep``:
+    decode, resize-short, centre crop, normalise and CHW) in a pool of ``threads`` while the model runs the previous
+    batch (``pool.map`` runs ahead, as that script's ``--ahead all``)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    import cv2
     import numpy as np
     import onnxruntime as ort
+    from handwritten_loop import prep  # scripts/, beside this file
 
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     sess = ort.InferenceSession(os.path.join(model_dir, "inference.onnx"), so, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
-    mean = np.array([0.485, 0.456, 0.406], np.float32) * 255
-    inv_std = 1 / (np.array([0.229, 0.224, 0.225], np.float32) * 255)
-
-    def prep(path):
-        img = cv2.imread(path, cv2.IMREAD_COLOR_RGB)
-        h, w = img.shape[:2]
-        s = 256 / min(h, w)
-        img = cv2.resize(img, (round(w * s), round(h * s)))
-        h, w = img.shape[:2]
-        y, x = (h - 224) // 2, (w - 224) // 2
-        x = (img[y:y + 224, x:x + 224].astype(np.float32) - mean) * inv_std
-        return x.transpose(2, 0, 1)
 
     chunks = [paths[i:i + batch] for i in range(0, len(paths), batch)]
     with ThreadPoolExecutor(threads) as pool:
@@ -116,7 +105,7 @@ def handwritten(model_dir: str, batch: int, threads: int, paths: list) -> int:
 def main() -> None:
     mode, model_dir, batch, threads, image_list = sys.argv[1:6]
     batch, threads = int(batch), int(threads)
-    paths = [p for p in open(image_list).read().splitlines() if p]
+    paths = [p for p in open(image_list, encoding="utf-8").read().splitlines() if p]
     warm = paths[: max(8, batch)]
     extra = {}
     if os.environ.get("BENCH_OPENCV_PATH") == "1":

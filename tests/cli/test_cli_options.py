@@ -2,7 +2,12 @@
 every command that takes them, and every alias any command ever accepted still works everywhere."""
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
+
 import pytest
+from helpers import ROOT, structured_image, tiny_bundle, write_jpeg
 
 from imgcls_onnx.cli import cli
 
@@ -43,40 +48,31 @@ def test_every_save_path_alias_is_accepted_by_every_command_that_takes_one(comma
         assert ctx.params[SAVE_PATH[command]] == "somewhere", alias
 
 
+def _cli_loading(args: list, modules: tuple) -> tuple[list, list]:
+    """Run `imgcls-onnx ARGS` in a fresh interpreter: (its stdout lines, the names of ``modules`` it had loaded)."""
+    code = ("import sys\nfrom imgcls_onnx.cli import main\nsys.argv = ['imgcls-onnx', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print([m for m in {modules!r} if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          encoding="utf-8", timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    return lines[:-1], ast.literal_eval(lines[-1])
+
+
 def test_help_loads_no_numpy_opencv_or_onnxruntime():
     """The CLI's start-up: `imgcls-onnx --help` and `predict --help` import click, not the runtime's heavy modules
     (nor importlib.metadata, 30 ms that only --version needs)."""
-    import subprocess
-    import sys
-
-    from helpers import ROOT
-
-    code = ("import sys\nfrom imgcls_onnx.cli import main\nsys.argv = ['imgcls-onnx', *sys.argv[1:]]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print([m for m in ('numpy', 'cv2', 'onnxruntime', 'importlib.metadata') if m in sys.modules])")
     for args in (["--help"], ["predict", "--help"], ["serve", "--help"]):
-        done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
-                              timeout=60)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.splitlines()[-1] == "[]", (args, done.stdout[-300:])
+        _, loaded = _cli_loading(args, ("numpy", "cv2", "onnxruntime", "importlib.metadata"))
+        assert loaded == [], args
 
 
 def test_predict_on_local_files_loads_no_http_client(tmp_path):
     """Start-up: a run over local files never loads the HTTP client behind image URLs (http.client, ssl, certifi:
     runtime/fetch.py, 24 ms) nor importlib.metadata; it still classifies."""
-    import subprocess
-    import sys
-
-    from helpers import ROOT, structured_image, tiny_bundle, write_jpeg
-
     model = tiny_bundle(tmp_path / "m")
     photo = write_jpeg(tmp_path / "a.jpg", structured_image(64, 48))
-    code = ("import sys\nfrom imgcls_onnx.cli import main\nsys.argv = ['imgcls-onnx', *sys.argv[1:]]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\n"
-            "print([m for m in ('http.client', 'ssl', 'certifi', 'importlib.metadata') if m in sys.modules])")
-    done = subprocess.run([sys.executable, "-c", code, "predict", str(photo), "-m", str(model)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert '"class_ids"' in lines[0], lines
-    assert lines[-1] == "[]", lines[-1]
+    out, loaded = _cli_loading(["predict", photo, "-m", model], ("http.client", "ssl", "certifi", "importlib.metadata"))
+    assert '"class_ids"' in out[0], out
+    assert loaded == []
